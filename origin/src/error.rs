@@ -1,0 +1,170 @@
+//! The closed set of S3 error codes the origin answers with, and the one
+//! place that turns them into a status and an XML error document.
+//!
+//! Handlers return `S3Error`; nothing else formats an error body. Lower
+//! layers' failures (I/O, SQLite) become `InternalError` through `From`
+//! unless a handler maps them on purpose, and their detail goes to the log,
+//! never to the client.
+
+use std::borrow::Cow;
+
+use axum::body::Body;
+use http::{HeaderValue, Response, StatusCode};
+
+use crate::xml::XmlWriter;
+
+macro_rules! codes {
+    ($($code:ident => $status:ident, $msg:literal;)*) => {
+        /// An S3 error code. Each has one HTTP status and a default message.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Code { $($code,)* }
+
+        impl Code {
+            pub fn as_str(self) -> &'static str {
+                match self { $(Code::$code => stringify!($code),)* }
+            }
+            pub fn status(self) -> StatusCode {
+                match self { $(Code::$code => StatusCode::$status,)* }
+            }
+            pub fn default_message(self) -> &'static str {
+                match self { $(Code::$code => $msg,)* }
+            }
+        }
+    };
+}
+
+codes! {
+    AccessDenied => FORBIDDEN, "Access Denied";
+    AuthorizationHeaderMalformed => BAD_REQUEST, "The authorization header is malformed.";
+    AuthorizationQueryParametersError => BAD_REQUEST, "The query parameters that provide authentication information are not valid.";
+    BadDigest => BAD_REQUEST, "The Content-MD5 or checksum you specified did not match what we received.";
+    BucketAlreadyExists => CONFLICT, "The requested bucket name is not available.";
+    BucketAlreadyOwnedByYou => CONFLICT, "Your previous request to create the named bucket succeeded and you already own it.";
+    BucketNotEmpty => CONFLICT, "The bucket you tried to delete is not empty.";
+    ConditionalRequestConflict => CONFLICT, "A conflicting operation occurred.";
+    EntityTooLarge => BAD_REQUEST, "Your proposed upload exceeds the maximum allowed size.";
+    IncompleteBody => BAD_REQUEST, "You did not provide the number of bytes specified by the Content-Length HTTP header.";
+    InsufficientStorage => INSUFFICIENT_STORAGE, "There is not enough space left to store this object.";
+    InternalError => INTERNAL_SERVER_ERROR, "We encountered an internal error. Please try again.";
+    InvalidAccessKeyId => FORBIDDEN, "The AWS access key ID you provided does not exist in our records.";
+    InvalidArgument => BAD_REQUEST, "Invalid Argument";
+    InvalidBucketName => BAD_REQUEST, "The specified bucket is not valid.";
+    InvalidDigest => BAD_REQUEST, "The Content-MD5 you specified is not valid.";
+    InvalidLocationConstraint => BAD_REQUEST, "The specified location constraint is not valid.";
+    InvalidRange => RANGE_NOT_SATISFIABLE, "The requested range is not satisfiable";
+    InvalidRequest => BAD_REQUEST, "Invalid Request";
+    KeyTooLongError => BAD_REQUEST, "Your key is too long.";
+    MetadataTooLarge => BAD_REQUEST, "Your metadata headers exceed the maximum allowed metadata size.";
+    MalformedXML => BAD_REQUEST, "The XML you provided was not well-formed or did not validate against our published schema.";
+    MethodNotAllowed => METHOD_NOT_ALLOWED, "The specified method is not allowed against this resource.";
+    MissingContentLength => LENGTH_REQUIRED, "You must provide the Content-Length HTTP header.";
+    NoSuchBucket => NOT_FOUND, "The specified bucket does not exist.";
+    NoSuchKey => NOT_FOUND, "The specified key does not exist.";
+    NoSuchUpload => NOT_FOUND, "The specified upload does not exist.";
+    NotImplemented => NOT_IMPLEMENTED, "A header or operation you provided implies functionality that is not implemented.";
+    PreconditionFailed => PRECONDITION_FAILED, "At least one of the preconditions you specified did not hold.";
+    RequestTimeTooSkewed => FORBIDDEN, "The difference between the request time and the server's time is too large.";
+    ServiceUnavailable => SERVICE_UNAVAILABLE, "Please reduce your request rate.";
+    SignatureDoesNotMatch => FORBIDDEN, "The request signature we calculated does not match the signature you provided. Check your key and signing method.";
+    XAmzContentSHA256Mismatch => BAD_REQUEST, "The provided 'x-amz-content-sha256' header does not match what was computed.";
+}
+
+/// An S3 error: a code, a message and the extra elements some codes carry
+/// (`Region` for a wrong-region signature, `Key`, `BucketName`...).
+#[derive(Debug, Clone)]
+pub struct S3Error {
+    pub code: Code,
+    pub message: Cow<'static, str>,
+    pub extra: Vec<(&'static str, String)>,
+}
+
+pub type S3Result<T> = Result<T, S3Error>;
+
+impl S3Error {
+    pub fn new(code: Code) -> Self {
+        Self {
+            code,
+            message: Cow::Borrowed(code.default_message()),
+            extra: Vec::new(),
+        }
+    }
+
+    pub fn msg(code: Code, message: impl Into<Cow<'static, str>>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            extra: Vec::new(),
+        }
+    }
+
+    pub fn with(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.extra.push((name, value.into()));
+        self
+    }
+
+    /// The internal error clients see for a fault of ours; the detail is
+    /// logged here and not sent.
+    pub fn internal(detail: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %detail, "internal error");
+        Self::new(Code::InternalError)
+    }
+
+    /// Renders the error document. `resource` is the request path; a HEAD
+    /// response carries no body, as HTTP requires.
+    pub fn to_response(&self, request_id: &str, resource: &str, head: bool) -> Response<Body> {
+        let body = if head {
+            Body::empty()
+        } else {
+            let mut w = XmlWriter::new();
+            w.open("Error");
+            w.elem("Code", self.code.as_str());
+            w.elem("Message", &self.message);
+            for (name, value) in &self.extra {
+                w.elem(name, value);
+            }
+            w.elem("Resource", resource);
+            w.elem("RequestId", request_id);
+            w.close("Error");
+            Body::from(w.finish())
+        };
+        let mut resp = Response::new(body);
+        *resp.status_mut() = self.code.status();
+        resp.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/xml"),
+        );
+        resp
+    }
+}
+
+impl From<std::io::Error> for S3Error {
+    fn from(e: std::io::Error) -> Self {
+        if is_disk_full(&e) {
+            tracing::error!(error = %e, "disk full");
+            return S3Error::new(Code::InsufficientStorage);
+        }
+        S3Error::internal(e)
+    }
+}
+
+impl From<rusqlite::Error> for S3Error {
+    fn from(e: rusqlite::Error) -> Self {
+        S3Error::internal(e)
+    }
+}
+
+/// ENOSPC and EDQUOT: the client should hear 507, not a generic 500.
+pub fn is_disk_full(e: &std::io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(28) | Some(122))
+}
+
+impl From<cairn_shared::names::NameError> for S3Error {
+    fn from(e: cairn_shared::names::NameError) -> Self {
+        use cairn_shared::names::NameError::*;
+        match e {
+            InvalidBucketName => S3Error::new(Code::InvalidBucketName),
+            KeyTooLong => S3Error::new(Code::KeyTooLongError),
+            EmptyKey => S3Error::msg(Code::InvalidArgument, "Object key must not be empty"),
+        }
+    }
+}

@@ -1,0 +1,129 @@
+//! The HTTP front: one handler that gives every request an id, parses it
+//! into an [`endpoint::Endpoint`], authenticates it, dispatches it to
+//! `ops`, and turns any error into S3's XML answer.
+//!
+//! Requests flow one way: `http → auth → ops → store`.
+
+pub mod endpoint;
+
+use std::time::{Instant, SystemTime};
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::response::Response;
+use http::{HeaderValue, Method};
+
+use crate::auth::{self, encode};
+use crate::error::S3Result;
+use crate::ops::{self, Ctx};
+use crate::state::AppState;
+use endpoint::{Endpoint, Target};
+
+/// The single axum handler for every path.
+pub async fn handle(State(state): State<AppState>, req: Request) -> Response {
+    let started = Instant::now();
+    let request_id = format!("{:016X}", rand::random::<u64>());
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let head = method == Method::HEAD;
+    let (parts, body) = req.into_parts();
+    if method == Method::GET
+        && path == "/health"
+        && parts.uri.query().is_none()
+        && !parts.headers.contains_key(http::header::AUTHORIZATION)
+    {
+        return Response::new(Body::from("ok\n"));
+    }
+    let mut op = "Unknown";
+    let result = serve(&state, parts, body, &mut op).await;
+    let mut resp = match result {
+        Ok(resp) => resp,
+        Err(e) => {
+            tracing::debug!(request_id, code = e.code.as_str(), message = %e.message, "request failed");
+            e.to_response(&request_id, &encode::decode(&path), head)
+        }
+    };
+    let headers = resp.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        headers.insert("x-amz-request-id", v.clone());
+        headers.insert("x-amz-id-2", v);
+    }
+    headers.insert(http::header::SERVER, HeaderValue::from_static("Cairn"));
+    tracing::info!(
+        request_id,
+        method = %method,
+        path,
+        op,
+        status = resp.status().as_u16(),
+        ms = started.elapsed().as_secs_f64() * 1000.0,
+        "request"
+    );
+    resp
+}
+
+async fn serve(
+    state: &AppState,
+    parts: http::request::Parts,
+    body: Body,
+    op: &mut &'static str,
+) -> S3Result<Response> {
+    let host = parts
+        .headers
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok());
+    let target: Target = endpoint::target(host, parts.uri.path(), state.config.domain.as_deref());
+    let pairs = encode::query_pairs(parts.uri.query().unwrap_or(""));
+    let has = |q: &str| pairs.iter().any(|(k, _)| k == q);
+    let endpoint = Endpoint::parse(
+        &parts.method,
+        &target,
+        has,
+        parts.headers.contains_key("x-amz-copy-source"),
+    )?;
+    *op = endpoint.name();
+
+    let credentials = auth::parse(&parts, &pairs)?;
+    let key = match credentials.access_key() {
+        Some(ak) => state.keys.get(&state.meta, ak).await?,
+        None => None,
+    };
+    let vhost_bucket = target.vhost.then_some(target.bucket.as_deref()).flatten();
+    let verified = credentials.verify(
+        &parts,
+        &pairs,
+        vhost_bucket,
+        key.as_ref(),
+        &state.config.region,
+        SystemTime::now(),
+    )?;
+
+    let ctx = Ctx {
+        state: state.clone(),
+        verified,
+        parts,
+        pairs,
+    };
+    let bucket = target.bucket.unwrap_or_default();
+    let key = target.key.unwrap_or_default();
+    use Endpoint::*;
+    match endpoint {
+        ListBuckets => ops::bucket::list_buckets(&ctx).await,
+        CreateBucket => ops::bucket::create(&ctx, &bucket, body).await,
+        HeadBucket => ops::bucket::head(&ctx, &bucket).await,
+        DeleteBucket => ops::bucket::delete(&ctx, &bucket).await,
+        GetBucketLocation => ops::bucket::location(&ctx, &bucket).await,
+        GetBucketVersioning => ops::bucket::versioning(&ctx, &bucket).await,
+        GetBucketAcl => ops::bucket::acl(&ctx, &bucket, None).await,
+        GetObjectAcl => ops::bucket::acl(&ctx, &bucket, Some(&key)).await,
+        ListObjects => ops::list::list_v1(&ctx, &bucket).await,
+        ListObjectsV2 => ops::list::list_v2(&ctx, &bucket).await,
+        ListObjectVersions => ops::list::list_versions(&ctx, &bucket).await,
+        ListMultipartUploads => ops::list::list_uploads(&ctx, &bucket).await,
+        DeleteObjects => ops::delete::delete_objects(&ctx, &bucket, body).await,
+        PutObject => ops::put::put_object(&ctx, &bucket, &key, body).await,
+        CopyObject => ops::copy::copy_object(&ctx, &bucket, &key).await,
+        GetObject => ops::get::get_object(&ctx, &bucket, &key, false).await,
+        HeadObject => ops::get::get_object(&ctx, &bucket, &key, true).await,
+        DeleteObject => ops::delete::delete_object(&ctx, &bucket, &key).await,
+    }
+}

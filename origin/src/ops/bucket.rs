@@ -1,0 +1,172 @@
+//! Bucket operations: create, head, delete, list, location, versioning, ACL.
+
+use axum::body::Body;
+use axum::response::Response;
+use http::{HeaderValue, StatusCode};
+use serde::Deserialize;
+
+use super::body::BodyReader;
+use super::{empty, iso8601, now_ms, owner_id, write_owner, xml_response, Ctx};
+use crate::error::{Code, S3Error, S3Result};
+use crate::store::meta::buckets;
+use crate::xml::{self, XmlWriter};
+use cairn_shared::names::BucketName;
+
+/// Largest XML configuration body we read.
+const MAX_CONFIG_BODY: u64 = 64 * 1024;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct CreateBucketConfiguration {
+    location_constraint: Option<String>,
+}
+
+pub async fn create(ctx: &Ctx, name: &str, body: Body) -> S3Result<Response> {
+    let owner = ctx.caller()?.to_owned();
+    let name = BucketName::parse(name)?;
+    match ctx.header("x-amz-acl") {
+        None | Some("private") => {}
+        Some(_) => {
+            return Err(S3Error::msg(
+                Code::NotImplemented,
+                "Canned ACLs other than private are not implemented by Cairn yet.",
+            ))
+        }
+    }
+    let (xml_body, _) = BodyReader::new(
+        body,
+        &ctx.parts.headers,
+        &ctx.verified.payload,
+        MAX_CONFIG_BODY,
+    )?
+    .collect()
+    .await?;
+    if !xml_body.iter().all(u8::is_ascii_whitespace) {
+        let conf: CreateBucketConfiguration = xml::parse(&xml_body)?;
+        let region = &ctx.state.config.region;
+        match conf.location_constraint.as_deref().map(str::trim) {
+            None | Some("") if region == "us-east-1" => {}
+            Some(r) if r == region => {}
+            other => {
+                return Err(S3Error::msg(
+                    Code::InvalidLocationConstraint,
+                    format!("The {} location constraint is incompatible with the region this endpoint serves ({region}).", other.unwrap_or("empty")),
+                ))
+            }
+        }
+    }
+    let n = name.as_str().to_owned();
+    ctx.state
+        .meta
+        .write(move |c, _| buckets::create(c, &n, &owner, now_ms()))
+        .await?;
+    let mut resp = empty(StatusCode::OK);
+    if let Ok(v) = HeaderValue::from_str(&format!("/{name}")) {
+        resp.headers_mut().insert(http::header::LOCATION, v);
+    }
+    Ok(resp)
+}
+
+pub async fn head(ctx: &Ctx, name: &str) -> S3Result<Response> {
+    ctx.owned_bucket(name).await?;
+    let mut resp = empty(StatusCode::OK);
+    if let Ok(v) = HeaderValue::from_str(&ctx.state.config.region) {
+        resp.headers_mut().insert("x-amz-bucket-region", v);
+    }
+    Ok(resp)
+}
+
+pub async fn delete(ctx: &Ctx, name: &str) -> S3Result<Response> {
+    ctx.owned_bucket(name).await?;
+    let n = name.to_owned();
+    ctx.state
+        .meta
+        .write(move |c, _| buckets::delete(c, &n))
+        .await?;
+    Ok(empty(StatusCode::NO_CONTENT))
+}
+
+pub async fn list_buckets(ctx: &Ctx) -> S3Result<Response> {
+    let owner = ctx.caller()?.to_owned();
+    let rows = ctx
+        .state
+        .meta
+        .read(move |c| buckets::list_owned(c, &owner))
+        .await?;
+    let mut w = XmlWriter::new();
+    w.root("ListAllMyBucketsResult");
+    write_owner(&mut w, "Owner", &ctx.verified.principal);
+    w.open("Buckets");
+    for b in rows {
+        w.open("Bucket");
+        w.elem("Name", &b.name);
+        w.elem("CreationDate", &iso8601(b.created_ms));
+        w.elem("BucketRegion", &ctx.state.config.region);
+        w.close("Bucket");
+    }
+    w.close("Buckets");
+    w.close("ListAllMyBucketsResult");
+    Ok(xml_response(w.finish()))
+}
+
+pub async fn location(ctx: &Ctx, name: &str) -> S3Result<Response> {
+    ctx.owned_bucket(name).await?;
+    let mut w = XmlWriter::new();
+    w.root("LocationConstraint");
+    // S3 reports us-east-1 as an empty constraint.
+    let region = &ctx.state.config.region;
+    if region != "us-east-1" {
+        w.text(region);
+    }
+    w.close("LocationConstraint");
+    Ok(xml_response(w.finish()))
+}
+
+/// Versioning was never enabled: S3 answers with an empty configuration.
+pub async fn versioning(ctx: &Ctx, name: &str) -> S3Result<Response> {
+    ctx.owned_bucket(name).await?;
+    let mut w = XmlWriter::new();
+    w.root("VersioningConfiguration");
+    w.close("VersioningConfiguration");
+    Ok(xml_response(w.finish()))
+}
+
+/// The owner holds FULL_CONTROL; Cairn has no other grants yet.
+pub async fn acl(ctx: &Ctx, name: &str, key: Option<&str>) -> S3Result<Response> {
+    ctx.owned_bucket(name).await?;
+    if let Some(key) = key {
+        let (b, k) = (name.to_owned(), key.to_owned());
+        let exists = ctx
+            .state
+            .meta
+            .read(move |c| crate::store::meta::objects::get(c, &b, &k))
+            .await?
+            .is_some();
+        if !exists {
+            return Err(S3Error::new(Code::NoSuchKey).with("Key", key));
+        }
+    }
+    let ak = ctx.caller()?;
+    let mut w = XmlWriter::new();
+    w.root("AccessControlPolicy");
+    write_owner(&mut w, "Owner", &ctx.verified.principal);
+    w.open("AccessControlList");
+    w.open("Grant");
+    w.open_with(
+        "Grantee",
+        &[
+            ("xmlns:xsi", "http://www.w3.org/2001/XMLSchema-instance"),
+            ("xsi:type", "CanonicalUser"),
+        ],
+    );
+    w.elem("ID", &owner_id(ak));
+    if let crate::auth::Principal::Key { name, .. } = &ctx.verified.principal {
+        w.elem("DisplayName", name);
+    }
+    w.close("Grantee");
+    w.elem("Permission", "FULL_CONTROL");
+    w.close("Grant");
+    w.close("AccessControlList");
+    w.close("AccessControlPolicy");
+    Ok(xml_response(w.finish()))
+}

@@ -1,0 +1,129 @@
+//! S3 operations, one module per family. Each handler takes a [`Ctx`]
+//! (which holds the verified caller) and returns a response or an
+//! `S3Error`; none formats an error itself.
+
+pub mod body;
+pub mod bucket;
+pub mod copy;
+pub mod delete;
+pub mod get;
+pub mod list;
+pub mod put;
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::body::Body;
+use axum::response::Response;
+use http::{HeaderValue, StatusCode};
+use sha2::{Digest, Sha256};
+
+use crate::auth::{Principal, Verified};
+use crate::error::{Code, S3Error, S3Result};
+use crate::state::AppState;
+use crate::store::meta::buckets::{self, BucketRow};
+use crate::xml::XmlWriter;
+
+/// One authenticated request on its way to a handler.
+pub struct Ctx {
+    pub state: AppState,
+    pub verified: Verified,
+    pub parts: http::request::Parts,
+    /// Decoded query parameters, in order.
+    pub pairs: Vec<(String, String)>,
+}
+
+impl Ctx {
+    pub fn query(&self, name: &str) -> Option<&str> {
+        self.pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.parts.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The caller's access key; anonymous callers are refused.
+    pub fn caller(&self) -> S3Result<&str> {
+        self.verified
+            .principal
+            .access_key()
+            .ok_or_else(|| S3Error::new(Code::AccessDenied))
+    }
+
+    /// Loads a bucket the caller owns: NoSuchBucket if absent, AccessDenied
+    /// if it belongs to another key or the caller is anonymous.
+    pub async fn owned_bucket(&self, name: &str) -> S3Result<BucketRow> {
+        let n = name.to_owned();
+        let row = self.state.meta.read(move |c| buckets::get(c, &n)).await?;
+        authorize(&self.verified.principal, name, row)
+    }
+}
+
+/// The ownership rule, shared by handlers that load the bucket themselves.
+pub fn authorize(principal: &Principal, name: &str, row: Option<BucketRow>) -> S3Result<BucketRow> {
+    let row = row.ok_or_else(|| S3Error::new(Code::NoSuchBucket).with("BucketName", name))?;
+    match principal.access_key() {
+        Some(ak) if ak == row.owner => Ok(row),
+        _ => Err(S3Error::new(Code::AccessDenied)),
+    }
+}
+
+/// A canonical user ID for an access key: stable, and not the key itself.
+pub fn owner_id(access_key: &str) -> String {
+    hex::encode(Sha256::digest(
+        format!("cairn-owner:{access_key}").as_bytes(),
+    ))
+}
+
+/// Writes `<Owner><ID/><DisplayName/></Owner>` for the caller.
+pub fn write_owner(w: &mut XmlWriter, tag: &str, principal: &Principal) {
+    if let Principal::Key { access_key, name } = principal {
+        w.open(tag);
+        w.elem("ID", &owner_id(access_key));
+        w.elem("DisplayName", name);
+        w.close(tag);
+    }
+}
+
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+        .as_millis() as i64
+}
+
+pub fn system_time(ms: i64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64)
+}
+
+/// `2009-10-12T17:50:30.000Z`, as S3 XML documents print times.
+pub fn iso8601(ms: i64) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let fmt = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
+    t.format(&fmt).unwrap_or_default()
+}
+
+pub fn http_date(ms: i64) -> String {
+    httpdate::fmt_http_date(system_time(ms))
+}
+
+/// An XML document response with status 200.
+pub fn xml_response(body: Vec<u8>) -> Response {
+    let mut resp = Response::new(Body::from(body));
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/xml"),
+    );
+    resp
+}
+
+pub fn empty(status: StatusCode) -> Response {
+    let mut resp = Response::new(Body::empty());
+    *resp.status_mut() = status;
+    resp
+}

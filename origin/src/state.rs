@@ -1,0 +1,49 @@
+//! What every request handler shares: settings, the stores and the key cache.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use crate::config::Config;
+use crate::error::S3Result;
+use crate::store::blob::BlobStore;
+use crate::store::meta::{keys, keys::AccessKey, Meta};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub meta: Meta,
+    pub blobs: BlobStore,
+    pub keys: Arc<KeyCache>,
+}
+
+/// Access keys by id, cached briefly so signature checks do not query
+/// SQLite on every request, yet a key deleted with the CLI stops working
+/// within `TTL`.
+#[derive(Default)]
+pub struct KeyCache {
+    entries: RwLock<HashMap<String, (Option<AccessKey>, Instant)>>,
+}
+
+impl KeyCache {
+    const TTL: Duration = Duration::from_secs(10);
+
+    pub async fn get(&self, meta: &Meta, access_key: &str) -> S3Result<Option<AccessKey>> {
+        if let Ok(map) = self.entries.read() {
+            if let Some((key, at)) = map.get(access_key) {
+                if at.elapsed() < Self::TTL {
+                    return Ok(key.clone());
+                }
+            }
+        }
+        let ak = access_key.to_owned();
+        let found = meta.read(move |c| keys::get(c, &ak)).await?;
+        if let Ok(mut map) = self.entries.write() {
+            if map.len() > 10_000 {
+                map.clear();
+            }
+            map.insert(access_key.to_owned(), (found.clone(), Instant::now()));
+        }
+        Ok(found)
+    }
+}

@@ -1,0 +1,141 @@
+//! Content-addressed blob files: `blobs/ab/cd/<64 hex BLAKE3>`.
+//!
+//! A blob is written to `tmp/` while its hashes are computed, fsync'd, then
+//! renamed to its final name and the directory fsync'd. A name is therefore
+//! always a promise about the bytes: a reader can verify them, and two
+//! writers of the same bytes produce the same file.
+
+mod write;
+
+pub use write::{BlobWriter, Digests};
+
+use std::fmt;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// A BLAKE3 hash naming a blob.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct BlobHash([u8; 32]);
+
+impl BlobHash {
+    pub fn from_slice(b: &[u8]) -> Option<Self> {
+        Some(Self(b.try_into().ok()?))
+    }
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+    pub fn to_hex(self) -> String {
+        hex::encode(self.0)
+    }
+}
+
+impl fmt::Debug for BlobHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+/// The blob directory. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct BlobStore {
+    root: PathBuf,
+}
+
+/// A written, fsync'd temp file not yet named by its hash. Dropping it
+/// removes the file, so a refused or failed upload leaves nothing behind.
+#[derive(Debug)]
+pub struct TempBlob {
+    path: PathBuf,
+    hash: BlobHash,
+    persisted: bool,
+}
+
+impl TempBlob {
+    pub fn hash(&self) -> BlobHash {
+        self.hash
+    }
+}
+
+impl Drop for TempBlob {
+    fn drop(&mut self) {
+        if !self.persisted {
+            let _ = fs::remove_file(&self.path);
+        }
+    }
+}
+
+impl BlobStore {
+    /// Opens the store, creating its directories and emptying `tmp/` of
+    /// whatever a crash left there.
+    pub fn open(root: &Path) -> io::Result<Self> {
+        let store = Self {
+            root: root.to_owned(),
+        };
+        fs::create_dir_all(store.blobs_dir())?;
+        let tmp = store.tmp_dir();
+        if tmp.exists() {
+            fs::remove_dir_all(&tmp)?;
+        }
+        fs::create_dir_all(&tmp)?;
+        Ok(store)
+    }
+
+    fn blobs_dir(&self) -> PathBuf {
+        self.root.join("blobs")
+    }
+
+    fn tmp_dir(&self) -> PathBuf {
+        self.root.join("tmp")
+    }
+
+    pub fn path(&self, hash: &BlobHash) -> PathBuf {
+        let h = hash.to_hex();
+        self.blobs_dir().join(&h[0..2]).join(&h[2..4]).join(h)
+    }
+
+    fn temp_path(&self) -> PathBuf {
+        self.tmp_dir()
+            .join(format!("{:032x}.tmp", rand::random::<u128>()))
+    }
+
+    /// Names a temp blob by its hash: rename into place, then fsync the
+    /// directory so the rename itself survives a crash.
+    pub fn persist(&self, mut temp: TempBlob) -> io::Result<()> {
+        let dest = self.path(&temp.hash);
+        let dir = dest.parent().expect("blob paths have a parent");
+        fs::create_dir_all(dir)?;
+        fs::rename(&temp.path, &dest)?;
+        temp.persisted = true;
+        fs::File::open(dir)?.sync_all()
+    }
+
+    /// Removes a blob file that no row references any more.
+    pub fn remove(&self, hash: &BlobHash) {
+        if let Err(e) = fs::remove_file(self.path(hash)) {
+            if e.kind() != io::ErrorKind::NotFound {
+                tracing::warn!(blob = %hash.to_hex(), error = %e, "cannot remove blob");
+            }
+        }
+    }
+
+    /// Every blob file on disk, for the orphan sweep and `check`.
+    pub fn all(&self) -> io::Result<Vec<BlobHash>> {
+        let mut out = Vec::new();
+        for a in fs::read_dir(self.blobs_dir())? {
+            for b in fs::read_dir(a?.path())? {
+                for f in fs::read_dir(b?.path())? {
+                    let name = f?.file_name();
+                    if let Some(h) = name
+                        .to_str()
+                        .and_then(|n| hex::decode(n).ok())
+                        .and_then(|b| BlobHash::from_slice(&b))
+                    {
+                        out.push(h);
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+}

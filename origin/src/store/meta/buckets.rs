@@ -1,0 +1,75 @@
+//! Buckets and who owns them.
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use crate::error::{Code, S3Error, S3Result};
+
+#[derive(Debug, Clone)]
+pub struct BucketRow {
+    pub name: String,
+    /// The access key that created the bucket; only it may use the bucket.
+    pub owner: String,
+    pub created_ms: i64,
+}
+
+fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<BucketRow> {
+    Ok(BucketRow {
+        name: r.get(0)?,
+        owner: r.get(1)?,
+        created_ms: r.get(2)?,
+    })
+}
+
+pub fn get(conn: &Connection, name: &str) -> S3Result<Option<BucketRow>> {
+    Ok(conn
+        .query_row(
+            "SELECT name, owner, created_ms FROM buckets WHERE name = ?1",
+            [name],
+            row,
+        )
+        .optional()?)
+}
+
+/// Creates a bucket. S3 answers a repeat by the owner with
+/// BucketAlreadyOwnedByYou and anyone else with BucketAlreadyExists.
+pub fn create(conn: &Connection, name: &str, owner: &str, now_ms: i64) -> S3Result<()> {
+    if let Some(existing) = get(conn, name)? {
+        let code = if existing.owner == owner {
+            Code::BucketAlreadyOwnedByYou
+        } else {
+            Code::BucketAlreadyExists
+        };
+        return Err(S3Error::new(code).with("BucketName", name));
+    }
+    conn.execute(
+        "INSERT INTO buckets (name, owner, created_ms) VALUES (?1, ?2, ?3)",
+        params![name, owner, now_ms],
+    )?;
+    Ok(())
+}
+
+pub fn list_owned(conn: &Connection, owner: &str) -> S3Result<Vec<BucketRow>> {
+    let mut stmt =
+        conn.prepare("SELECT name, owner, created_ms FROM buckets WHERE owner = ?1 ORDER BY name")?;
+    let rows = stmt.query_map([owner], row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Deletes an empty bucket; BucketNotEmpty while it holds any object.
+pub fn delete(conn: &Connection, name: &str) -> S3Result<()> {
+    let has_objects: bool = conn
+        .query_row(
+            "SELECT 1 FROM objects WHERE bucket = ?1 LIMIT 1",
+            [name],
+            |_| Ok(true),
+        )
+        .optional()?
+        .unwrap_or(false);
+    if has_objects {
+        return Err(S3Error::new(Code::BucketNotEmpty).with("BucketName", name));
+    }
+    if conn.execute("DELETE FROM buckets WHERE name = ?1", [name])? == 0 {
+        return Err(S3Error::new(Code::NoSuchBucket).with("BucketName", name));
+    }
+    Ok(())
+}

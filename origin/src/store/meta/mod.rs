@@ -1,0 +1,202 @@
+//! Metadata in SQLite: one writer thread, a small pool of readers.
+//!
+//! All writes go through [`Meta::write`], which hands a closure to a single
+//! dedicated thread. That thread batches whatever jobs are queued into one
+//! transaction (each job in its own savepoint, so one failure does not undo
+//! the others) and commits once: with `synchronous=FULL` the fsync is shared
+//! by every write in the batch. This is group commit, and it is what lets
+//! small PUTs run at thousands per second while each one is durable when
+//! acknowledged.
+//!
+//! Reads run on tokio's blocking pool with a pooled read-only connection.
+//! No connection or lock guard is ever held across an `.await`.
+
+mod schema;
+
+pub mod buckets;
+pub mod keys;
+pub mod objects;
+
+use std::path::{Path, PathBuf};
+use std::sync::{mpsc, Arc, Mutex};
+
+use rusqlite::{Connection, OpenFlags};
+use tokio::sync::oneshot;
+
+use crate::error::{S3Error, S3Result};
+
+/// Work the writer thread runs after a batch commits (deleting blob files
+/// that lost their last reference). It runs on the writer thread, so it is
+/// serialized with every other write.
+pub type AfterCommit = Box<dyn FnOnce(&Connection) + Send>;
+
+/// Tells a waiting caller how its write ended, once the batch committed.
+type Reply = Box<dyn FnOnce(S3Result<()>) + Send>;
+
+/// One write: runs inside its savepoint, says whether it succeeded (so the
+/// savepoint is kept or rolled back) and hands back its reply.
+type Job = Box<dyn FnOnce(&Connection, &mut Vec<AfterCommit>) -> (bool, Reply) + Send>;
+
+/// Most jobs folded into one transaction.
+const MAX_BATCH: usize = 256;
+
+/// Handle to the metadata database. Cheap to clone.
+#[derive(Clone)]
+pub struct Meta {
+    jobs: mpsc::SyncSender<Job>,
+    readers: Arc<ReaderPool>,
+}
+
+struct ReaderPool {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl Meta {
+    /// Opens (creating and migrating if needed) the database at `path` and
+    /// starts the writer thread.
+    pub fn open(path: &Path) -> anyhow::Result<Self> {
+        let mut conn = Connection::open(path)?;
+        schema::configure(&conn)?;
+        schema::migrate(&mut conn).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let (tx, rx) = mpsc::sync_channel::<Job>(4096);
+        std::thread::Builder::new()
+            .name("cairn-meta-writer".into())
+            .spawn(move || writer_loop(conn, rx))?;
+        Ok(Self {
+            jobs: tx,
+            readers: Arc::new(ReaderPool {
+                path: path.to_owned(),
+                idle: Mutex::new(Vec::new()),
+            }),
+        })
+    }
+
+    /// Runs `f` inside a write transaction and returns its result once the
+    /// transaction is durably committed. If `f` fails, its changes are
+    /// rolled back and nothing it queued in `after` runs.
+    pub async fn write<R, F>(&self, f: F) -> S3Result<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection, &mut Vec<AfterCommit>) -> S3Result<R> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        let job: Job = Box::new(move |conn, after| {
+            let result = f(conn, after);
+            let ok = result.is_ok();
+            let reply: Reply = Box::new(move |commit: S3Result<()>| {
+                let _ = tx.send(commit.and(result));
+            });
+            (ok, reply)
+        });
+        let jobs = self.jobs.clone();
+        // The channel is bounded; sending may block when the writer is
+        // saturated, so do it off the async threads.
+        tokio::task::spawn_blocking(move || jobs.send(job))
+            .await
+            .map_err(S3Error::internal)?
+            .map_err(|_| S3Error::internal("metadata writer stopped"))?;
+        rx.await
+            .map_err(|_| S3Error::internal("metadata writer dropped a job"))?
+    }
+
+    /// Runs `f` with a read-only connection on the blocking pool.
+    pub async fn read<R, F>(&self, f: F) -> S3Result<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> S3Result<R> + Send + 'static,
+    {
+        let pool = self.readers.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = pool.take()?;
+            let result = f(&conn);
+            pool.give(conn);
+            result
+        })
+        .await
+        .map_err(S3Error::internal)?
+    }
+
+    /// Synchronous read for command-line tools and start-up.
+    pub fn read_now<R>(&self, f: impl FnOnce(&Connection) -> S3Result<R>) -> S3Result<R> {
+        let conn = self.readers.take()?;
+        let result = f(&conn);
+        self.readers.give(conn);
+        result
+    }
+}
+
+impl ReaderPool {
+    fn take(&self) -> S3Result<Connection> {
+        if let Some(c) = self.idle.lock().map_err(S3Error::internal)?.pop() {
+            return Ok(c);
+        }
+        let conn = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        schema::configure(&conn)?;
+        Ok(conn)
+    }
+
+    fn give(&self, conn: Connection) {
+        if let Ok(mut idle) = self.idle.lock() {
+            if idle.len() < 16 {
+                idle.push(conn);
+            }
+        }
+    }
+}
+
+fn writer_loop(mut conn: Connection, rx: mpsc::Receiver<Job>) {
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        run_batch(&mut conn, batch);
+    }
+}
+
+fn run_batch(conn: &mut Connection, batch: Vec<Job>) {
+    let mut txn = match conn.transaction() {
+        Ok(t) => t,
+        Err(e) => {
+            // Dropping the jobs drops their reply senders: callers see the
+            // writer "dropped a job" and answer InternalError.
+            tracing::error!(error = %e, "cannot begin a metadata transaction");
+            return;
+        }
+    };
+    let mut replies: Vec<Reply> = Vec::with_capacity(batch.len());
+    let mut after: Vec<AfterCommit> = Vec::new();
+    for job in batch {
+        let sp = match txn.savepoint() {
+            Ok(sp) => sp,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot open a savepoint");
+                continue;
+            }
+        };
+        let mut job_after = Vec::new();
+        let (ok, reply) = job(&sp, &mut job_after);
+        let kept = ok && sp.commit().is_ok();
+        if kept {
+            after.extend(job_after);
+        }
+        // A savepoint not committed rolls back when dropped.
+        replies.push(reply);
+    }
+    let committed = txn.commit().map_err(S3Error::from);
+    if committed.is_ok() {
+        for f in after {
+            f(conn);
+        }
+    }
+    for reply in replies {
+        reply(committed.clone());
+    }
+}

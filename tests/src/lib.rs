@@ -1,0 +1,204 @@
+//! Helpers for the end-to-end tests: start the real `cairn-origin` binary
+//! on `127.0.0.1:0` with a fresh data directory, and build clients for it.
+//!
+//! The binaries must be built first (`cargo build --bins`); `scripts/test`
+//! does that, and the helper says so if it cannot find them.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+use aws_credential_types::Credentials;
+use aws_sdk_s3::config::Region;
+
+pub const ROOT_AK: &str = "CKTESTROOTACCESSKEY1";
+pub const ROOT_SK: &str = "test-root-secret-key-0123456789abcdefghij";
+
+/// Path of a workspace binary next to the test executable's target dir.
+pub fn binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    // target/<profile>/deps/<test> → target/<profile>/<name>
+    let dir = exe.parent().and_then(|p| p.parent()).expect("target dir");
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} not found: run `cargo build --workspace --bins` first (scripts/test does)",
+        path.display()
+    );
+    path
+}
+
+/// A running origin process with its own data directory.
+pub struct TestOrigin {
+    pub url: String,
+    pub addr: String,
+    pub dir: tempfile::TempDir,
+    child: Child,
+}
+
+impl TestOrigin {
+    pub fn spawn() -> Self {
+        Self::spawn_with(&[])
+    }
+
+    /// Starts the origin with extra `serve` flags.
+    pub fn spawn_with(args: &[&str]) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        Self::spawn_in(dir, args)
+    }
+
+    /// Starts the origin on an existing data directory (restarts).
+    pub fn spawn_in(dir: tempfile::TempDir, args: &[&str]) -> Self {
+        let log = std::fs::File::create(dir.path().join("origin.log")).expect("log file");
+        let mut child = Command::new(binary("cairn-origin"))
+            .arg("serve")
+            .arg("--data-dir")
+            .arg(dir.path().join("data"))
+            .args(["--listen", "127.0.0.1:0"])
+            .args(args)
+            .env("CAIRN_ROOT_ACCESS_KEY", ROOT_AK)
+            .env("CAIRN_ROOT_SECRET_KEY", ROOT_SK)
+            .env("CAIRN_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .expect("spawn cairn-origin");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let addr = loop {
+            let line = lines
+                .next()
+                .unwrap_or_else(|| {
+                    panic!(
+                        "origin exited before listening; log: {}",
+                        std::fs::read_to_string(dir.path().join("origin.log")).unwrap_or_default()
+                    )
+                })
+                .expect("read stdout");
+            if let Some(url) = line.strip_prefix("cairn-origin listening on http://") {
+                break url.trim().to_owned();
+            }
+        };
+        // Keep draining stdout so the child never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        TestOrigin {
+            url: format!("http://{addr}"),
+            addr,
+            dir,
+            child,
+        }
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// An SDK client signed with the root key, path-style addressing.
+    pub fn client(&self) -> aws_sdk_s3::Client {
+        self.client_with(ROOT_AK, ROOT_SK)
+    }
+
+    pub fn client_with(&self, ak: &str, sk: &str) -> aws_sdk_s3::Client {
+        self.client_config(ak, sk, "us-east-1", true)
+    }
+
+    pub fn client_config(
+        &self,
+        ak: &str,
+        sk: &str,
+        region: &str,
+        path_style: bool,
+    ) -> aws_sdk_s3::Client {
+        let conf = aws_sdk_s3::Config::builder()
+            .behavior_version_latest()
+            .region(Region::new(region.to_owned()))
+            .endpoint_url(&self.url)
+            .credentials_provider(Credentials::new(ak, sk, None, None, "cairn-tests"))
+            .force_path_style(path_style)
+            .build();
+        aws_sdk_s3::Client::from_conf(conf)
+    }
+
+    /// Creates a second access key through the CLI, as an operator would.
+    pub fn create_key(&self, name: &str) -> (String, String) {
+        let out = Command::new(binary("cairn-origin"))
+            .args(["key", "create", name, "--data-dir"])
+            .arg(self.data_dir())
+            .output()
+            .expect("run key create");
+        assert!(
+            out.status.success(),
+            "key create failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8(out.stdout).expect("utf8");
+        let get = |p: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(p))
+                .expect("key line")
+                .to_owned()
+        };
+        (get("AWS_ACCESS_KEY_ID="), get("AWS_SECRET_ACCESS_KEY="))
+    }
+
+    /// Stops the process the hard way (as a crash would), keeping the data.
+    pub fn kill(mut self) -> tempfile::TempDir {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("tempdir"));
+        dir
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("origin.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for TestOrigin {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Deterministic pseudo-random bytes (so failures reproduce).
+pub fn payload(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+/// A reqwest client for raw HTTP checks.
+pub fn http() -> reqwest::Client {
+    reqwest::Client::new()
+}
+
+/// The S3 error code of an SDK error, for assertions.
+pub fn code<E, R>(err: &aws_sdk_s3::error::SdkError<E, R>) -> String
+where
+    E: aws_sdk_s3::error::ProvideErrorMetadata + std::fmt::Debug,
+    R: std::fmt::Debug,
+{
+    match err {
+        aws_sdk_s3::error::SdkError::ServiceError(e) => {
+            e.err().code().unwrap_or("<no code>").to_owned()
+        }
+        other => format!("<not a service error: {other:?}>"),
+    }
+}
+
+/// The HTTP status of an SDK error.
+pub fn status<E: std::fmt::Debug>(
+    err: &aws_sdk_s3::error::SdkError<E, aws_smithy_runtime_api::http::Response>,
+) -> u16 {
+    match err {
+        aws_sdk_s3::error::SdkError::ServiceError(e) => e.raw().status().as_u16(),
+        other => panic!("not a service error: {other:?}"),
+    }
+}
