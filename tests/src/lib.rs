@@ -145,8 +145,7 @@ impl TestOrigin {
     pub fn kill(mut self) -> tempfile::TempDir {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("tempdir"));
-        dir
+        std::mem::replace(&mut self.dir, tempfile::tempdir().expect("tempdir"))
     }
 
     pub fn log(&self) -> String {
@@ -201,4 +200,85 @@ pub fn status<E: std::fmt::Debug>(
         aws_sdk_s3::error::SdkError::ServiceError(e) => e.raw().status().as_u16(),
         other => panic!("not a service error: {other:?}"),
     }
+}
+
+/// Signs a raw request with SigV4 (via `aws-sigv4`) and returns the headers
+/// to add. `payload` is the x-amz-content-sha256 value to sign.
+#[allow(clippy::too_many_arguments)]
+pub fn sign_v4(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    payload: &str,
+    time: std::time::SystemTime,
+    region: &str,
+    service: &str,
+    (ak, sk): (&str, &str),
+) -> (Vec<(String, String)>, String) {
+    use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
+    use aws_sigv4::sign::v4;
+    let identity = Credentials::new(ak, sk, None, None, "t").into();
+    let mut settings = SigningSettings::default();
+    settings.payload_checksum_kind = aws_sigv4::http_request::PayloadChecksumKind::XAmzSha256;
+    let params = v4::SigningParams::builder()
+        .identity(&identity)
+        .region(region)
+        .name(service)
+        .time(time)
+        .settings(settings)
+        .build()
+        .unwrap()
+        .into();
+    let req = SignableRequest::new(
+        method,
+        url,
+        headers.iter().copied(),
+        SignableBody::Precomputed(payload.to_owned()),
+    )
+    .unwrap();
+    let (instructions, signature) = sign(req, &params).unwrap().into_parts();
+    let out = instructions
+        .headers()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    (out, signature)
+}
+
+/// Presigns `url` (which may already carry query parameters, signed along
+/// with the rest) for `expires`, as other SDKs build presigned URLs.
+pub fn presign_v4(method: &str, url: &str, host: &str, expires: std::time::Duration) -> String {
+    use aws_sigv4::http_request::{
+        sign, SignableBody, SignableRequest, SignatureLocation, SigningSettings,
+    };
+    use aws_sigv4::sign::v4;
+    let identity = Credentials::new(ROOT_AK, ROOT_SK, None, None, "t").into();
+    let mut settings = SigningSettings::default();
+    settings.signature_location = SignatureLocation::QueryParams;
+    settings.expires_in = Some(expires);
+    let params = v4::SigningParams::builder()
+        .identity(&identity)
+        .region("us-east-1")
+        .name("s3")
+        .time(std::time::SystemTime::now())
+        .settings(settings)
+        .build()
+        .unwrap()
+        .into();
+    let req = SignableRequest::new(
+        method,
+        url,
+        [("host", host)].into_iter(),
+        SignableBody::UnsignedPayload,
+    )
+    .unwrap();
+    let (instructions, _) = sign(req, &params).unwrap().into_parts();
+    let mut out = url.to_owned();
+    for (k, v) in instructions.params() {
+        out.push(if out.contains('?') { '&' } else { '?' });
+        out.push_str(&format!(
+            "{k}={}",
+            percent_encoding::utf8_percent_encode(v, percent_encoding::NON_ALPHANUMERIC)
+        ));
+    }
+    out
 }

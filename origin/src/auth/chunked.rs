@@ -23,6 +23,9 @@ use crate::error::{Code, S3Error, S3Result};
 const MAX_LINE: usize = 4096;
 const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
+/// Trailing headers: lowercase names and their values, in arrival order.
+pub type Trailers = Vec<(String, String)>;
+
 enum State {
     /// Expecting a chunk header line.
     Header,
@@ -43,7 +46,7 @@ pub struct ChunkedBody<S> {
     signer: Option<ChunkSigner>,
     chunk_hash: Sha256,
     /// Trailers received, lowercase names, signature excluded.
-    pub trailers: Vec<(String, String)>,
+    pub trailers: Trailers,
     eof: bool,
 }
 
@@ -239,10 +242,7 @@ where
 mod tests {
     use super::*;
 
-    fn decode_all(
-        input: &[&[u8]],
-        signer: Option<ChunkSigner>,
-    ) -> S3Result<(Vec<u8>, Vec<(String, String)>)> {
+    fn decode_all(input: &[&[u8]], signer: Option<ChunkSigner>) -> S3Result<(Vec<u8>, Trailers)> {
         let pieces: Vec<Result<Bytes, std::io::Error>> = input
             .iter()
             .map(|p| Ok(Bytes::copy_from_slice(p)))

@@ -6,7 +6,7 @@ use axum::body::{Body, BodyDataStream};
 use bytes::{Bytes, BytesMut};
 use http::HeaderMap;
 
-use crate::auth::chunked::ChunkedBody;
+use crate::auth::chunked::{ChunkedBody, Trailers};
 use crate::auth::Payload;
 use crate::error::{Code, S3Error, S3Result};
 
@@ -126,7 +126,7 @@ impl BodyReader {
     }
 
     /// Reads a small body (an XML document) whole, up to `limit` bytes.
-    pub async fn collect(mut self) -> S3Result<(Bytes, Vec<(String, String)>)> {
+    pub async fn collect(mut self) -> S3Result<(Bytes, Trailers)> {
         let mut buf = BytesMut::new();
         while let Some(b) = self.next().await? {
             buf.extend_from_slice(&b);

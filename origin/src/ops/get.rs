@@ -60,7 +60,8 @@ pub async fn get_object(ctx: &Ctx, bucket: &str, key: &str, head: bool) -> S3Res
     let headers = resp.headers_mut();
     let checksum_mode = h("x-amz-checksum-mode").is_some_and(|m| m.eq_ignore_ascii_case("ENABLED"));
     let range = h("range").and_then(range::parse);
-    write_object_headers(headers, &row, checksum_mode && range.is_none());
+    // The checksum describes a full body: not a range, not a 304.
+    write_object_headers(headers, &row, false);
     if let Ok(v) = HeaderValue::from_str(&http_date(row.modified_ms)) {
         headers.insert(http::header::LAST_MODIFIED, v);
     }
@@ -77,6 +78,9 @@ pub async fn get_object(ctx: &Ctx, bucket: &str, key: &str, head: bool) -> S3Res
         Outcome::PreconditionFailed => return Err(S3Error::new(Code::PreconditionFailed)),
     }
 
+    if checksum_mode && range.is_none() {
+        write_object_headers(headers, &row, true);
+    }
     headers.insert(
         http::header::ACCEPT_RANGES,
         HeaderValue::from_static("bytes"),
