@@ -25,6 +25,9 @@ use crate::store::meta::{buckets, objects};
 use cairn_shared::conditional::{Outcome, Preconditions};
 use cairn_shared::range;
 
+/// Bodies up to this size are read whole instead of streamed.
+const SMALL_OBJECT: u64 = 64 * 1024;
+
 /// Read size from the blob file.
 const READ_CHUNK: usize = 256 * 1024;
 
@@ -126,6 +129,19 @@ pub async fn get_object(ctx: &Ctx, bucket: &str, key: &str, head: bool) -> S3Res
     resp.headers_mut()
         .insert(http::header::CONTENT_LENGTH, HeaderValue::from(len));
     if head || len == 0 {
+        return Ok(resp);
+    }
+    if len <= SMALL_OBJECT {
+        // Small bodies are read in one blocking call and sent with the
+        // headers in one write; large ones stream.
+        let (blobs, hash) = (ctx.state.blobs.clone(), row.blob);
+        let bytes = tokio::task::spawn_blocking(move || {
+            blobs.read_small(&hash, start, len as usize, span.is_none())
+        })
+        .await
+        .map_err(S3Error::internal)?
+        .map_err(|e| S3Error::internal(format!("blob of {bucket}/{key} unreadable: {e}")))?;
+        *resp.body_mut() = Body::from(bytes);
         return Ok(resp);
     }
     let mut file = tokio::fs::File::open(ctx.state.blobs.path(&row.blob))

@@ -110,6 +110,31 @@ impl BlobStore {
         fs::File::open(dir)?.sync_all()
     }
 
+    /// Reads `len` bytes at `start` of a small blob in one blocking call and,
+    /// for a whole-blob read, checks them against the hash.
+    pub fn read_small(
+        &self,
+        hash: &BlobHash,
+        start: u64,
+        len: usize,
+        whole: bool,
+    ) -> io::Result<Vec<u8>> {
+        use std::io::{Read, Seek};
+        let mut f = fs::File::open(self.path(hash))?;
+        if start > 0 {
+            f.seek(io::SeekFrom::Start(start))?;
+        }
+        let mut buf = vec![0u8; len];
+        f.read_exact(&mut buf)?;
+        if whole && blake3::hash(&buf).as_bytes() != hash.as_bytes() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("blob {} does not match its hash", hash.to_hex()),
+            ));
+        }
+        Ok(buf)
+    }
+
     /// Removes a blob file that no row references any more.
     pub fn remove(&self, hash: &BlobHash) {
         if let Err(e) = fs::remove_file(self.path(hash)) {
