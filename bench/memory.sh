@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --locked -p cairn-origin -p cairn-bench >/dev/null
 WORK=${WORK:-$(mktemp -d)}
+mkdir -p "$WORK"
 export CAIRN_ROOT_ACCESS_KEY=CKMEMBENCH0000000001 CAIRN_ROOT_SECRET_KEY=memorybenchsecretmemorybenchsecret000000
 export AWS_ACCESS_KEY_ID=$CAIRN_ROOT_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$CAIRN_ROOT_SECRET_KEY
 PORT=${PORT:-9190}

@@ -45,7 +45,7 @@ struct Args {
     #[arg(long, default_value = "obj")]
     prefix: String,
     /// Object size: 4KiB, 64MiB, 1GiB...
-    #[arg(long, default_value = "4KiB", value_parser = parse_size)]
+    #[arg(long, default_value = "4KiB", value_parser = cairn_shared::units::parse_size)]
     size: u64,
     #[arg(long, default_value_t = 32)]
     concurrency: usize,
@@ -55,21 +55,6 @@ struct Args {
     /// Distinct keys (operation i uses key i % keys).
     #[arg(long)]
     keys: Option<u64>,
-}
-
-fn parse_size(s: &str) -> Result<u64, String> {
-    let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let n: u64 = num.parse().map_err(|_| format!("bad size {s}"))?;
-    let mult = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kb" | "kib" => 1 << 10,
-        "m" | "mb" | "mib" => 1 << 20,
-        "g" | "gb" | "gib" => 1 << 30,
-        _ => return Err(format!("bad unit in {s}")),
-    };
-    Ok(n * mult)
 }
 
 struct Signer {

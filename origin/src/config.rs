@@ -2,6 +2,7 @@
 //! by `main.rs` (clap reads both) and built directly by tests.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// Largest object a single PUT may carry: S3's 5 GiB.
 pub const DEFAULT_MAX_OBJECT_SIZE: u64 = 5 * 1024 * 1024 * 1024;
@@ -16,6 +17,8 @@ pub struct Config {
     pub region: String,
     /// Largest single PUT body.
     pub max_object_size: u64,
+    /// Multipart uploads older than this are aborted and their parts freed.
+    pub upload_max_age: Duration,
 }
 
 impl Config {
@@ -25,6 +28,7 @@ impl Config {
             domain: None,
             region: "us-east-1".to_owned(),
             max_object_size: DEFAULT_MAX_OBJECT_SIZE,
+            upload_max_age: Duration::from_secs(7 * 86_400),
         }
     }
 }

@@ -42,6 +42,7 @@ codes! {
     BucketAlreadyOwnedByYou => CONFLICT, "Your previous request to create the named bucket succeeded and you already own it.";
     BucketNotEmpty => CONFLICT, "The bucket you tried to delete is not empty.";
     ConditionalRequestConflict => CONFLICT, "A conflicting operation occurred.";
+    EntityTooSmall => BAD_REQUEST, "Your proposed upload is smaller than the minimum allowed object size.";
     EntityTooLarge => BAD_REQUEST, "Your proposed upload exceeds the maximum allowed size.";
     IncompleteBody => BAD_REQUEST, "You did not provide the number of bytes specified by the Content-Length HTTP header.";
     InsufficientStorage => INSUFFICIENT_STORAGE, "There is not enough space left to store this object.";
@@ -51,6 +52,8 @@ codes! {
     InvalidBucketName => BAD_REQUEST, "The specified bucket is not valid.";
     InvalidDigest => BAD_REQUEST, "The Content-MD5 you specified is not valid.";
     InvalidLocationConstraint => BAD_REQUEST, "The specified location constraint is not valid.";
+    InvalidPart => BAD_REQUEST, "One or more of the specified parts could not be found.";
+    InvalidPartOrder => BAD_REQUEST, "The list of parts was not in ascending order.";
     InvalidRange => RANGE_NOT_SATISFIABLE, "The requested range is not satisfiable";
     InvalidRequest => BAD_REQUEST, "Invalid Request";
     KeyTooLongError => BAD_REQUEST, "Your key is too long.";

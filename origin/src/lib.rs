@@ -100,6 +100,27 @@ pub fn app(state: AppState) -> Router {
     Router::new().fallback(http::handle).with_state(state)
 }
 
+/// Aborts abandoned multipart uploads, checking ten times per max age
+/// (at most hourly, at least every second).
+async fn sweep_uploads(state: AppState) {
+    let max_age = state.config.upload_max_age;
+    let every = (max_age / 10).clamp(
+        std::time::Duration::from_secs(1),
+        std::time::Duration::from_secs(3600),
+    );
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tick.tick().await;
+        match ops::multipart::sweep_abandoned(&state.meta, &state.blobs, max_age.as_millis() as i64)
+            .await
+        {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(aborted = n, "swept abandoned multipart uploads"),
+            Err(e) => tracing::warn!(error = %e.message, "upload sweep failed"),
+        }
+    }
+}
+
 /// Serves until `shutdown` resolves, then lets in-flight requests finish.
 pub async fn run(
     state: AppState,
@@ -113,6 +134,7 @@ pub async fn run(
             tracing::debug!(error = %e, "cannot set TCP_NODELAY");
         }
     });
+    tokio::spawn(sweep_uploads(state.clone()));
     axum::serve(listener, app(state))
         .with_graceful_shutdown(shutdown)
         .await

@@ -33,6 +33,9 @@ enum Command {
         /// The region clients must sign for.
         #[arg(long, env = "CAIRN_REGION", default_value = "us-east-1")]
         region: String,
+        /// Abort multipart uploads older than this (e.g. 7d, 12h).
+        #[arg(long, env = "CAIRN_UPLOAD_MAX_AGE", default_value = "7d", value_parser = cairn_shared::units::parse_duration)]
+        upload_max_age: std::time::Duration,
     },
     /// Manage access keys.
     Key {
@@ -84,10 +87,12 @@ async fn real_main() -> anyhow::Result<()> {
             listen,
             domain,
             region,
+            upload_max_age,
         } => {
             let mut config = Config::new(data_dir);
             config.domain = domain.map(|d| d.trim_start_matches('.').to_ascii_lowercase());
             config.region = region;
+            config.upload_max_age = upload_max_age;
             let state = cairn_origin::open(config)?;
             ensure_root_key(&state).await?;
             let listener = tokio::net::TcpListener::bind(listen)

@@ -8,3 +8,4 @@ pub mod conditional;
 pub mod etag;
 pub mod names;
 pub mod range;
+pub mod units;

@@ -138,6 +138,22 @@ async fn v2_prefix_delimiter_and_pagination() {
         .unwrap()
         .to_owned();
     assert_eq!(list_owner, buckets_owner, "owner ID is the same everywhere");
+    let acl = s3.get_bucket_acl().bucket("list").send().await.unwrap();
+    assert_eq!(acl.owner().unwrap().id(), Some(buckets_owner.as_str()));
+    let grant = &acl.grants()[0];
+    assert_eq!(grant.grantee().unwrap().id(), Some(buckets_owner.as_str()));
+    assert_eq!(grant.permission().map(|p| p.as_str()), Some("FULL_CONTROL"));
+    let object_acl = s3
+        .get_object_acl()
+        .bucket("list")
+        .key("d")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        object_acl.owner().unwrap().id(),
+        Some(buckets_owner.as_str())
+    );
 
     let err = s3
         .list_objects_v2()

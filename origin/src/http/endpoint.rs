@@ -75,6 +75,12 @@ pub enum Endpoint {
     ListObjectVersions,
     ListMultipartUploads,
     DeleteObjects,
+    CreateMultipartUpload,
+    UploadPart,
+    UploadPartCopy,
+    CompleteMultipartUpload,
+    AbortMultipartUpload,
+    ListParts,
     PutObject,
     CopyObject,
     GetObject,
@@ -98,6 +104,12 @@ impl Endpoint {
             Endpoint::ListObjectVersions => "ListObjectVersions",
             Endpoint::ListMultipartUploads => "ListMultipartUploads",
             Endpoint::DeleteObjects => "DeleteObjects",
+            Endpoint::CreateMultipartUpload => "CreateMultipartUpload",
+            Endpoint::UploadPart => "UploadPart",
+            Endpoint::UploadPartCopy => "UploadPartCopy",
+            Endpoint::CompleteMultipartUpload => "CompleteMultipartUpload",
+            Endpoint::AbortMultipartUpload => "AbortMultipartUpload",
+            Endpoint::ListParts => "ListParts",
             Endpoint::PutObject => "PutObject",
             Endpoint::CopyObject => "CopyObject",
             Endpoint::GetObject => "GetObject",
@@ -184,10 +196,13 @@ impl Endpoint {
                 if let Some(sub) = UNSUPPORTED.iter().find(|s| has(s)) {
                     return not_impl(&format!("The object subresource '{sub}'"));
                 }
-                if has("uploads") || has("uploadId") {
-                    return not_impl("Multipart upload");
-                }
                 match *method {
+                    Method::POST if has("uploads") => Ok(Endpoint::CreateMultipartUpload),
+                    Method::POST if has("uploadId") => Ok(Endpoint::CompleteMultipartUpload),
+                    Method::PUT if has("uploadId") && copy_source => Ok(Endpoint::UploadPartCopy),
+                    Method::PUT if has("uploadId") => Ok(Endpoint::UploadPart),
+                    Method::DELETE if has("uploadId") => Ok(Endpoint::AbortMultipartUpload),
+                    Method::GET if has("uploadId") => Ok(Endpoint::ListParts),
                     Method::GET if has("acl") => Ok(Endpoint::GetObjectAcl),
                     Method::GET => Ok(Endpoint::GetObject),
                     Method::HEAD => Ok(Endpoint::HeadObject),

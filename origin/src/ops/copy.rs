@@ -14,7 +14,7 @@ use cairn_shared::conditional::{Outcome, Preconditions};
 use cairn_shared::names::ObjectKey;
 
 /// Splits `x-amz-copy-source` (`[/]bucket/key[?versionId=...]`, URL-encoded).
-fn parse_source(value: &str) -> S3Result<(String, String)> {
+pub fn parse_source(value: &str) -> S3Result<(String, String)> {
     let value = value
         .split_once("?versionId=")
         .map(|(v, _)| v)
@@ -41,6 +41,21 @@ fn source_preconditions(h: &HeaderMap) -> Preconditions<'_> {
     }
 }
 
+/// `x-amz-copy-source-if-*`: for copies S3 answers every failed
+/// condition with 412.
+pub fn check_source_conditions(ctx: &Ctx, source: &objects::ObjectRow) -> S3Result<()> {
+    let outcome = source_preconditions(&ctx.parts.headers).evaluate(
+        &format!("\"{}\"", source.etag),
+        system_time(source.modified_ms),
+        false,
+    );
+    if outcome == Outcome::Proceed {
+        Ok(())
+    } else {
+        Err(S3Error::new(Code::PreconditionFailed))
+    }
+}
+
 pub async fn copy_object(ctx: &Ctx, bucket: &str, key: &str) -> S3Result<Response> {
     ctx.owned_bucket(bucket).await?;
     let key = ObjectKey::parse(key)?;
@@ -64,15 +79,7 @@ pub async fn copy_object(ctx: &Ctx, bucket: &str, key: &str) -> S3Result<Respons
     authorize(&ctx.verified.principal, &src_bucket, src_bucket_row)?;
     let source =
         source.ok_or_else(|| S3Error::new(Code::NoSuchKey).with("Key", src_key.as_str()))?;
-    // For copies S3 answers every failed source condition with 412.
-    if source_preconditions(&ctx.parts.headers).evaluate(
-        &format!("\"{}\"", source.etag),
-        system_time(source.modified_ms),
-        false,
-    ) != Outcome::Proceed
-    {
-        return Err(S3Error::new(Code::PreconditionFailed));
-    }
+    check_source_conditions(ctx, &source)?;
     if src_bucket == bucket && src_key == key.as_str() && !replace {
         return Err(S3Error::msg(Code::InvalidRequest, "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes."));
     }
@@ -94,8 +101,18 @@ pub async fn copy_object(ctx: &Ctx, bucket: &str, key: &str) -> S3Result<Respons
                 return Err(S3Error::new(Code::ConditionalRequestConflict));
             }
             conditions.check(objects::get(c, &b, &row.key)?.as_ref(), &row.key)?;
-            objects::add_ref(c, &row.blob)?;
-            objects::upsert(c, &blobs, &b, &row, after)
+            if row.parts == 0 {
+                objects::add_ref(c, &row.blob)?;
+                return objects::upsert(c, &blobs, &b, &row, after);
+            }
+            // A multipart source: the copy shares every part's blob. Read
+            // the parts before the upsert, which may replace this very row.
+            let parts = objects::parts(c, &src_bucket, &src_key)?;
+            for p in &parts {
+                objects::add_ref(c, &p.blob)?;
+            }
+            objects::upsert(c, &blobs, &b, &row, after)?;
+            objects::insert_parts(c, &b, &row.key, &parts)
         })
         .await?;
     let mut w = XmlWriter::new();

@@ -47,10 +47,17 @@ pub async fn get_object(ctx: &Ctx, bucket: &str, key: &str, head: bool) -> S3Res
     let (bucket_row, row) = ctx
         .state
         .meta
-        .read(move |c| Ok((buckets::get(c, &b)?, objects::get(c, &b, &k)?)))
+        .read(move |c| {
+            let row = objects::get(c, &b, &k)?;
+            let parts = match &row {
+                Some(r) if r.parts > 0 => objects::parts(c, &b, &k)?,
+                _ => Vec::new(),
+            };
+            Ok((buckets::get(c, &b)?, row.map(|r| (r, parts))))
+        })
         .await?;
     authorize(&ctx.verified.principal, bucket, bucket_row)?;
-    let row = row.ok_or_else(|| S3Error::new(Code::NoSuchKey).with("Key", key))?;
+    let (row, parts) = row.ok_or_else(|| S3Error::new(Code::NoSuchKey).with("Key", key))?;
 
     let h = |n: &str| ctx.header(n);
     let pre = Preconditions {
@@ -131,7 +138,7 @@ pub async fn get_object(ctx: &Ctx, bucket: &str, key: &str, head: bool) -> S3Res
     if head || len == 0 {
         return Ok(resp);
     }
-    if len <= SMALL_OBJECT {
+    if len <= SMALL_OBJECT && row.parts == 0 {
         // Small bodies are read in one blocking call and sent with the
         // headers in one write; large ones stream.
         let (blobs, hash) = (ctx.state.blobs.clone(), row.blob);
@@ -144,21 +151,31 @@ pub async fn get_object(ctx: &Ctx, bucket: &str, key: &str, head: bool) -> S3Res
         *resp.body_mut() = Body::from(bytes);
         return Ok(resp);
     }
-    let mut file = tokio::fs::File::open(ctx.state.blobs.path(&row.blob))
-        .await
-        .map_err(|e| {
-            S3Error::internal(format!(
-                "blob {} of {bucket}/{key} unreadable: {e}",
-                row.blob.to_hex()
-            ))
-        })?;
-    if start > 0 {
-        file.seek(SeekFrom::Start(start)).await?;
-    }
-    let stream = ReaderStream::with_capacity(file.take(len), READ_CHUNK);
+    let segments = super::multipart::segments(&row, &parts, start, len);
+    let stream = segment_stream(ctx.state.blobs.clone(), segments);
     let verify = span.is_none().then_some(row.blob);
     *resp.body_mut() = Body::from_stream(Verifying::new(stream, verify));
     Ok(resp)
+}
+
+/// Streams the given (blob, offset, length) pieces one after another,
+/// opening each file only when the previous one is done.
+pub fn segment_stream(
+    blobs: crate::store::blob::BlobStore,
+    segments: Vec<(BlobHash, u64, u64)>,
+) -> impl Stream<Item = std::io::Result<Bytes>> + Send + Unpin + 'static {
+    use futures_util::StreamExt;
+    let opened = futures_util::stream::iter(segments).then(move |(hash, start, len)| {
+        let path = blobs.path(&hash);
+        async move {
+            let mut file = tokio::fs::File::open(&path).await?;
+            if start > 0 {
+                file.seek(SeekFrom::Start(start)).await?;
+            }
+            Ok::<_, std::io::Error>(ReaderStream::with_capacity(file.take(len), READ_CHUNK))
+        }
+    });
+    Box::pin(futures_util::TryStreamExt::try_flatten(opened))
 }
 
 /// Passes a blob's bytes through, hashing them when `expected` is set, and

@@ -351,23 +351,6 @@ pub async fn list_versions(ctx: &Ctx, bucket: &str) -> S3Result<Response> {
     Ok(xml_response(w.finish()))
 }
 
-/// Cairn has no multipart uploads yet, so none are ever in progress.
-pub async fn list_uploads(ctx: &Ctx, bucket: &str) -> S3Result<Response> {
-    ctx.owned_bucket(bucket).await?;
-    let mut w = XmlWriter::new();
-    w.root("ListMultipartUploadsResult");
-    w.elem("Bucket", bucket);
-    w.elem("KeyMarker", ctx.query("key-marker").unwrap_or(""));
-    w.elem(
-        "UploadIdMarker",
-        ctx.query("upload-id-marker").unwrap_or(""),
-    );
-    w.elem("MaxUploads", &max_keys(ctx, "max-uploads")?.to_string());
-    w.elem("IsTruncated", "false");
-    w.close("ListMultipartUploadsResult");
-    Ok(xml_response(w.finish()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::prefix_end;

@@ -8,6 +8,7 @@ pub mod copy;
 pub mod delete;
 pub mod get;
 pub mod list;
+pub mod multipart;
 pub mod put;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

@@ -164,19 +164,23 @@ fn check_digests(
 }
 
 /// Streams `body` into a temp blob, checking every digest the client sent.
-/// Used by PutObject (and later by parts): the blob is not yet visible.
-pub async fn receive(ctx: &Ctx, body: Body) -> S3Result<(crate::store::blob::TempBlob, Digests)> {
+/// Used by PutObject and UploadPart: the blob is not yet visible. `algo`
+/// is the checksum to compute when the request names none.
+pub async fn receive(
+    ctx: &Ctx,
+    body: Body,
+    algo: Option<ChecksumAlgo>,
+) -> S3Result<(crate::store::blob::TempBlob, Digests)> {
     let headers = &ctx.parts.headers;
     let md5 = content_md5(headers)?;
     let sent = checksum::expected(headers)?;
-    // S3 computes CRC64NVME for objects uploaded without a checksum.
-    let algo = sent.algo.unwrap_or(ChecksumAlgo::Crc64Nvme);
+    let algo = sent.algo.or(algo);
     let payload = &ctx.verified.payload;
     let mut reader = BodyReader::new(body, headers, payload, ctx.state.config.max_object_size)?;
     let mut writer = BlobWriter::start(
         &ctx.state.blobs,
         matches!(payload, Payload::Sha256(_)),
-        Some(algo),
+        algo,
     )?;
     while let Some(chunk) = reader.next().await? {
         writer.write(chunk).await?;
@@ -191,7 +195,8 @@ pub async fn put_object(ctx: &Ctx, bucket: &str, key: &str, body: Body) -> S3Res
     let key = ObjectKey::parse(key)?;
     let headers = stored_headers(&ctx.parts.headers)?;
     let conditions = WriteConditions::from_headers(&ctx.parts.headers)?;
-    let (temp, digests) = receive(ctx, body).await?;
+    // S3 computes CRC64NVME for objects uploaded without a checksum.
+    let (temp, digests) = receive(ctx, body, Some(ChecksumAlgo::Crc64Nvme)).await?;
     let row = ObjectRow {
         key: key.as_str().to_owned(),
         blob: digests.blake3,
@@ -203,6 +208,7 @@ pub async fn put_object(ctx: &Ctx, bucket: &str, key: &str, body: Body) -> S3Res
             .checksum
             .as_ref()
             .map(|c| (c.algo.name().to_owned(), c.base64.clone())),
+        parts: 0,
     };
     let (bucket, blobs) = (bucket.to_owned(), ctx.state.blobs.clone());
     let committed = row.clone();

@@ -65,7 +65,7 @@ pub fn delete(conn: &Connection, name: &str) -> S3Result<()> {
         )
         .optional()?
         .unwrap_or(false);
-    if has_objects {
+    if has_objects || super::uploads::any_in_bucket(conn, name)? {
         return Err(S3Error::new(Code::BucketNotEmpty).with("BucketName", name));
     }
     if conn.execute("DELETE FROM buckets WHERE name = ?1", [name])? == 0 {

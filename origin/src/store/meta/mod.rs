@@ -16,6 +16,7 @@ mod schema;
 pub mod buckets;
 pub mod keys;
 pub mod objects;
+pub mod uploads;
 
 use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc, Mutex};

@@ -23,6 +23,16 @@ pub struct ObjectRow {
     pub headers: Vec<(String, Vec<u8>)>,
     /// Flexible checksum the client sent, as (algorithm, base64 value).
     pub checksum: Option<(String, String)>,
+    /// 0 for a single-blob object; otherwise the number of parts, whose
+    /// blobs hold the bytes (and `blob` is the whole content's BLAKE3).
+    pub parts: u32,
+}
+
+/// One part of a multipart object, in order.
+#[derive(Debug, Clone)]
+pub struct PartRef {
+    pub blob: BlobHash,
+    pub size: u64,
 }
 
 /// A listing entry: only what listings print.
@@ -45,7 +55,7 @@ pub fn encode_headers(headers: &[(String, Vec<u8>)]) -> Vec<u8> {
     out
 }
 
-fn decode_headers(raw: &[u8]) -> Vec<(String, Vec<u8>)> {
+pub fn decode_headers(raw: &[u8]) -> Vec<(String, Vec<u8>)> {
     raw.split(|b| *b == b'\n')
         .filter(|l| !l.is_empty())
         .filter_map(|line| {
@@ -69,13 +79,14 @@ fn object_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ObjectRow> {
         modified_ms: r.get(4)?,
         headers: decode_headers(&headers),
         checksum: algo.zip(sum),
+        parts: r.get::<_, i64>(8)? as u32,
     })
 }
 
 pub fn get(conn: &Connection, bucket: &str, key: &str) -> S3Result<Option<ObjectRow>> {
     Ok(conn
         .prepare_cached(
-            "SELECT key, blob, size, etag, modified_ms, headers, checksum_algo, checksum
+            "SELECT key, blob, size, etag, modified_ms, headers, checksum_algo, checksum, parts
              FROM objects WHERE bucket = ?1 AND key = ?2",
         )?
         .query_row(params![bucket, key.as_bytes()], object_row)
@@ -157,11 +168,11 @@ pub fn upsert(
         None => (None, None),
     };
     conn.prepare_cached(
-        "INSERT INTO objects (bucket, key, blob, size, etag, modified_ms, headers, checksum_algo, checksum)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+        "INSERT INTO objects (bucket, key, blob, size, etag, modified_ms, headers, checksum_algo, checksum, parts)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
          ON CONFLICT(bucket, key) DO UPDATE SET blob = excluded.blob, size = excluded.size,
            etag = excluded.etag, modified_ms = excluded.modified_ms, headers = excluded.headers,
-           checksum_algo = excluded.checksum_algo, checksum = excluded.checksum",
+           checksum_algo = excluded.checksum_algo, checksum = excluded.checksum, parts = excluded.parts",
     )?
     .execute(params![
         bucket,
@@ -172,10 +183,61 @@ pub fn upsert(
         row.modified_ms,
         encode_headers(&row.headers),
         algo,
-        sum
+        sum,
+        row.parts as i64
     ])?;
     if let Some(old) = old {
-        release_blob(conn, store, old.blob, after)?;
+        release_row(conn, store, bucket, &old, after)?;
+    }
+    Ok(())
+}
+
+/// Drops the blob references an object row held: its blob, or its parts.
+fn release_row(
+    conn: &Connection,
+    store: &BlobStore,
+    bucket: &str,
+    old: &ObjectRow,
+    after: &mut Vec<AfterCommit>,
+) -> S3Result<()> {
+    if old.parts == 0 {
+        return release_blob(conn, store, old.blob, after);
+    }
+    for part in parts(conn, bucket, &old.key)? {
+        release_blob(conn, store, part.blob, after)?;
+    }
+    conn.prepare_cached("DELETE FROM object_parts WHERE bucket = ?1 AND key = ?2")?
+        .execute(params![bucket, old.key.as_bytes()])?;
+    Ok(())
+}
+
+/// The parts of a multipart object, in order.
+pub fn parts(conn: &Connection, bucket: &str, key: &str) -> S3Result<Vec<PartRef>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT blob, size FROM object_parts WHERE bucket = ?1 AND key = ?2 ORDER BY part_number",
+    )?;
+    let rows = stmt.query_map(params![bucket, key.as_bytes()], |r| {
+        let blob: Vec<u8> = r.get(0)?;
+        Ok(PartRef {
+            blob: BlobHash::from_slice(&blob).unwrap_or_default(),
+            size: r.get::<_, i64>(1)? as u64,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Records the parts of a multipart object whose row was just upserted.
+/// The caller has already taken one reference on each part's blob.
+pub fn insert_parts(conn: &Connection, bucket: &str, key: &str, parts: &[PartRef]) -> S3Result<()> {
+    let mut stmt = conn.prepare_cached("INSERT INTO object_parts (bucket, key, part_number, blob, size) VALUES (?1, ?2, ?3, ?4, ?5)")?;
+    for (i, p) in parts.iter().enumerate() {
+        stmt.execute(params![
+            bucket,
+            key.as_bytes(),
+            i as i64 + 1,
+            p.blob.as_bytes(),
+            p.size as i64
+        ])?;
     }
     Ok(())
 }
@@ -193,7 +255,7 @@ pub fn delete(
     };
     conn.prepare_cached("DELETE FROM objects WHERE bucket = ?1 AND key = ?2")?
         .execute(params![bucket, key.as_bytes()])?;
-    release_blob(conn, store, old.blob, after)?;
+    release_row(conn, store, bucket, &old, after)?;
     Ok(true)
 }
 

@@ -35,6 +35,38 @@ const MIGRATIONS: &[&str] = &[
         checksum TEXT,
         PRIMARY KEY (bucket, key)
     ) WITHOUT ROWID;",
+    // 2: multipart uploads. A multipart object's bytes are its parts'
+    // blobs (`object_parts`); its `blob` column is then the BLAKE3 of the
+    // whole content, not a blob reference.
+    "CREATE TABLE uploads (
+        upload_id TEXT PRIMARY KEY,
+        bucket TEXT NOT NULL,
+        key BLOB NOT NULL,
+        created_ms INTEGER NOT NULL,
+        headers BLOB NOT NULL,
+        checksum_algo TEXT
+    );
+    CREATE INDEX uploads_by_key ON uploads (bucket, key, upload_id);
+    CREATE INDEX uploads_by_age ON uploads (created_ms);
+    CREATE TABLE upload_parts (
+        upload_id TEXT NOT NULL,
+        part_number INTEGER NOT NULL,
+        blob BLOB NOT NULL,
+        size INTEGER NOT NULL,
+        etag TEXT NOT NULL,
+        checksum TEXT,
+        modified_ms INTEGER NOT NULL,
+        PRIMARY KEY (upload_id, part_number)
+    ) WITHOUT ROWID;
+    CREATE TABLE object_parts (
+        bucket TEXT NOT NULL,
+        key BLOB NOT NULL,
+        part_number INTEGER NOT NULL,
+        blob BLOB NOT NULL,
+        size INTEGER NOT NULL,
+        PRIMARY KEY (bucket, key, part_number)
+    ) WITHOUT ROWID;
+    ALTER TABLE objects ADD COLUMN parts INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /// Opens a connection with the settings every connection shares.

@@ -1,0 +1,612 @@
+//! Multipart uploads: create, upload part (and part copy), complete, abort,
+//! list parts, list uploads, and the sweep of abandoned uploads.
+//!
+//! Parts are ordinary blobs. Completing an upload writes no bytes: the
+//! object row becomes a manifest of the named parts' blobs, its ETag is
+//! S3's `md5-of-part-md5s-N`, and its BLAKE3 (for `x-cairn-blake3` and end
+//! to end verification) is computed once over the parts.
+
+use std::io::Read;
+
+use axum::body::Body;
+use axum::response::Response;
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use http::{HeaderValue, StatusCode};
+use md5::{Digest, Md5};
+use serde::Deserialize;
+
+use super::body::BodyReader;
+use super::put::{receive, stored_headers, WriteConditions};
+use super::{authorize, empty, iso8601, now_ms, write_owner, xml_response, Ctx};
+use crate::checksum::ChecksumAlgo;
+use crate::error::{Code, S3Error, S3Result};
+use crate::store::blob::{BlobHash, BlobStore};
+use crate::store::meta::objects::{self, decode_headers, ObjectRow, PartRef};
+use crate::store::meta::uploads::{self, PartRow, UploadRow};
+use crate::store::meta::{buckets, Meta};
+use crate::xml::{self, XmlWriter};
+use cairn_shared::etag;
+use cairn_shared::names::ObjectKey;
+
+/// Every part but the last must be at least this large (S3's rule).
+pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
+const MAX_PART_NUMBER: u32 = 10_000;
+const MAX_COMPLETE_BODY: u64 = 4 * 1024 * 1024;
+
+fn part_number(ctx: &Ctx) -> S3Result<u32> {
+    ctx.query("partNumber")
+        .and_then(|p| p.parse::<u32>().ok())
+        .filter(|p| (1..=MAX_PART_NUMBER).contains(p))
+        .ok_or_else(|| {
+            S3Error::msg(
+                Code::InvalidArgument,
+                "Part number must be an integer between 1 and 10000, inclusive",
+            )
+            .with("ArgumentName", "partNumber")
+        })
+}
+
+fn upload_id(ctx: &Ctx) -> &str {
+    ctx.query("uploadId").unwrap_or_default()
+}
+
+fn no_such_upload(id: &str) -> S3Error {
+    S3Error::new(Code::NoSuchUpload).with("UploadId", id)
+}
+
+/// Loads an upload and checks that it belongs to this bucket and key.
+async fn load_upload(ctx: &Ctx, bucket: &str, key: &str) -> S3Result<UploadRow> {
+    ctx.owned_bucket(bucket).await?;
+    let id = upload_id(ctx).to_owned();
+    let row = ctx.state.meta.read(move |c| uploads::get(c, &id)).await?;
+    match row {
+        Some(u) if u.bucket == bucket && u.key == key => Ok(u),
+        _ => Err(no_such_upload(upload_id(ctx))),
+    }
+}
+
+pub async fn create(ctx: &Ctx, bucket: &str, key: &str) -> S3Result<Response> {
+    ctx.owned_bucket(bucket).await?;
+    let key = ObjectKey::parse(key)?;
+    let headers = stored_headers(&ctx.parts.headers)?;
+    let algo = match ctx.header("x-amz-checksum-algorithm") {
+        None => None,
+        Some(name) => Some(ChecksumAlgo::from_name(name).ok_or_else(|| {
+            S3Error::msg(
+                Code::InvalidRequest,
+                "Checksum algorithm provided is unsupported.",
+            )
+        })?),
+    };
+    let row = UploadRow {
+        upload_id: format!("{:032x}", rand::random::<u128>()),
+        bucket: bucket.to_owned(),
+        key: key.as_str().to_owned(),
+        created_ms: now_ms(),
+        headers: Vec::new(),
+        checksum_algo: algo.map(|a| a.name().to_owned()),
+    };
+    let r = row.clone();
+    ctx.state
+        .meta
+        .write(move |c, _| uploads::create(c, &r, &headers))
+        .await?;
+    let mut w = XmlWriter::new();
+    w.root("InitiateMultipartUploadResult");
+    w.elem("Bucket", bucket);
+    w.elem("Key", key.as_str());
+    w.elem("UploadId", &row.upload_id);
+    w.close("InitiateMultipartUploadResult");
+    let mut resp = xml_response(w.finish());
+    if let Some(a) = algo {
+        resp.headers_mut().insert(
+            "x-amz-checksum-algorithm",
+            HeaderValue::from_static(a.name()),
+        );
+    }
+    Ok(resp)
+}
+
+/// Stores a part's blob and row; the upload must still exist at commit.
+async fn commit_part(
+    ctx: &Ctx,
+    upload: &UploadRow,
+    part: PartRow,
+    temp: Option<crate::store::blob::TempBlob>,
+) -> S3Result<()> {
+    let (id, blobs) = (upload.upload_id.clone(), ctx.state.blobs.clone());
+    ctx.state
+        .meta
+        .write(move |c, after| {
+            if uploads::get(c, &id)?.is_none() {
+                return Err(no_such_upload(&id));
+            }
+            match temp {
+                Some(temp) => {
+                    objects::acquire_blob(c, &blobs, temp, part.size)?;
+                }
+                None => objects::add_ref(c, &part.blob)?,
+            }
+            uploads::put_part(c, &blobs, &id, &part, after)
+        })
+        .await
+}
+
+pub async fn upload_part(ctx: &Ctx, bucket: &str, key: &str, body: Body) -> S3Result<Response> {
+    let number = part_number(ctx)?;
+    let upload = load_upload(ctx, bucket, key).await?;
+    let algo = upload
+        .checksum_algo
+        .as_deref()
+        .and_then(ChecksumAlgo::from_name);
+    let (temp, digests) = receive(ctx, body, algo).await?;
+    let part = PartRow {
+        part_number: number,
+        blob: digests.blake3,
+        size: digests.size,
+        etag: hex::encode(digests.md5),
+        checksum: digests.checksum.as_ref().map(|c| c.base64.clone()),
+        modified_ms: now_ms(),
+    };
+    let mut resp = empty(StatusCode::OK);
+    if let Ok(v) = HeaderValue::from_str(&etag::quoted(&part.etag)) {
+        resp.headers_mut().insert(http::header::ETAG, v);
+    }
+    if let Some(c) = &digests.checksum {
+        if let Ok(v) = HeaderValue::from_str(&c.base64) {
+            resp.headers_mut().insert(c.algo.header(), v);
+        }
+    }
+    commit_part(ctx, &upload, part, Some(temp)).await?;
+    Ok(resp)
+}
+
+/// UploadPartCopy: a whole single-blob source is shared, not copied; a
+/// range (or a multipart source) is read and written as a new blob.
+pub async fn upload_part_copy(ctx: &Ctx, bucket: &str, key: &str) -> S3Result<Response> {
+    let number = part_number(ctx)?;
+    let upload = load_upload(ctx, bucket, key).await?;
+    let (src_bucket, src_key) =
+        super::copy::parse_source(ctx.header("x-amz-copy-source").unwrap_or(""))?;
+    let (sb, sk) = (src_bucket.clone(), src_key.clone());
+    let (src_row, source, src_parts) = ctx
+        .state
+        .meta
+        .read(move |c| {
+            let o = objects::get(c, &sb, &sk)?;
+            let parts = match &o {
+                Some(o) if o.parts > 0 => objects::parts(c, &sb, &sk)?,
+                _ => Vec::new(),
+            };
+            Ok((buckets::get(c, &sb)?, o, parts))
+        })
+        .await?;
+    authorize(&ctx.verified.principal, &src_bucket, src_row)?;
+    let source =
+        source.ok_or_else(|| S3Error::new(Code::NoSuchKey).with("Key", src_key.as_str()))?;
+    super::copy::check_source_conditions(ctx, &source)?;
+    let span = match ctx.header("x-amz-copy-source-range") {
+        None => None,
+        Some(r) => {
+            let bad = || {
+                S3Error::msg(Code::InvalidArgument, "The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy").with("ArgumentName", "x-amz-copy-source-range")
+            };
+            match cairn_shared::range::parse(r).ok_or_else(bad)? {
+                cairn_shared::range::ByteRange::FromTo(a, b) => Some(
+                    cairn_shared::range::ByteRange::FromTo(a, b)
+                        .resolve(source.size)
+                        .filter(|s| s.end == b)
+                        .ok_or_else(|| S3Error::new(Code::InvalidRange))?,
+                ),
+                _ => return Err(bad()),
+            }
+        }
+    };
+    let algo = upload
+        .checksum_algo
+        .as_deref()
+        .and_then(ChecksumAlgo::from_name);
+    let (part, temp) = if span.is_none() && source.parts == 0 && algo.is_none() {
+        let part = PartRow {
+            part_number: number,
+            blob: source.blob,
+            size: source.size,
+            etag: source.etag.clone(),
+            checksum: None,
+            modified_ms: now_ms(),
+        };
+        (part, None)
+    } else {
+        let (start, len) = span.map(|s| (s.start, s.len())).unwrap_or((0, source.size));
+        let segments = segments(&source, &src_parts, start, len);
+        let blobs = ctx.state.blobs.clone();
+        let mut writer = crate::store::blob::BlobWriter::start(&blobs, false, algo)?;
+        let mut reader = super::get::segment_stream(blobs.clone(), segments);
+        while let Some(chunk) = futures_util::StreamExt::next(&mut reader).await {
+            writer.write(chunk?).await?;
+        }
+        let (temp, d) = writer.finish().await?;
+        let part = PartRow {
+            part_number: number,
+            blob: d.blake3,
+            size: d.size,
+            etag: hex::encode(d.md5),
+            checksum: d.checksum.map(|c| c.base64),
+            modified_ms: now_ms(),
+        };
+        (part, Some(temp))
+    };
+    let (etag_value, modified) = (part.etag.clone(), part.modified_ms);
+    commit_part(ctx, &upload, part, temp).await?;
+    let mut w = XmlWriter::new();
+    w.root("CopyPartResult");
+    w.elem("LastModified", &iso8601(modified));
+    w.elem("ETag", &etag::quoted(&etag_value));
+    w.close("CopyPartResult");
+    Ok(xml_response(w.finish()))
+}
+
+/// The (blob, offset, length) pieces that hold `len` bytes at `start`.
+pub fn segments(
+    row: &ObjectRow,
+    parts: &[PartRef],
+    start: u64,
+    len: u64,
+) -> Vec<(BlobHash, u64, u64)> {
+    if row.parts == 0 {
+        return vec![(row.blob, start, len)];
+    }
+    let mut out = Vec::new();
+    let (mut offset, end) = (0u64, start + len);
+    for p in parts {
+        let (p_start, p_end) = (offset, offset + p.size);
+        if p_end > start && p_start < end {
+            let from = start.max(p_start) - p_start;
+            let to = end.min(p_end) - p_start;
+            out.push((p.blob, from, to - from));
+        }
+        offset = p_end;
+    }
+    out
+}
+
+#[derive(Deserialize)]
+struct CompleteMultipartUpload {
+    #[serde(rename = "Part", default)]
+    parts: Vec<CompletePart>,
+}
+
+#[derive(Deserialize)]
+struct CompletePart {
+    #[serde(rename = "PartNumber")]
+    part_number: u32,
+    #[serde(rename = "ETag")]
+    etag: String,
+}
+
+/// BLAKE3 of the whole object, read part by part on a blocking thread.
+async fn whole_hash(blobs: BlobStore, parts: Vec<PartRef>) -> S3Result<BlobHash> {
+    tokio::task::spawn_blocking(move || -> std::io::Result<BlobHash> {
+        let mut h = blake3::Hasher::new();
+        let mut buf = vec![0u8; 1 << 20];
+        for p in &parts {
+            let mut f = std::fs::File::open(blobs.path(&p.blob))?;
+            loop {
+                let n = f.read(&mut buf)?;
+                if n == 0 {
+                    break;
+                }
+                h.update(&buf[..n]);
+            }
+        }
+        Ok(BlobHash::from_slice(h.finalize().as_bytes()).unwrap_or_default())
+    })
+    .await
+    .map_err(S3Error::internal)?
+    .map_err(S3Error::from)
+}
+
+pub async fn complete(ctx: &Ctx, bucket: &str, key: &str, body: Body) -> S3Result<Response> {
+    let upload = load_upload(ctx, bucket, key).await?;
+    let conditions = WriteConditions::from_headers(&ctx.parts.headers)?;
+    let (raw, _) = BodyReader::new(
+        body,
+        &ctx.parts.headers,
+        &ctx.verified.payload,
+        MAX_COMPLETE_BODY,
+    )?
+    .collect()
+    .await?;
+    let req: CompleteMultipartUpload = xml::parse(&raw)?;
+    if req.parts.is_empty() {
+        return Err(S3Error::msg(Code::MalformedXML, "The XML you provided was not well-formed or did not validate against our published schema: no parts."));
+    }
+    if req
+        .parts
+        .windows(2)
+        .any(|w| w[0].part_number >= w[1].part_number)
+    {
+        return Err(S3Error::msg(Code::InvalidPartOrder, "The list of parts was not in ascending order. The parts list must be specified in order by part number."));
+    }
+    let id = upload.upload_id.clone();
+    let stored = ctx
+        .state
+        .meta
+        .read(move |c| uploads::parts(c, &id, 0, 10_000))
+        .await?;
+    let mut chosen: Vec<PartRow> = Vec::with_capacity(req.parts.len());
+    for want in &req.parts {
+        let found = stored
+            .iter()
+            .find(|p| p.part_number == want.part_number && etag::opaque(&want.etag) == p.etag)
+            .ok_or_else(|| S3Error::msg(Code::InvalidPart, "One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not have matched the part's entity tag.").with("PartNumber", want.part_number.to_string()))?;
+        chosen.push(found.clone());
+    }
+    if let Some(small) = chosen[..chosen.len() - 1]
+        .iter()
+        .find(|p| p.size < MIN_PART_SIZE)
+    {
+        return Err(S3Error::new(Code::EntityTooSmall)
+            .with("PartNumber", small.part_number.to_string())
+            .with("ProposedSize", small.size.to_string())
+            .with("MinSizeAllowed", MIN_PART_SIZE.to_string()));
+    }
+    // S3's multipart ETag: MD5 of the concatenated binary part MD5s, "-N".
+    let mut md5 = Md5::new();
+    for p in &chosen {
+        md5.update(hex::decode(&p.etag).unwrap_or_default());
+    }
+    let etag_value = format!("{}-{}", hex::encode(md5.finalize()), chosen.len());
+    let checksum = composite_checksum(&upload, &chosen);
+    let part_refs: Vec<PartRef> = chosen
+        .iter()
+        .map(|p| PartRef {
+            blob: p.blob,
+            size: p.size,
+        })
+        .collect();
+    let whole = whole_hash(ctx.state.blobs.clone(), part_refs.clone()).await?;
+    let row = ObjectRow {
+        key: upload.key.clone(),
+        blob: whole,
+        size: chosen.iter().map(|p| p.size).sum(),
+        etag: etag_value.clone(),
+        modified_ms: now_ms(),
+        headers: decode_headers(&upload.headers),
+        checksum: checksum.clone(),
+        parts: chosen.len() as u32,
+    };
+    let kept: Vec<u32> = chosen.iter().map(|p| p.part_number).collect();
+    let (b, id, blobs) = (
+        bucket.to_owned(),
+        upload.upload_id.clone(),
+        ctx.state.blobs.clone(),
+    );
+    ctx.state
+        .meta
+        .write(move |c, after| {
+            // The parts must still be the ones we checked.
+            let now = uploads::parts(c, &id, 0, 10_000)?;
+            let same = chosen.iter().all(|p| {
+                now.iter()
+                    .any(|n| n.part_number == p.part_number && n.blob == p.blob)
+            });
+            if uploads::get(c, &id)?.is_none() || !same {
+                return Err(no_such_upload(&id));
+            }
+            conditions.check(objects::get(c, &b, &row.key)?.as_ref(), &row.key)?;
+            objects::upsert(c, &blobs, &b, &row, after)?;
+            objects::insert_parts(c, &b, &row.key, &part_refs)?;
+            uploads::finish(c, &blobs, &id, &kept, after)
+        })
+        .await?;
+    let mut w = XmlWriter::new();
+    w.root("CompleteMultipartUploadResult");
+    w.elem("Location", &format!("/{bucket}/{key}"));
+    w.elem("Bucket", bucket);
+    w.elem("Key", key);
+    w.elem("ETag", &etag::quoted(&etag_value));
+    if let Some((algo, value)) = &checksum {
+        if let Some(a) = ChecksumAlgo::from_name(algo) {
+            w.elem(&format!("Checksum{}", a.name()), value);
+            w.elem("ChecksumType", "COMPOSITE");
+        }
+    }
+    w.close("CompleteMultipartUploadResult");
+    let mut resp = xml_response(w.finish());
+    if let Ok(v) = HeaderValue::from_str(&whole.to_hex()) {
+        resp.headers_mut().insert("x-cairn-blake3", v);
+    }
+    Ok(resp)
+}
+
+/// S3's composite checksum: the checksum of the concatenated binary part
+/// checksums, with "-N". Only when the upload chose an algorithm and every
+/// part carries one.
+fn composite_checksum(upload: &UploadRow, parts: &[PartRow]) -> Option<(String, String)> {
+    let algo = ChecksumAlgo::from_name(upload.checksum_algo.as_deref()?)?;
+    let mut h = algo.hasher();
+    for p in parts {
+        h.update(&B64.decode(p.checksum.as_deref()?).ok()?);
+    }
+    Some((
+        algo.name().to_owned(),
+        format!("{}-{}", h.finish().base64, parts.len()),
+    ))
+}
+
+pub async fn abort(ctx: &Ctx, bucket: &str, key: &str) -> S3Result<Response> {
+    let upload = load_upload(ctx, bucket, key).await?;
+    let (id, blobs) = (upload.upload_id, ctx.state.blobs.clone());
+    ctx.state
+        .meta
+        .write(move |c, after| {
+            if uploads::get(c, &id)?.is_none() {
+                return Err(no_such_upload(&id));
+            }
+            uploads::finish(c, &blobs, &id, &[], after)
+        })
+        .await?;
+    Ok(empty(StatusCode::NO_CONTENT))
+}
+
+pub async fn list_parts(ctx: &Ctx, bucket: &str, key: &str) -> S3Result<Response> {
+    let upload = load_upload(ctx, bucket, key).await?;
+    let marker: u32 = ctx
+        .query("part-number-marker")
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(0);
+    let max: usize = ctx
+        .query("max-parts")
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(1000)
+        .min(1000);
+    let id = upload.upload_id.clone();
+    let mut parts = ctx
+        .state
+        .meta
+        .read(move |c| uploads::parts(c, &id, marker, max + 1))
+        .await?;
+    let truncated = parts.len() > max;
+    parts.truncate(max);
+    let algo = upload
+        .checksum_algo
+        .as_deref()
+        .and_then(ChecksumAlgo::from_name);
+    let mut w = XmlWriter::new();
+    w.root("ListPartsResult");
+    w.elem("Bucket", bucket);
+    w.elem("Key", key);
+    w.elem("UploadId", &upload.upload_id);
+    w.elem("PartNumberMarker", &marker.to_string());
+    if let Some(last) = parts.last() {
+        w.elem("NextPartNumberMarker", &last.part_number.to_string());
+    }
+    w.elem("MaxParts", &max.to_string());
+    w.elem("IsTruncated", if truncated { "true" } else { "false" });
+    for p in &parts {
+        w.open("Part");
+        w.elem("PartNumber", &p.part_number.to_string());
+        w.elem("LastModified", &iso8601(p.modified_ms));
+        w.elem("ETag", &etag::quoted(&p.etag));
+        w.elem("Size", &p.size.to_string());
+        if let (Some(a), Some(c)) = (algo, &p.checksum) {
+            w.elem(&format!("Checksum{}", a.name()), c);
+        }
+        w.close("Part");
+    }
+    write_owner(&mut w, "Initiator", &ctx.verified.principal);
+    write_owner(&mut w, "Owner", &ctx.verified.principal);
+    w.elem("StorageClass", "STANDARD");
+    if let Some(a) = algo {
+        w.elem("ChecksumAlgorithm", a.name());
+    }
+    w.close("ListPartsResult");
+    Ok(xml_response(w.finish()))
+}
+
+pub async fn list_uploads(ctx: &Ctx, bucket: &str) -> S3Result<Response> {
+    ctx.owned_bucket(bucket).await?;
+    let prefix = ctx.query("prefix").unwrap_or("").to_owned();
+    let delimiter = ctx
+        .query("delimiter")
+        .filter(|d| !d.is_empty())
+        .map(str::to_owned);
+    let key_marker = ctx.query("key-marker").unwrap_or("").to_owned();
+    let upload_marker = ctx.query("upload-id-marker").unwrap_or("").to_owned();
+    let max: usize = ctx
+        .query("max-uploads")
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(1000)
+        .min(1000);
+    let (b, p, km, um) = (
+        bucket.to_owned(),
+        prefix.clone(),
+        key_marker.clone(),
+        upload_marker.clone(),
+    );
+    // Uploads in progress are few; roll up prefixes over a bounded read.
+    let rows = ctx
+        .state
+        .meta
+        .read(move |c| uploads::list(c, &b, &p, &km, &um, 10_000))
+        .await?;
+    let mut entries: Vec<UploadRow> = Vec::new();
+    let mut prefixes: Vec<String> = Vec::new();
+    let mut truncated = false;
+    for u in rows {
+        let rolled = delimiter.as_deref().and_then(|d| {
+            u.key[prefix.len()..]
+                .find(d)
+                .map(|i| u.key[..prefix.len() + i + d.len()].to_owned())
+        });
+        if let Some(cp) = &rolled {
+            if prefixes.last() == Some(cp) || cp.as_str() <= key_marker.as_str() {
+                continue;
+            }
+        }
+        if entries.len() + prefixes.len() == max {
+            truncated = true;
+            break;
+        }
+        match rolled {
+            Some(cp) => prefixes.push(cp),
+            None => entries.push(u),
+        }
+    }
+    let mut w = XmlWriter::new();
+    w.root("ListMultipartUploadsResult");
+    w.elem("Bucket", bucket);
+    w.elem("KeyMarker", &key_marker);
+    w.elem("UploadIdMarker", &upload_marker);
+    if truncated {
+        if let Some(last) = entries.last() {
+            w.elem("NextKeyMarker", &last.key);
+            w.elem("NextUploadIdMarker", &last.upload_id);
+        }
+    }
+    w.elem("Prefix", &prefix);
+    if let Some(d) = &delimiter {
+        w.elem("Delimiter", d);
+    }
+    w.elem("MaxUploads", &max.to_string());
+    w.elem("IsTruncated", if truncated { "true" } else { "false" });
+    for u in &entries {
+        w.open("Upload");
+        w.elem("Key", &u.key);
+        w.elem("UploadId", &u.upload_id);
+        write_owner(&mut w, "Initiator", &ctx.verified.principal);
+        write_owner(&mut w, "Owner", &ctx.verified.principal);
+        w.elem("StorageClass", "STANDARD");
+        w.elem("Initiated", &iso8601(u.created_ms));
+        if let Some(a) = &u.checksum_algo {
+            w.elem("ChecksumAlgorithm", a);
+        }
+        w.close("Upload");
+    }
+    for p in &prefixes {
+        w.open("CommonPrefixes");
+        w.elem("Prefix", p);
+        w.close("CommonPrefixes");
+    }
+    w.close("ListMultipartUploadsResult");
+    Ok(xml_response(w.finish()))
+}
+
+/// Aborts uploads older than `max_age_ms`; returns how many. Runs on a
+/// timer in `lib.rs` so abandoned uploads never keep bytes forever.
+pub async fn sweep_abandoned(meta: &Meta, blobs: &BlobStore, max_age_ms: i64) -> S3Result<usize> {
+    let cutoff = now_ms() - max_age_ms;
+    let ids = meta.read(move |c| uploads::older_than(c, cutoff)).await?;
+    let n = ids.len();
+    let blobs = blobs.clone();
+    meta.write(move |c, after| {
+        for id in &ids {
+            uploads::finish(c, &blobs, id, &[], after)?;
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(n)
+}

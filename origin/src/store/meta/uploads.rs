@@ -1,0 +1,189 @@
+//! Multipart uploads in progress and their parts.
+//!
+//! Each part row holds one reference on its blob. Completing an upload
+//! moves the references of the parts it names to the object
+//! (`object_parts`) and releases the rest; aborting releases them all.
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::objects::{encode_headers, release_blob};
+use super::AfterCommit;
+use crate::error::S3Result;
+use crate::store::blob::{BlobHash, BlobStore};
+
+#[derive(Debug, Clone)]
+pub struct UploadRow {
+    pub upload_id: String,
+    pub bucket: String,
+    pub key: String,
+    pub created_ms: i64,
+    /// Headers to store on the object at completion (raw encoding).
+    pub headers: Vec<u8>,
+    /// Checksum algorithm chosen at creation (per-part checksums).
+    pub checksum_algo: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct PartRow {
+    pub part_number: u32,
+    pub blob: BlobHash,
+    pub size: u64,
+    /// Hex MD5 of the part (unquoted).
+    pub etag: String,
+    pub checksum: Option<String>,
+    pub modified_ms: i64,
+}
+
+fn upload_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<UploadRow> {
+    Ok(UploadRow {
+        upload_id: r.get(0)?,
+        bucket: r.get(1)?,
+        key: String::from_utf8_lossy(&r.get::<_, Vec<u8>>(2)?).into_owned(),
+        created_ms: r.get(3)?,
+        headers: r.get(4)?,
+        checksum_algo: r.get(5)?,
+    })
+}
+
+const UPLOAD_COLUMNS: &str = "upload_id, bucket, key, created_ms, headers, checksum_algo";
+
+pub fn create(conn: &Connection, u: &UploadRow, headers: &[(String, Vec<u8>)]) -> S3Result<()> {
+    conn.execute(
+        "INSERT INTO uploads (upload_id, bucket, key, created_ms, headers, checksum_algo) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![u.upload_id, u.bucket, u.key.as_bytes(), u.created_ms, encode_headers(headers), u.checksum_algo],
+    )?;
+    Ok(())
+}
+
+pub fn get(conn: &Connection, upload_id: &str) -> S3Result<Option<UploadRow>> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT {UPLOAD_COLUMNS} FROM uploads WHERE upload_id = ?1"
+        ))?
+        .query_row([upload_id], upload_row)
+        .optional()?)
+}
+
+/// Records a part, replacing (and releasing) an earlier upload of the same
+/// number. The caller has already taken a reference on `part.blob`.
+pub fn put_part(
+    conn: &Connection,
+    store: &BlobStore,
+    upload_id: &str,
+    part: &PartRow,
+    after: &mut Vec<AfterCommit>,
+) -> S3Result<()> {
+    let old: Option<Vec<u8>> = conn
+        .prepare_cached("SELECT blob FROM upload_parts WHERE upload_id = ?1 AND part_number = ?2")?
+        .query_row(params![upload_id, part.part_number], |r| r.get(0))
+        .optional()?;
+    conn.prepare_cached(
+        "INSERT INTO upload_parts (upload_id, part_number, blob, size, etag, checksum, modified_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         ON CONFLICT(upload_id, part_number) DO UPDATE SET blob = excluded.blob, size = excluded.size,
+           etag = excluded.etag, checksum = excluded.checksum, modified_ms = excluded.modified_ms",
+    )?
+    .execute(params![
+        upload_id,
+        part.part_number,
+        part.blob.as_bytes(),
+        part.size as i64,
+        part.etag,
+        part.checksum,
+        part.modified_ms
+    ])?;
+    if let Some(old) = old.and_then(|b| BlobHash::from_slice(&b)) {
+        release_blob(conn, store, old, after)?;
+    }
+    Ok(())
+}
+
+/// Parts with numbers above `after_part`, in order, at most `limit`.
+pub fn parts(
+    conn: &Connection,
+    upload_id: &str,
+    after_part: u32,
+    limit: usize,
+) -> S3Result<Vec<PartRow>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT part_number, blob, size, etag, checksum, modified_ms FROM upload_parts
+         WHERE upload_id = ?1 AND part_number > ?2 ORDER BY part_number LIMIT ?3",
+    )?;
+    let rows = stmt.query_map(params![upload_id, after_part, limit as i64], |r| {
+        let blob: Vec<u8> = r.get(1)?;
+        Ok(PartRow {
+            part_number: r.get(0)?,
+            blob: BlobHash::from_slice(&blob).unwrap_or_default(),
+            size: r.get::<_, i64>(2)? as u64,
+            etag: r.get(3)?,
+            checksum: r.get(4)?,
+            modified_ms: r.get(5)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Ends an upload: parts in `kept` keep their blob reference (the object
+/// now holds it); every other part's reference is released.
+pub fn finish(
+    conn: &Connection,
+    store: &BlobStore,
+    upload_id: &str,
+    kept: &[u32],
+    after: &mut Vec<AfterCommit>,
+) -> S3Result<()> {
+    for part in parts(conn, upload_id, 0, 10_000)? {
+        if !kept.contains(&part.part_number) {
+            release_blob(conn, store, part.blob, after)?;
+        }
+    }
+    conn.prepare_cached("DELETE FROM upload_parts WHERE upload_id = ?1")?
+        .execute([upload_id])?;
+    conn.prepare_cached("DELETE FROM uploads WHERE upload_id = ?1")?
+        .execute([upload_id])?;
+    Ok(())
+}
+
+/// Uploads of a bucket in (key, upload id) order, after the markers.
+pub fn list(
+    conn: &Connection,
+    bucket: &str,
+    prefix: &str,
+    key_marker: &str,
+    upload_marker: &str,
+    limit: usize,
+) -> S3Result<Vec<UploadRow>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {UPLOAD_COLUMNS} FROM uploads
+         WHERE bucket = ?1 AND substr(key, 1, length(?2)) = ?2 AND (key > ?3 OR (key = ?3 AND upload_id > ?4))
+         ORDER BY key, upload_id LIMIT ?5"
+    ))?;
+    let rows = stmt.query_map(
+        params![
+            bucket,
+            prefix.as_bytes(),
+            key_marker.as_bytes(),
+            upload_marker,
+            limit as i64
+        ],
+        upload_row,
+    )?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Uploads started before `cutoff_ms`: abandoned, to be swept.
+pub fn older_than(conn: &Connection, cutoff_ms: i64) -> S3Result<Vec<String>> {
+    let mut stmt =
+        conn.prepare_cached("SELECT upload_id FROM uploads WHERE created_ms < ?1 LIMIT 1000")?;
+    let rows = stmt.query_map([cutoff_ms], |r| r.get(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Whether any upload is in progress in a bucket (DeleteBucket refuses).
+pub fn any_in_bucket(conn: &Connection, bucket: &str) -> S3Result<bool> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM uploads WHERE bucket = ?1 LIMIT 1")?
+        .query_row([bucket], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
