@@ -11,6 +11,7 @@ pub mod config;
 pub mod error;
 pub mod http;
 pub mod ops;
+pub mod policy;
 pub mod state;
 pub mod store;
 pub mod xml;

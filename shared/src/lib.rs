@@ -5,6 +5,7 @@
 //! input → expected output and reused unchanged by any server.
 
 pub mod conditional;
+pub mod cors;
 pub mod etag;
 pub mod names;
 pub mod range;

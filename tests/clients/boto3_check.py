@@ -86,6 +86,30 @@ assert len(out["Deleted"]) == 25 and not out.get("Errors"), out
 assert "Contents" not in s3.list_objects_v2(Bucket="boto", Prefix="many/")
 print("boto3: copy and delete_objects ok")
 
+# A browser form upload from generate_presigned_post (multipart/form-data).
+post = s3.generate_presigned_post(
+    "boto", "forms/${filename}", Conditions=[["content-length-range", 1, 1024]], ExpiresIn=300
+)
+boundary = "cairnboundary"
+parts = [
+    f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
+    for k, v in post["fields"].items()
+]
+parts.append(
+    f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="hello.txt"\r\n'
+    f"Content-Type: text/plain\r\n\r\n".encode()
+    + b"form upload\r\n"
+    + f"--{boundary}--\r\n".encode()
+)
+req = urllib.request.Request(
+    post["url"], data=b"".join(parts), method="POST",
+    headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+)
+with urllib.request.urlopen(req) as resp:
+    assert resp.status == 204, resp.status
+assert s3.get_object(Bucket="boto", Key="forms/hello.txt")["Body"].read() == b"form upload"
+print("boto3: generate_presigned_post form upload ok")
+
 # Errors arrive as S3 error codes.
 try:
     s3.get_object(Bucket="boto", Key="missing")

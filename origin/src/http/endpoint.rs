@@ -70,6 +70,16 @@ pub enum Endpoint {
     GetBucketLocation,
     GetBucketVersioning,
     GetBucketAcl,
+    PutBucketAcl,
+    GetBucketPolicy,
+    PutBucketPolicy,
+    DeleteBucketPolicy,
+    GetBucketPolicyStatus,
+    GetBucketCors,
+    PutBucketCors,
+    DeleteBucketCors,
+    CorsPreflight,
+    PostObject,
     ListObjects,
     ListObjectsV2,
     ListObjectVersions,
@@ -99,6 +109,16 @@ impl Endpoint {
             Endpoint::GetBucketLocation => "GetBucketLocation",
             Endpoint::GetBucketVersioning => "GetBucketVersioning",
             Endpoint::GetBucketAcl => "GetBucketAcl",
+            Endpoint::PutBucketAcl => "PutBucketAcl",
+            Endpoint::GetBucketPolicy => "GetBucketPolicy",
+            Endpoint::PutBucketPolicy => "PutBucketPolicy",
+            Endpoint::DeleteBucketPolicy => "DeleteBucketPolicy",
+            Endpoint::GetBucketPolicyStatus => "GetBucketPolicyStatus",
+            Endpoint::GetBucketCors => "GetBucketCors",
+            Endpoint::PutBucketCors => "PutBucketCors",
+            Endpoint::DeleteBucketCors => "DeleteBucketCors",
+            Endpoint::CorsPreflight => "CorsPreflight",
+            Endpoint::PostObject => "PostObject",
             Endpoint::ListObjects => "ListObjects",
             Endpoint::ListObjectsV2 => "ListObjectsV2",
             Endpoint::ListObjectVersions => "ListObjectVersions",
@@ -141,8 +161,6 @@ impl Endpoint {
             },
             (Some(_), None) => {
                 const UNSUPPORTED: &[&str] = &[
-                    "policy",
-                    "cors",
                     "lifecycle",
                     "tagging",
                     "website",
@@ -159,12 +177,20 @@ impl Endpoint {
                     "analytics",
                     "metrics",
                     "inventory",
-                    "policyStatus",
                 ];
                 if let Some(sub) = UNSUPPORTED.iter().find(|s| has(s)) {
                     return not_impl(&format!("The bucket subresource '{sub}'"));
                 }
                 match *method {
+                    Method::OPTIONS => Ok(Endpoint::CorsPreflight),
+                    Method::GET if has("policyStatus") => Ok(Endpoint::GetBucketPolicyStatus),
+                    Method::GET if has("policy") => Ok(Endpoint::GetBucketPolicy),
+                    Method::PUT if has("policy") => Ok(Endpoint::PutBucketPolicy),
+                    Method::DELETE if has("policy") => Ok(Endpoint::DeleteBucketPolicy),
+                    Method::GET if has("cors") => Ok(Endpoint::GetBucketCors),
+                    Method::PUT if has("cors") => Ok(Endpoint::PutBucketCors),
+                    Method::DELETE if has("cors") => Ok(Endpoint::DeleteBucketCors),
+                    Method::PUT if has("acl") => Ok(Endpoint::PutBucketAcl),
                     Method::GET if has("location") => Ok(Endpoint::GetBucketLocation),
                     Method::GET if has("versioning") => Ok(Endpoint::GetBucketVersioning),
                     Method::GET if has("acl") => Ok(Endpoint::GetBucketAcl),
@@ -173,13 +199,11 @@ impl Endpoint {
                     Method::GET if has("list-type") => Ok(Endpoint::ListObjectsV2),
                     Method::GET => Ok(Endpoint::ListObjects),
                     Method::HEAD => Ok(Endpoint::HeadBucket),
-                    Method::PUT if has("acl") || has("versioning") => {
-                        not_impl("Changing a bucket's ACL or versioning")
-                    }
+                    Method::PUT if has("versioning") => not_impl("Enabling versioning"),
                     Method::PUT => Ok(Endpoint::CreateBucket),
                     Method::DELETE => Ok(Endpoint::DeleteBucket),
                     Method::POST if has("delete") => Ok(Endpoint::DeleteObjects),
-                    Method::POST => not_impl("POST Object (browser form upload)"),
+                    Method::POST => Ok(Endpoint::PostObject),
                     _ => not_allowed(),
                 }
             }
@@ -197,6 +221,7 @@ impl Endpoint {
                     return not_impl(&format!("The object subresource '{sub}'"));
                 }
                 match *method {
+                    Method::OPTIONS => Ok(Endpoint::CorsPreflight),
                     Method::POST if has("uploads") => Ok(Endpoint::CreateMultipartUpload),
                     Method::POST if has("uploadId") => Ok(Endpoint::CompleteMultipartUpload),
                     Method::PUT if has("uploadId") && copy_source => Ok(Endpoint::UploadPartCopy),
@@ -309,7 +334,7 @@ mod tests {
             Code::MethodNotAllowed
         );
         assert_eq!(
-            Endpoint::parse(&Method::GET, &bucket, |q| q == "cors", false)
+            Endpoint::parse(&Method::GET, &bucket, |q| q == "lifecycle", false)
                 .unwrap_err()
                 .code,
             Code::NotImplemented

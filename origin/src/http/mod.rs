@@ -35,6 +35,19 @@ pub async fn handle(State(state): State<AppState>, req: Request) -> Response {
         return Response::new(Body::from("ok\n"));
     }
     let mut op = "Unknown";
+    // What CORS needs once the request itself has been consumed.
+    let origin = parts
+        .headers
+        .get("origin")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let cors_bucket = origin.as_ref().and_then(|_| {
+        let host = parts
+            .headers
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok());
+        endpoint::target(host, parts.uri.path(), state.config.domain.as_deref()).bucket
+    });
     let result = serve(&state, parts, body, &mut op).await;
     let mut resp = match result {
         Ok(resp) => resp,
@@ -43,6 +56,11 @@ pub async fn handle(State(state): State<AppState>, req: Request) -> Response {
             e.to_response(&request_id, &encode::decode(&path), head)
         }
     };
+    if let (Some(origin), Some(bucket)) = (&origin, &cors_bucket) {
+        if method != Method::OPTIONS {
+            ops::cors::decorate(&state, bucket, origin, &method, &mut resp).await;
+        }
+    }
     let headers = resp.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         headers.insert("x-amz-request-id", v.clone());
@@ -82,6 +100,16 @@ async fn serve(
     )?;
     *op = endpoint.name();
 
+    let bucket = target.bucket.clone().unwrap_or_default();
+    if endpoint == Endpoint::CorsPreflight {
+        // Preflights carry no credentials; the bucket's rules decide.
+        return ops::cors::preflight(state, &bucket, &parts.headers).await;
+    }
+    if endpoint == Endpoint::PostObject {
+        // Browser form uploads are authenticated by their signed policy.
+        return ops::post::post_object(state, &bucket, parts, body).await;
+    }
+
     let credentials = auth::parse(&parts, &pairs)?;
     let key = match credentials.access_key() {
         Some(ak) => state.keys.get(&state.meta, ak).await?,
@@ -103,7 +131,6 @@ async fn serve(
         parts,
         pairs,
     };
-    let bucket = target.bucket.unwrap_or_default();
     let key = target.key.unwrap_or_default();
     use Endpoint::*;
     match endpoint {
@@ -113,8 +140,19 @@ async fn serve(
         DeleteBucket => ops::bucket::delete(&ctx, &bucket).await,
         GetBucketLocation => ops::bucket::location(&ctx, &bucket).await,
         GetBucketVersioning => ops::bucket::versioning(&ctx, &bucket).await,
-        GetBucketAcl => ops::bucket::acl(&ctx, &bucket, None).await,
-        GetObjectAcl => ops::bucket::acl(&ctx, &bucket, Some(&key)).await,
+        GetBucketAcl => ops::settings::get_acl(&ctx, &bucket, None).await,
+        GetObjectAcl => ops::settings::get_acl(&ctx, &bucket, Some(&key)).await,
+        PutBucketAcl => ops::settings::put_acl(&ctx, &bucket, body).await,
+        GetBucketPolicy => ops::settings::get_policy(&ctx, &bucket).await,
+        PutBucketPolicy => ops::settings::put_policy(&ctx, &bucket, body).await,
+        DeleteBucketPolicy => ops::settings::delete_policy(&ctx, &bucket).await,
+        GetBucketPolicyStatus => ops::settings::policy_status(&ctx, &bucket).await,
+        GetBucketCors => ops::settings::get_cors(&ctx, &bucket).await,
+        PutBucketCors => ops::settings::put_cors(&ctx, &bucket, body).await,
+        DeleteBucketCors => ops::settings::delete_cors(&ctx, &bucket).await,
+        CorsPreflight | PostObject => Err(crate::error::S3Error::internal(
+            "answered before authentication",
+        )),
         ListObjects => ops::list::list_v1(&ctx, &bucket).await,
         ListObjectsV2 => ops::list::list_v2(&ctx, &bucket).await,
         ListObjectVersions => ops::list::list_versions(&ctx, &bucket).await,

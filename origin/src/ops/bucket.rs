@@ -6,7 +6,7 @@ use http::{HeaderValue, StatusCode};
 use serde::Deserialize;
 
 use super::body::BodyReader;
-use super::{empty, iso8601, now_ms, owner_id, write_owner, xml_response, Ctx};
+use super::{empty, iso8601, now_ms, write_owner, xml_response, Ctx};
 use crate::error::{Code, S3Error, S3Result};
 use crate::store::meta::buckets;
 use crate::xml::{self, XmlWriter};
@@ -24,15 +24,7 @@ struct CreateBucketConfiguration {
 pub async fn create(ctx: &Ctx, name: &str, body: Body) -> S3Result<Response> {
     let owner = ctx.caller()?.to_owned();
     let name = BucketName::parse(name)?;
-    match ctx.header("x-amz-acl") {
-        None | Some("private") => {}
-        Some(_) => {
-            return Err(S3Error::msg(
-                Code::NotImplemented,
-                "Canned ACLs other than private are not implemented by Cairn yet.",
-            ))
-        }
-    }
+    let acl = super::settings::canned_acl(ctx.header("x-amz-acl").unwrap_or("private"))?;
     let (xml_body, _) = BodyReader::new(
         body,
         &ctx.parts.headers,
@@ -58,7 +50,7 @@ pub async fn create(ctx: &Ctx, name: &str, body: Body) -> S3Result<Response> {
     let n = name.as_str().to_owned();
     ctx.state
         .meta
-        .write(move |c, _| buckets::create(c, &n, &owner, now_ms()))
+        .write(move |c, _| buckets::create(c, &n, &owner, acl, now_ms()))
         .await?;
     let mut resp = empty(StatusCode::OK);
     if let Ok(v) = HeaderValue::from_str(&format!("/{name}")) {
@@ -128,45 +120,5 @@ pub async fn versioning(ctx: &Ctx, name: &str) -> S3Result<Response> {
     let mut w = XmlWriter::new();
     w.root("VersioningConfiguration");
     w.close("VersioningConfiguration");
-    Ok(xml_response(w.finish()))
-}
-
-/// The owner holds FULL_CONTROL; Cairn has no other grants yet.
-pub async fn acl(ctx: &Ctx, name: &str, key: Option<&str>) -> S3Result<Response> {
-    ctx.owned_bucket(name).await?;
-    if let Some(key) = key {
-        let (b, k) = (name.to_owned(), key.to_owned());
-        let exists = ctx
-            .state
-            .meta
-            .read(move |c| crate::store::meta::objects::get(c, &b, &k))
-            .await?
-            .is_some();
-        if !exists {
-            return Err(S3Error::new(Code::NoSuchKey).with("Key", key));
-        }
-    }
-    let ak = ctx.caller()?;
-    let mut w = XmlWriter::new();
-    w.root("AccessControlPolicy");
-    write_owner(&mut w, "Owner", &ctx.verified.principal);
-    w.open("AccessControlList");
-    w.open("Grant");
-    w.open_with(
-        "Grantee",
-        &[
-            ("xmlns:xsi", "http://www.w3.org/2001/XMLSchema-instance"),
-            ("xsi:type", "CanonicalUser"),
-        ],
-    );
-    w.elem("ID", &owner_id(ak));
-    if let crate::auth::Principal::Key { name, .. } = &ctx.verified.principal {
-        w.elem("DisplayName", name);
-    }
-    w.close("Grantee");
-    w.elem("Permission", "FULL_CONTROL");
-    w.close("Grant");
-    w.close("AccessControlList");
-    w.close("AccessControlPolicy");
     Ok(xml_response(w.finish()))
 }

@@ -18,7 +18,7 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio_util::io::ReaderStream;
 
 use super::put::write_object_headers;
-use super::{authorize, http_date, system_time, Ctx};
+use super::{authorize_read, http_date, system_time, Ctx};
 use crate::error::{Code, S3Error, S3Result};
 use crate::store::blob::BlobHash;
 use crate::store::meta::{buckets, objects};
@@ -56,7 +56,7 @@ pub async fn get_object(ctx: &Ctx, bucket: &str, key: &str, head: bool) -> S3Res
             Ok((buckets::get(c, &b)?, row.map(|r| (r, parts))))
         })
         .await?;
-    authorize(&ctx.verified.principal, bucket, bucket_row)?;
+    authorize_read(&ctx.verified.principal, bucket, bucket_row, key)?;
     let (row, parts) = row.ok_or_else(|| S3Error::new(Code::NoSuchKey).with("Key", key))?;
 
     let h = |n: &str| ctx.header(n);

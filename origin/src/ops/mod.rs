@@ -5,11 +5,14 @@
 pub mod body;
 pub mod bucket;
 pub mod copy;
+pub mod cors;
 pub mod delete;
 pub mod get;
 pub mod list;
 pub mod multipart;
+pub mod post;
 pub mod put;
+pub mod settings;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -68,6 +71,22 @@ pub fn authorize(principal: &Principal, name: &str, row: Option<BucketRow>) -> S
     match principal.access_key() {
         Some(ak) if ak == row.owner => Ok(row),
         _ => Err(S3Error::new(Code::AccessDenied)),
+    }
+}
+
+/// Read access to one object: the owner, or anyone when the bucket's ACL
+/// or policy makes the key public. Other callers get AccessDenied.
+pub fn authorize_read(
+    principal: &Principal,
+    name: &str,
+    row: Option<BucketRow>,
+    key: &str,
+) -> S3Result<BucketRow> {
+    let row = row.ok_or_else(|| S3Error::new(Code::NoSuchBucket).with("BucketName", name))?;
+    if principal.access_key() == Some(row.owner.as_str()) || settings::is_public(&row, key) {
+        Ok(row)
+    } else {
+        Err(S3Error::new(Code::AccessDenied))
     }
 }
 

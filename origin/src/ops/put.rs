@@ -16,7 +16,7 @@ use super::{empty, now_ms, Ctx};
 use crate::auth::Payload;
 use crate::checksum::{self, ChecksumAlgo};
 use crate::error::{Code, S3Error, S3Result};
-use crate::store::blob::{BlobWriter, Digests};
+use crate::store::blob::{BlobWriter, Digests, TempBlob};
 use crate::store::meta::{buckets, objects, objects::ObjectRow};
 use cairn_shared::etag;
 use cairn_shared::names::ObjectKey;
@@ -210,9 +210,30 @@ pub async fn put_object(ctx: &Ctx, bucket: &str, key: &str, body: Body) -> S3Res
             .map(|c| (c.algo.name().to_owned(), c.base64.clone())),
         parts: 0,
     };
-    let (bucket, blobs) = (bucket.to_owned(), ctx.state.blobs.clone());
     let committed = row.clone();
-    ctx.state
+    commit(&ctx.state, bucket, row, temp, conditions).await?;
+    let mut resp = empty(StatusCode::OK);
+    write_object_headers(
+        resp.headers_mut(),
+        &committed,
+        ctx.header("x-amz-sdk-checksum-algorithm").is_some()
+            || checksum::expected(&ctx.parts.headers)?.algo.is_some(),
+    );
+    Ok(resp)
+}
+
+/// Makes a received blob visible as `row`: inside one write, checks that
+/// the bucket still exists and the write conditions hold, takes the blob
+/// reference and replaces any earlier object.
+pub async fn commit(
+    state: &crate::state::AppState,
+    bucket: &str,
+    row: ObjectRow,
+    temp: TempBlob,
+    conditions: WriteConditions,
+) -> S3Result<()> {
+    let (bucket, blobs) = (bucket.to_owned(), state.blobs.clone());
+    state
         .meta
         .write(move |c, after| {
             // The bucket may have been deleted while the body streamed.
@@ -223,15 +244,7 @@ pub async fn put_object(ctx: &Ctx, bucket: &str, key: &str, body: Body) -> S3Res
             objects::acquire_blob(c, &blobs, temp, row.size)?;
             objects::upsert(c, &blobs, &bucket, &row, after)
         })
-        .await?;
-    let mut resp = empty(StatusCode::OK);
-    write_object_headers(
-        resp.headers_mut(),
-        &committed,
-        ctx.header("x-amz-sdk-checksum-algorithm").is_some()
-            || checksum::expected(&ctx.parts.headers)?.algo.is_some(),
-    );
-    Ok(resp)
+        .await
 }
 
 /// ETag, the BLAKE3 name, and (when the client asked) the checksum.

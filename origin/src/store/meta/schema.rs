@@ -67,6 +67,10 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (bucket, key, part_number)
     ) WITHOUT ROWID;
     ALTER TABLE objects ADD COLUMN parts INTEGER NOT NULL DEFAULT 0;",
+    // 3: public reads (canned ACL, bucket policy) and CORS rules.
+    "ALTER TABLE buckets ADD COLUMN acl TEXT NOT NULL DEFAULT 'private';
+    ALTER TABLE buckets ADD COLUMN policy TEXT;
+    ALTER TABLE buckets ADD COLUMN cors TEXT;",
 ];
 
 /// Opens a connection with the settings every connection shares.

@@ -1,0 +1,419 @@
+//! POST Object: browser form uploads (`multipart/form-data`) authorized by
+//! a signed policy document instead of a signed request.
+//!
+//! The policy (base64 JSON) is signed with SigV4 or SigV2; its conditions
+//! (exact values, `starts-with`, `content-length-range`) must all hold, and
+//! every form field must be covered by one, before the file is stored.
+
+use std::time::SystemTime;
+
+use axum::body::Body;
+use axum::response::Response;
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use http::{HeaderMap, HeaderValue, StatusCode};
+use serde_json::Value;
+
+use super::put::{commit, WriteConditions, STORED_HEADERS};
+use super::{authorize, empty, now_ms, xml_response};
+use crate::auth::sigv4::{constant_time_eq, parse_amz_date};
+use crate::auth::{Principal, V4_ALGORITHM};
+use crate::checksum::ChecksumAlgo;
+use crate::error::{Code, S3Error, S3Result};
+use crate::state::AppState;
+use crate::store::blob::BlobWriter;
+use crate::store::meta::{buckets, objects::ObjectRow};
+use crate::xml::XmlWriter;
+use cairn_shared::names::ObjectKey;
+
+/// Largest non-file form field.
+const MAX_FIELD: usize = 64 * 1024;
+/// Fields a policy need not mention.
+const EXEMPT: &[&str] = &[
+    "x-amz-signature",
+    "signature",
+    "awsaccesskeyid",
+    "file",
+    "policy",
+];
+
+fn denied(msg: impl Into<String>) -> S3Error {
+    S3Error::msg(Code::AccessDenied, msg.into())
+}
+
+/// The form fields before the file, lowercase names.
+struct Form {
+    fields: Vec<(String, String)>,
+}
+
+impl Form {
+    fn get(&self, name: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Checks the policy's signature and returns the access key that signed it.
+async fn verify_signature(state: &AppState, form: &Form, policy_b64: &str) -> S3Result<Principal> {
+    let lookup = |ak: String| async move {
+        state
+            .keys
+            .get(&state.meta, &ak)
+            .await?
+            .ok_or_else(|| S3Error::new(Code::InvalidAccessKeyId).with("AWSAccessKeyId", ak))
+    };
+    if let Some(sig) = form.get("x-amz-signature") {
+        if form.get("x-amz-algorithm") != Some(V4_ALGORITHM) {
+            return Err(S3Error::msg(
+                Code::InvalidArgument,
+                "x-amz-algorithm must be AWS4-HMAC-SHA256",
+            ));
+        }
+        let cred = form.get("x-amz-credential").unwrap_or_default();
+        let parts: Vec<&str> = cred.split('/').collect();
+        let date = form.get("x-amz-date").and_then(parse_amz_date);
+        let (5, Some(time)) = (parts.len(), date) else {
+            return Err(S3Error::msg(
+                Code::InvalidArgument,
+                "x-amz-credential and x-amz-date must be valid",
+            ));
+        };
+        if parts[2] != state.config.region {
+            return Err(S3Error::msg(
+                Code::AuthorizationHeaderMalformed,
+                format!(
+                    "the region '{}' is wrong; expecting '{}'",
+                    parts[2], state.config.region
+                ),
+            )
+            .with("Region", state.config.region.as_str()));
+        }
+        let key = lookup(parts[0].to_owned()).await?;
+        let signing =
+            aws_sigv4::sign::v4::generate_signing_key(&key.secret_key, time, parts[2], parts[3]);
+        let expected = aws_sigv4::sign::v4::calculate_signature(signing, policy_b64.as_bytes());
+        if !constant_time_eq(expected.as_bytes(), sig.as_bytes()) {
+            return Err(S3Error::new(Code::SignatureDoesNotMatch));
+        }
+        return Ok(Principal::Key {
+            access_key: key.access_key,
+            name: key.name,
+        });
+    }
+    if let (Some(ak), Some(sig)) = (form.get("awsaccesskeyid"), form.get("signature")) {
+        let key = lookup(ak.to_owned()).await?;
+        let mut mac = Hmac::<sha1::Sha1>::new_from_slice(key.secret_key.as_bytes())
+            .map_err(S3Error::internal)?;
+        mac.update(policy_b64.as_bytes());
+        if !constant_time_eq(
+            B64.encode(mac.finalize().into_bytes()).as_bytes(),
+            sig.as_bytes(),
+        ) {
+            return Err(S3Error::new(Code::SignatureDoesNotMatch));
+        }
+        return Ok(Principal::Key {
+            access_key: key.access_key,
+            name: key.name,
+        });
+    }
+    Err(denied("Anonymous uploads are not allowed; sign the policy"))
+}
+
+/// The policy's conditions, checked against the form. Returns the
+/// content-length range it sets, if any.
+fn check_policy(
+    policy: &Value,
+    form: &Form,
+    bucket: &str,
+    key: &str,
+) -> S3Result<Option<(u64, u64)>> {
+    let expiration = policy
+        .get("expiration")
+        .and_then(Value::as_str)
+        .ok_or_else(|| denied("Invalid Policy: Policy missing expiration."))?;
+    let expires =
+        time::OffsetDateTime::parse(expiration, &time::format_description::well_known::Rfc3339)
+            .map_err(|_| denied("Invalid Policy: Invalid 'expiration' value."))?;
+    if SystemTime::from(expires) < SystemTime::now() {
+        return Err(denied("Invalid according to Policy: Policy expired."));
+    }
+    let conditions = policy
+        .get("conditions")
+        .and_then(Value::as_array)
+        .ok_or_else(|| denied("Invalid Policy: Policy missing conditions."))?;
+    let value_of = |field: &str| -> String {
+        match field {
+            "bucket" => bucket.to_owned(),
+            "key" => key.to_owned(),
+            f => form.get(f).unwrap_or_default().to_owned(),
+        }
+    };
+    let failed = |c: &Value| {
+        denied(format!(
+            "Invalid according to Policy: Policy Condition failed: {c}"
+        ))
+    };
+    let mut covered: Vec<String> = Vec::new();
+    let mut range = None;
+    for c in conditions {
+        match c {
+            Value::Object(o) => {
+                for (k, v) in o {
+                    let field = k.to_ascii_lowercase();
+                    if Some(value_of(&field).as_str()) != v.as_str() {
+                        return Err(failed(c));
+                    }
+                    covered.push(field);
+                }
+            }
+            Value::Array(a) => match (a.first().and_then(Value::as_str), a.get(1), a.get(2)) {
+                (Some("content-length-range"), Some(min), Some(max)) => {
+                    let (Some(min), Some(max)) = (min.as_u64(), max.as_u64()) else {
+                        return Err(failed(c));
+                    };
+                    range = Some((min, max));
+                }
+                (Some(op), Some(Value::String(field)), Some(Value::String(want))) => {
+                    let field = field.trim_start_matches('$').to_ascii_lowercase();
+                    let have = value_of(&field);
+                    let ok = match op.to_ascii_lowercase().as_str() {
+                        "eq" => have == *want,
+                        "starts-with" if field == "content-type" => {
+                            have.split(',').all(|v| v.trim().starts_with(want.as_str()))
+                        }
+                        "starts-with" => have.starts_with(want.as_str()),
+                        _ => false,
+                    };
+                    if !ok {
+                        return Err(failed(c));
+                    }
+                    covered.push(field);
+                }
+                _ => return Err(failed(c)),
+            },
+            _ => return Err(failed(c)),
+        }
+    }
+    for (name, _) in &form.fields {
+        if !EXEMPT.contains(&name.as_str())
+            && !name.starts_with("x-ignore-")
+            && !covered.contains(name)
+        {
+            return Err(denied(format!(
+                "Invalid according to Policy: Extra input fields: {name}"
+            )));
+        }
+    }
+    Ok(range)
+}
+
+async fn read_field(field: &mut multer::Field<'_>) -> S3Result<String> {
+    let mut buf = Vec::new();
+    while let Some(chunk) = field
+        .chunk()
+        .await
+        .map_err(|_| S3Error::new(Code::IncompleteBody))?
+    {
+        buf.extend_from_slice(&chunk);
+        if buf.len() > MAX_FIELD {
+            return Err(S3Error::msg(
+                Code::InvalidArgument,
+                "A form field is too large",
+            ));
+        }
+    }
+    String::from_utf8(buf)
+        .map_err(|_| S3Error::msg(Code::InvalidArgument, "Form fields must be UTF-8"))
+}
+
+pub async fn post_object(
+    state: &AppState,
+    bucket: &str,
+    parts: http::request::Parts,
+    body: Body,
+) -> S3Result<Response> {
+    let content_type = parts
+        .headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let boundary = multer::parse_boundary(content_type).map_err(|_| {
+        S3Error::msg(
+            Code::InvalidRequest,
+            "POST requires multipart/form-data with a boundary",
+        )
+    })?;
+    let mut multipart = multer::Multipart::new(body.into_data_stream(), boundary);
+    let mut form = Form { fields: Vec::new() };
+    let mut file = None;
+    while let Some(mut field) = multipart
+        .next_field()
+        .await
+        .map_err(|_| S3Error::new(Code::MalformedPOSTRequest))?
+    {
+        let name = field.name().unwrap_or_default().to_ascii_lowercase();
+        if name == "file" {
+            file = Some(field);
+            break;
+        }
+        let value = read_field(&mut field).await?;
+        form.fields.push((name, value));
+    }
+    let mut file = file.ok_or_else(|| {
+        S3Error::msg(
+            Code::InvalidArgument,
+            "POST requires exactly one file upload per request.",
+        )
+        .with("ArgumentName", "file")
+    })?;
+
+    let policy_b64 = form
+        .get("policy")
+        .ok_or_else(|| denied("Bucket POST must contain a field named 'policy'"))?
+        .to_owned();
+    let principal = verify_signature(state, &form, &policy_b64).await?;
+    let b = bucket.to_owned();
+    let row = state.meta.read(move |c| buckets::get(c, &b)).await?;
+    authorize(&principal, bucket, row)?;
+    let policy: Value = B64
+        .decode(policy_b64.trim())
+        .ok()
+        .and_then(|raw| serde_json::from_slice(&raw).ok())
+        .ok_or_else(|| {
+            S3Error::msg(Code::InvalidPolicyDocument, "Invalid Policy: Invalid JSON.")
+        })?;
+    let filename = file.file_name().unwrap_or_default().to_owned();
+    let key = form
+        .get("key")
+        .ok_or_else(|| {
+            S3Error::msg(
+                Code::InvalidArgument,
+                "Bucket POST must contain a field named 'key'.",
+            )
+            .with("ArgumentName", "key")
+        })?
+        .replace("${filename}", &filename);
+    let key = ObjectKey::parse(&key)?;
+    let range = check_policy(&policy, &form, bucket, key.as_str())?;
+
+    let (min, max) = range.unwrap_or((0, state.config.max_object_size));
+    let max = max.min(state.config.max_object_size);
+    let mut writer = BlobWriter::start(&state.blobs, false, Some(ChecksumAlgo::Crc64Nvme))?;
+    let mut size = 0u64;
+    while let Some(chunk) = file
+        .chunk()
+        .await
+        .map_err(|_| S3Error::new(Code::IncompleteBody))?
+    {
+        size += chunk.len() as u64;
+        if size > max {
+            return Err(S3Error::msg(
+                Code::EntityTooLarge,
+                "Your proposed upload exceeds the maximum allowed size",
+            )
+            .with("MaxSizeAllowed", max.to_string()));
+        }
+        writer.write(chunk).await?;
+    }
+    if size < min {
+        return Err(S3Error::msg(
+            Code::EntityTooSmall,
+            "Your proposed upload is smaller than the minimum allowed size",
+        )
+        .with("MinSizeAllowed", min.to_string()));
+    }
+    let (temp, digests) = writer.finish().await?;
+
+    let mut headers = Vec::new();
+    let file_type = file.content_type().map(|m| m.to_string());
+    for name in STORED_HEADERS {
+        let value = form.get(name).map(str::to_owned).or_else(|| {
+            (*name == "content-type")
+                .then(|| file_type.clone())
+                .flatten()
+        });
+        if let Some(v) = value {
+            headers.push((name.to_string(), v.into_bytes()));
+        }
+    }
+    for (name, value) in &form.fields {
+        if name.starts_with("x-amz-meta-") {
+            headers.push((name.clone(), value.clone().into_bytes()));
+        }
+    }
+    let row = ObjectRow {
+        key: key.as_str().to_owned(),
+        blob: digests.blake3,
+        size: digests.size,
+        etag: hex::encode(digests.md5),
+        modified_ms: now_ms(),
+        headers,
+        checksum: digests
+            .checksum
+            .as_ref()
+            .map(|c| (c.algo.name().to_owned(), c.base64.clone())),
+        parts: 0,
+    };
+    let etag = format!("\"{}\"", row.etag);
+    commit(
+        state,
+        bucket,
+        row,
+        temp,
+        WriteConditions::from_headers(&HeaderMap::new())?,
+    )
+    .await?;
+    respond(&form, bucket, key.as_str(), &etag)
+}
+
+/// `success_action_redirect` (303), or `success_action_status` 200, 201
+/// (with a PostResponse document) or the default 204.
+fn respond(form: &Form, bucket: &str, key: &str, etag: &str) -> S3Result<Response> {
+    let location = format!("/{bucket}/{}", crate::auth::encode::path(key));
+    if let Some(url) = form
+        .get("success_action_redirect")
+        .or(form.get("redirect"))
+        .filter(|u| !u.is_empty())
+    {
+        let sep = if url.contains('?') { '&' } else { '?' };
+        let target = format!(
+            "{url}{sep}bucket={}&key={}&etag={}",
+            crate::auth::encode::strict(bucket),
+            crate::auth::encode::strict(key),
+            crate::auth::encode::strict(etag)
+        );
+        let mut resp = empty(StatusCode::SEE_OTHER);
+        resp.headers_mut().insert(
+            http::header::LOCATION,
+            HeaderValue::from_str(&target)
+                .map_err(|_| S3Error::msg(Code::InvalidArgument, "Invalid redirect URL"))?,
+        );
+        return Ok(resp);
+    }
+    let mut resp = match form.get("success_action_status") {
+        Some("200") => empty(StatusCode::OK),
+        Some("201") => {
+            let mut w = XmlWriter::new();
+            w.open("PostResponse");
+            w.elem("Location", &location);
+            w.elem("Bucket", bucket);
+            w.elem("Key", key);
+            w.elem("ETag", etag);
+            w.close("PostResponse");
+            let mut r = xml_response(w.finish());
+            *r.status_mut() = StatusCode::CREATED;
+            r
+        }
+        _ => empty(StatusCode::NO_CONTENT),
+    };
+    if let Ok(v) = HeaderValue::from_str(etag) {
+        resp.headers_mut().insert(http::header::ETAG, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        resp.headers_mut().insert(http::header::LOCATION, v);
+    }
+    Ok(resp)
+}

@@ -1,0 +1,235 @@
+//! Bucket settings that make objects public or browser-reachable: canned
+//! ACLs, bucket policies (one accepted shape, see `policy.rs`) and CORS
+//! configurations. Each is validated whole before it is stored.
+
+use axum::body::Body;
+use axum::response::Response;
+use http::StatusCode;
+use serde::Deserialize;
+
+use super::body::BodyReader;
+use super::{empty, owner_id, write_owner, xml_response, Ctx};
+use crate::error::{Code, S3Error, S3Result};
+use crate::store::meta::buckets::{self, BucketRow, Setting};
+use crate::xml::XmlWriter;
+
+const MAX_BODY: u64 = 64 * 1024;
+const ALL_USERS: &str = "http://acs.amazonaws.com/groups/global/AllUsers";
+
+/// Whether anyone may GET/HEAD `key` in this bucket without credentials.
+pub fn is_public(row: &BucketRow, key: &str) -> bool {
+    row.acl == "public-read"
+        || row
+            .policy
+            .as_deref()
+            .and_then(|p| crate::policy::parse(&row.name, p).ok())
+            .is_some_and(|p| p.allows(key))
+}
+
+/// Checks a canned ACL name: Cairn grants `private` and `public-read`.
+pub fn canned_acl(value: &str) -> S3Result<&'static str> {
+    match value.trim() {
+        "private" => Ok("private"),
+        "public-read" => Ok("public-read"),
+        other => Err(S3Error::msg(
+            Code::NotImplemented,
+            format!(
+                "The canned ACL '{other}' is not supported by Cairn; use private or public-read."
+            ),
+        )),
+    }
+}
+
+async fn body(ctx: &Ctx, body: Body) -> S3Result<bytes::Bytes> {
+    Ok(
+        BodyReader::new(body, &ctx.parts.headers, &ctx.verified.payload, MAX_BODY)?
+            .collect()
+            .await?
+            .0,
+    )
+}
+
+async fn set(ctx: &Ctx, bucket: &str, setting: Setting, value: Option<String>) -> S3Result<()> {
+    let b = bucket.to_owned();
+    ctx.state
+        .meta
+        .write(move |c, _| buckets::set(c, &b, setting, value.as_deref()))
+        .await
+}
+
+#[derive(Deserialize)]
+struct AccessControlPolicy {
+    #[serde(rename = "AccessControlList")]
+    list: Option<GrantList>,
+}
+
+#[derive(Deserialize)]
+struct GrantList {
+    #[serde(rename = "Grant", default)]
+    grants: Vec<Grant>,
+}
+
+#[derive(Deserialize)]
+struct Grant {
+    #[serde(rename = "Grantee")]
+    grantee: Grantee,
+    #[serde(rename = "Permission")]
+    permission: String,
+}
+
+#[derive(Deserialize)]
+struct Grantee {
+    #[serde(rename = "URI")]
+    uri: Option<String>,
+    #[serde(rename = "ID")]
+    id: Option<String>,
+}
+
+pub async fn put_acl(ctx: &Ctx, bucket: &str, raw: Body) -> S3Result<Response> {
+    let row = ctx.owned_bucket(bucket).await?;
+    let acl = match ctx.header("x-amz-acl") {
+        Some(v) => canned_acl(v)?,
+        None => {
+            // An explicit grant list: owner FULL_CONTROL, optionally AllUsers READ.
+            let doc: AccessControlPolicy = crate::xml::parse(&body(ctx, raw).await?)?;
+            let grants = doc.list.map(|l| l.grants).unwrap_or_default();
+            let owner = owner_id(&row.owner);
+            let mut public = false;
+            for g in &grants {
+                match (&g.grantee.uri, &g.grantee.id, g.permission.as_str()) {
+                    (Some(u), _, "READ") if u == ALL_USERS => public = true,
+                    (None, Some(id), "FULL_CONTROL") if *id == owner => {}
+                    _ => {
+                        return Err(S3Error::msg(
+                            Code::NotImplemented,
+                            "Cairn supports only owner FULL_CONTROL and AllUsers READ grants.",
+                        ))
+                    }
+                }
+            }
+            if public {
+                "public-read"
+            } else {
+                "private"
+            }
+        }
+    };
+    set(ctx, bucket, Setting::Acl, Some(acl.to_owned())).await?;
+    Ok(empty(StatusCode::OK))
+}
+
+/// The owner holds FULL_CONTROL; a public-read bucket adds AllUsers READ.
+pub async fn get_acl(ctx: &Ctx, bucket: &str, key: Option<&str>) -> S3Result<Response> {
+    let row = ctx.owned_bucket(bucket).await?;
+    if let Some(key) = key {
+        let (b, k) = (bucket.to_owned(), key.to_owned());
+        let exists = ctx
+            .state
+            .meta
+            .read(move |c| crate::store::meta::objects::get(c, &b, &k))
+            .await?
+            .is_some();
+        if !exists {
+            return Err(S3Error::new(Code::NoSuchKey).with("Key", key));
+        }
+    }
+    let xsi = [
+        ("xmlns:xsi", "http://www.w3.org/2001/XMLSchema-instance"),
+        ("xsi:type", "CanonicalUser"),
+    ];
+    let mut w = XmlWriter::new();
+    w.root("AccessControlPolicy");
+    write_owner(&mut w, "Owner", &ctx.verified.principal);
+    w.open("AccessControlList");
+    w.open("Grant");
+    w.open_with("Grantee", &xsi);
+    w.elem("ID", &owner_id(&row.owner));
+    if let crate::auth::Principal::Key { name, .. } = &ctx.verified.principal {
+        w.elem("DisplayName", name);
+    }
+    w.close("Grantee");
+    w.elem("Permission", "FULL_CONTROL");
+    w.close("Grant");
+    if row.acl == "public-read" {
+        w.open("Grant");
+        w.open_with(
+            "Grantee",
+            &[
+                ("xmlns:xsi", "http://www.w3.org/2001/XMLSchema-instance"),
+                ("xsi:type", "Group"),
+            ],
+        );
+        w.elem("URI", ALL_USERS);
+        w.close("Grantee");
+        w.elem("Permission", "READ");
+        w.close("Grant");
+    }
+    w.close("AccessControlList");
+    w.close("AccessControlPolicy");
+    Ok(xml_response(w.finish()))
+}
+
+pub async fn put_policy(ctx: &Ctx, bucket: &str, raw: Body) -> S3Result<Response> {
+    ctx.owned_bucket(bucket).await?;
+    let bytes = body(ctx, raw).await?;
+    let text = std::str::from_utf8(&bytes).map_err(|_| S3Error::new(Code::MalformedPolicy))?;
+    crate::policy::parse(bucket, text)?;
+    set(ctx, bucket, Setting::Policy, Some(text.to_owned())).await?;
+    Ok(empty(StatusCode::NO_CONTENT))
+}
+
+pub async fn get_policy(ctx: &Ctx, bucket: &str) -> S3Result<Response> {
+    let row = ctx.owned_bucket(bucket).await?;
+    let policy = row
+        .policy
+        .ok_or_else(|| S3Error::new(Code::NoSuchBucketPolicy).with("BucketName", bucket))?;
+    let mut resp = Response::new(Body::from(policy));
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    Ok(resp)
+}
+
+pub async fn delete_policy(ctx: &Ctx, bucket: &str) -> S3Result<Response> {
+    ctx.owned_bucket(bucket).await?;
+    set(ctx, bucket, Setting::Policy, None).await?;
+    Ok(empty(StatusCode::NO_CONTENT))
+}
+
+pub async fn policy_status(ctx: &Ctx, bucket: &str) -> S3Result<Response> {
+    let row = ctx.owned_bucket(bucket).await?;
+    let public = row
+        .policy
+        .as_deref()
+        .and_then(|p| crate::policy::parse(bucket, p).ok())
+        .is_some_and(|p| !p.prefixes.is_empty());
+    let mut w = XmlWriter::new();
+    w.root("PolicyStatus");
+    w.elem("IsPublic", if public { "true" } else { "false" });
+    w.close("PolicyStatus");
+    Ok(xml_response(w.finish()))
+}
+
+pub async fn put_cors(ctx: &Ctx, bucket: &str, raw: Body) -> S3Result<Response> {
+    ctx.owned_bucket(bucket).await?;
+    let bytes = body(ctx, raw).await?;
+    let rules = super::cors::parse(&bytes)?;
+    let normalized = String::from_utf8(super::cors::to_xml(&rules)).map_err(S3Error::internal)?;
+    set(ctx, bucket, Setting::Cors, Some(normalized)).await?;
+    Ok(empty(StatusCode::OK))
+}
+
+pub async fn get_cors(ctx: &Ctx, bucket: &str) -> S3Result<Response> {
+    let row = ctx.owned_bucket(bucket).await?;
+    let cors = row
+        .cors
+        .ok_or_else(|| S3Error::new(Code::NoSuchCORSConfiguration).with("BucketName", bucket))?;
+    Ok(xml_response(cors.into_bytes()))
+}
+
+pub async fn delete_cors(ctx: &Ctx, bucket: &str) -> S3Result<Response> {
+    ctx.owned_bucket(bucket).await?;
+    set(ctx, bucket, Setting::Cors, None).await?;
+    Ok(empty(StatusCode::NO_CONTENT))
+}
