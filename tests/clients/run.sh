@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# The real-client matrix: boto3, the AWS CLI and rclone against a freshly
+# The real-client matrix: boto3, a browser, the AWS CLI and rclone against a freshly
 # started origin. Each step is asserted (exit codes, byte comparisons).
 # Installs what it needs: a Python venv with boto3 and awscli, rclone from
-# Debian. Uses the origin binary that scripts/test already built.
+# Debian (with Chromium). Uses the origin binary that scripts/test already built.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -13,12 +13,12 @@ if [ ! -x .venv/bin/aws ] || ! .venv/bin/python -c 'import boto3' 2>/dev/null; t
   python3 -m venv .venv
   .venv/bin/pip install -q --disable-pip-version-check boto3 awscli
 fi
-if ! command -v rclone >/dev/null; then
-  if [ "$(id -u)" = 0 ]; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rclone >/dev/null
-  else
-    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rclone >/dev/null
-  fi
+missing=()
+command -v rclone >/dev/null || missing+=(rclone)
+command -v chromium >/dev/null || missing+=(chromium)
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
 WORK=$(mktemp -d)
@@ -40,6 +40,9 @@ step() { local name=$1; shift; if "$@"; then echo "ok: $name"; passed=$((passed+
 
 # --- boto3
 step "boto3 suite" .venv/bin/python tests/clients/boto3_check.py "$EP" "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" "$WORK"
+
+# --- a browser (headless Chromium) on another origin
+step "browser: presigned PUT, POST form, CORS" .venv/bin/python tests/clients/browser_check.py "$EP" "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" "$WORK"
 
 # --- AWS CLI
 aws() { "$ROOT/.venv/bin/aws" --endpoint-url "$EP" "$@"; }
