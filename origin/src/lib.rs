@@ -72,7 +72,7 @@ fn sweep_orphans(state: &AppState) -> anyhow::Result<()> {
 }
 
 /// Generates a fresh key pair: an id like AWS's and a 40-character secret.
-pub fn generate_key(name: &str) -> AccessKey {
+pub fn generate_key(name: &str, role: &str) -> AccessKey {
     use rand::distributions::{Alphanumeric, DistString};
     let mut rng = rand::thread_rng();
     AccessKey {
@@ -84,6 +84,7 @@ pub fn generate_key(name: &str) -> AccessKey {
         ),
         secret_key: Alphanumeric.sample_string(&mut rng, 40),
         name: name.to_owned(),
+        role: role.to_owned(),
     }
 }
 
@@ -101,8 +102,9 @@ pub fn app(state: AppState) -> Router {
     Router::new().fallback(http::handle).with_state(state)
 }
 
-/// Aborts abandoned multipart uploads, checking ten times per max age
-/// (at most hourly, at least every second).
+/// Housekeeping: aborts abandoned multipart uploads (checking ten times
+/// per max age, at most hourly, at least every second) and trims the
+/// change feed.
 async fn sweep_uploads(state: AppState) {
     let max_age = state.config.upload_max_age;
     let every = (max_age / 10).clamp(
@@ -118,6 +120,9 @@ async fn sweep_uploads(state: AppState) {
             Ok(0) => {}
             Ok(n) => tracing::info!(aborted = n, "swept abandoned multipart uploads"),
             Err(e) => tracing::warn!(error = %e.message, "upload sweep failed"),
+        }
+        if let Err(e) = state.meta.write(|c, _| store::meta::changes::trim(c)).await {
+            tracing::warn!(error = %e.message, "change feed trim failed");
         }
     }
 }

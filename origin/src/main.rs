@@ -37,6 +37,22 @@ enum Command {
         #[arg(long, env = "CAIRN_UPLOAD_MAX_AGE", default_value = "7d", value_parser = cairn_shared::units::parse_duration)]
         upload_max_age: std::time::Duration,
     },
+    /// Print a signed edge URL for a private object.
+    SignUrl {
+        bucket: String,
+        key: String,
+        /// The edge key whose secret the edges verify with.
+        #[arg(long, env = "CAIRN_EDGE_ACCESS_KEY")]
+        edge_key: String,
+        /// How long the URL works (e.g. 1h, 30m).
+        #[arg(long, default_value = "1h", value_parser = cairn_shared::units::parse_duration)]
+        expires_in: std::time::Duration,
+        /// The edge's base URL to print in front of the path.
+        #[arg(long, default_value = "http://127.0.0.1:9080")]
+        edge: String,
+        #[arg(long, env = "CAIRN_DATA_DIR", default_value = "./data")]
+        data_dir: PathBuf,
+    },
     /// Manage access keys.
     Key {
         #[command(subcommand)]
@@ -49,6 +65,9 @@ enum KeyCommand {
     /// Create a key pair and print it.
     Create {
         name: String,
+        /// An edge key: follows the change feed and reads any object.
+        #[arg(long)]
+        edge: bool,
         #[arg(long, env = "CAIRN_DATA_DIR", default_value = "./data")]
         data_dir: PathBuf,
     },
@@ -73,6 +92,7 @@ async fn main() {
                 .unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     if let Err(e) = real_main().await {
         eprintln!("cairn-origin: {e:#}");
@@ -107,6 +127,37 @@ async fn real_main() -> anyhow::Result<()> {
             tracing::info!("stopped");
         }
         Command::Key { command } => key_command(command).await?,
+        Command::SignUrl {
+            bucket,
+            key,
+            edge_key,
+            expires_in,
+            edge,
+            data_dir,
+        } => {
+            let state = cairn_origin::open(Config::new(data_dir))?;
+            let k = edge_key.clone();
+            let found = state
+                .meta
+                .read_now(|c| keys::get(c, &k))
+                .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+            let Some(found) = found.filter(|f| f.role == "edge") else {
+                anyhow::bail!(
+                    "{edge_key} is not an edge key (cairn-origin key create NAME --edge)"
+                );
+            };
+            let expires = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)?
+                .as_secs()
+                + expires_in.as_secs();
+            let sig = cairn_shared::signed_url::sign(&found.secret_key, &bucket, &key, expires);
+            let path =
+                percent_encoding::utf8_percent_encode(&key, cairn_origin::auth::encode::PATH_SET);
+            println!(
+                "{}/{bucket}/{path}?expires={expires}&sig={sig}",
+                edge.trim_end_matches('/')
+            );
+        }
     }
     Ok(())
 }
@@ -123,6 +174,7 @@ async fn ensure_root_key(state: &cairn_origin::state::AppState) -> anyhow::Resul
             access_key: ak,
             secret_key: sk,
             name: "root".into(),
+            role: "admin".into(),
         };
         return cairn_origin::store_key(state, key).await;
     }
@@ -131,7 +183,7 @@ async fn ensure_root_key(state: &cairn_origin::state::AppState) -> anyhow::Resul
         .read_now(|c| keys::find_by_name(c, "root"))
         .map_err(|e| anyhow::anyhow!("{}", e.message))?;
     if existing.is_none() {
-        let key = cairn_origin::generate_key("root");
+        let key = cairn_origin::generate_key("root", "admin");
         println!("Generated root credentials (shown once):");
         println!("  AWS_ACCESS_KEY_ID={}", key.access_key);
         println!("  AWS_SECRET_ACCESS_KEY={}", key.secret_key);
@@ -149,15 +201,15 @@ async fn key_command(command: KeyCommand) -> anyhow::Result<()> {
     let state = cairn_origin::open(Config::new(dir))?;
     let err = |e: cairn_origin::error::S3Error| anyhow::anyhow!("{}", e.message);
     match command {
-        KeyCommand::Create { name, .. } => {
-            let key = cairn_origin::generate_key(&name);
+        KeyCommand::Create { name, edge, .. } => {
+            let key = cairn_origin::generate_key(&name, if edge { "edge" } else { "user" });
             cairn_origin::store_key(&state, key.clone()).await?;
             println!("AWS_ACCESS_KEY_ID={}", key.access_key);
             println!("AWS_SECRET_ACCESS_KEY={}", key.secret_key);
         }
         KeyCommand::List { .. } => {
             for k in state.meta.read_now(keys::list).map_err(err)? {
-                println!("{}\t{}", k.access_key, k.name);
+                println!("{}\t{}\t{}", k.access_key, k.name, k.role);
             }
         }
         KeyCommand::Delete { access_key, .. } => {

@@ -7,6 +7,9 @@
 pub mod conditional;
 pub mod cors;
 pub mod etag;
+pub mod freshness;
 pub mod names;
 pub mod range;
+pub mod signed_url;
+pub mod target;
 pub mod units;

@@ -304,3 +304,162 @@ pub fn presign_v4(method: &str, url: &str, host: &str, expires: std::time::Durat
     }
     out
 }
+
+impl TestOrigin {
+    /// Creates an edge key through the CLI.
+    pub fn create_edge_key(&self, name: &str) -> (String, String) {
+        let out = Command::new(binary("cairn-origin"))
+            .args(["key", "create", name, "--edge", "--data-dir"])
+            .arg(self.data_dir())
+            .output()
+            .expect("run key create");
+        assert!(
+            out.status.success(),
+            "key create failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8(out.stdout).expect("utf8");
+        let get = |p: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(p))
+                .expect("key line")
+                .to_owned()
+        };
+        (get("AWS_ACCESS_KEY_ID="), get("AWS_SECRET_ACCESS_KEY="))
+    }
+
+    /// Origin GETs of one object so far, counted from the origin's own log.
+    pub fn gets_of(&self, path: &str) -> usize {
+        let needle = format!("path=\"{path}\"");
+        self.log()
+            .lines()
+            .filter(|l| l.contains("op=\"GetObject\"") && l.contains(&needle))
+            .count()
+    }
+
+    /// A signed edge URL from `cairn-origin sign-url`.
+    pub fn sign_url(&self, edge: &TestEdge, bucket: &str, key: &str, expires_in: &str) -> String {
+        let out = Command::new(binary("cairn-origin"))
+            .args([
+                "sign-url",
+                bucket,
+                key,
+                "--edge-key",
+                &edge.access_key,
+                "--expires-in",
+                expires_in,
+                "--edge",
+                &edge.url,
+                "--data-dir",
+            ])
+            .arg(self.data_dir())
+            .output()
+            .expect("run sign-url");
+        assert!(
+            out.status.success(),
+            "sign-url failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout)
+            .expect("utf8")
+            .trim()
+            .to_owned()
+    }
+}
+
+/// A running edge process with its own cache directory.
+pub struct TestEdge {
+    pub url: String,
+    pub addr: String,
+    pub dir: tempfile::TempDir,
+    pub access_key: String,
+    pub secret_key: String,
+    child: Child,
+}
+
+impl TestEdge {
+    /// Starts an edge in front of `origin` with a fresh edge key.
+    pub fn spawn(origin: &TestOrigin, args: &[&str]) -> Self {
+        let (ak, sk) = origin.create_edge_key("edge");
+        Self::spawn_in(
+            tempfile::tempdir().expect("tempdir"),
+            &origin.url,
+            &ak,
+            &sk,
+            args,
+        )
+    }
+
+    pub fn spawn_in(
+        dir: tempfile::TempDir,
+        origin_url: &str,
+        ak: &str,
+        sk: &str,
+        args: &[&str],
+    ) -> Self {
+        let log = std::fs::File::create(dir.path().join("edge.log")).expect("log file");
+        let mut child = Command::new(binary("cairn-edge"))
+            .arg("serve")
+            .args([
+                "--origin",
+                origin_url,
+                "--access-key",
+                ak,
+                "--secret-key",
+                sk,
+                "--listen",
+                "127.0.0.1:0",
+            ])
+            .arg("--cache-dir")
+            .arg(dir.path().join("cache"))
+            .args(args)
+            .env("CAIRN_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .expect("spawn cairn-edge");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let addr = loop {
+            let line = lines
+                .next()
+                .unwrap_or_else(|| {
+                    panic!(
+                        "edge exited before listening; log: {}",
+                        std::fs::read_to_string(dir.path().join("edge.log")).unwrap_or_default()
+                    )
+                })
+                .expect("read stdout");
+            if let Some(url) = line.strip_prefix("cairn-edge listening on http://") {
+                break url.trim().to_owned();
+            }
+        };
+        std::thread::spawn(move || for _ in lines {});
+        TestEdge {
+            url: format!("http://{addr}"),
+            addr,
+            dir,
+            access_key: ak.to_owned(),
+            secret_key: sk.to_owned(),
+            child,
+        }
+    }
+
+    pub fn cache_dir(&self) -> PathBuf {
+        self.dir.path().join("cache")
+    }
+
+    /// Stops the edge the hard way, keeping its cache directory.
+    pub fn kill(mut self) -> tempfile::TempDir {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        std::mem::replace(&mut self.dir, tempfile::tempdir().expect("tempdir"))
+    }
+}
+
+impl Drop for TestEdge {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -12,6 +12,9 @@ const STRICT: &AsciiSet = &NON_ALPHANUMERIC
 /// As `STRICT`, but `/` stays: for paths.
 const PATH: &AsciiSet = &STRICT.remove(b'/');
 
+/// The path encoding set, for callers that build URLs.
+pub const PATH_SET: &AsciiSet = PATH;
+
 pub fn strict(s: &str) -> String {
     utf8_percent_encode(s, STRICT).to_string()
 }

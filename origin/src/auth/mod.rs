@@ -59,7 +59,11 @@ impl std::fmt::Debug for ChunkSigner {
 #[derive(Debug, Clone)]
 pub enum Principal {
     Anonymous,
-    Key { access_key: String, name: String },
+    Key {
+        access_key: String,
+        name: String,
+        role: String,
+    },
 }
 
 impl Principal {
@@ -68,6 +72,12 @@ impl Principal {
             Principal::Anonymous => None,
             Principal::Key { access_key, .. } => Some(access_key),
         }
+    }
+
+    /// Edge keys (and the root key) may follow the change feed and read
+    /// any object, so edges can serve signed URLs for private objects.
+    pub fn is_edge(&self) -> bool {
+        matches!(self, Principal::Key { role, .. } if role == "edge" || role == "admin")
     }
 }
 
@@ -134,6 +144,7 @@ impl Credentials {
         let principal = |k: &AccessKey| Principal::Key {
             access_key: k.access_key.clone(),
             name: k.name.clone(),
+            role: k.role.clone(),
         };
         let unknown = || {
             S3Error::new(Code::InvalidAccessKeyId)

@@ -6,59 +6,9 @@
 
 use http::Method;
 
-use crate::auth::encode;
 use crate::error::{Code, S3Error, S3Result};
 
-/// The bucket and key a request addresses.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Target {
-    pub bucket: Option<String>,
-    pub key: Option<String>,
-    /// The bucket came from the Host header (virtual-hosted style).
-    pub vhost: bool,
-}
-
-/// Finds bucket and key. With a base domain configured, `bucket.BASE` in
-/// the Host header selects the bucket and the whole path is the key;
-/// otherwise the first path segment is the bucket.
-pub fn target(host: Option<&str>, raw_path: &str, domain: Option<&str>) -> Target {
-    let path = encode::decode(raw_path);
-    let path = path.strip_prefix('/').unwrap_or(&path);
-    if let (Some(host), Some(domain)) = (host, domain) {
-        let host = strip_port(host).to_ascii_lowercase();
-        if let Some(bucket) = host.strip_suffix(domain).and_then(|h| h.strip_suffix('.')) {
-            if !bucket.is_empty() {
-                return Target {
-                    bucket: Some(bucket.to_owned()),
-                    key: (!path.is_empty()).then(|| path.to_owned()),
-                    vhost: true,
-                };
-            }
-        }
-    }
-    match path.split_once('/') {
-        _ if path.is_empty() => Target::default(),
-        None => Target {
-            bucket: Some(path.to_owned()),
-            ..Target::default()
-        },
-        Some((bucket, key)) => Target {
-            bucket: Some(bucket.to_owned()),
-            key: (!key.is_empty()).then(|| key.to_owned()),
-            vhost: false,
-        },
-    }
-}
-
-fn strip_port(host: &str) -> &str {
-    if host.starts_with('[') {
-        return host
-            .split_once(']')
-            .map(|(h, _)| &host[..h.len() + 1])
-            .unwrap_or(host);
-    }
-    host.rsplit_once(':').map(|(h, _)| h).unwrap_or(host)
-}
+pub use cairn_shared::target::{target, Target};
 
 /// Every operation the origin knows. Handlers live in `ops::*`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,6 +47,8 @@ pub enum Endpoint {
     HeadObject,
     DeleteObject,
     GetObjectAcl,
+    /// `GET /_cairn/feed`: the change feed edges follow.
+    ChangeFeed,
 }
 
 impl Endpoint {
@@ -136,6 +88,7 @@ impl Endpoint {
             Endpoint::HeadObject => "HeadObject",
             Endpoint::DeleteObject => "DeleteObject",
             Endpoint::GetObjectAcl => "GetObjectAcl",
+            Endpoint::ChangeFeed => "ChangeFeed",
         }
     }
 
@@ -155,6 +108,14 @@ impl Endpoint {
         };
         let not_allowed = || Err(S3Error::new(Code::MethodNotAllowed));
         match (&target.bucket, &target.key) {
+            // `_` cannot start a bucket name: Cairn's own API lives there.
+            (Some(b), key) if b == "_cairn" => match (method, key.as_deref()) {
+                (&Method::GET, Some("feed")) => Ok(Endpoint::ChangeFeed),
+                _ => Err(S3Error::msg(
+                    Code::InvalidRequest,
+                    "Unknown Cairn API call.",
+                )),
+            },
             (None, _) => match *method {
                 Method::GET => Ok(Endpoint::ListBuckets),
                 _ => not_allowed(),
@@ -253,55 +214,6 @@ mod tests {
             vhost,
         }
     }
-
-    #[test]
-    fn targets() {
-        let d = Some("s3.local");
-        let cases = [
-            (Some("localhost:9000"), "/", None, t(None, None, false)),
-            (
-                Some("localhost:9000"),
-                "/bkt",
-                None,
-                t(Some("bkt"), None, false),
-            ),
-            (
-                Some("localhost:9000"),
-                "/bkt/",
-                None,
-                t(Some("bkt"), None, false),
-            ),
-            (
-                Some("localhost:9000"),
-                "/bkt//a%20b/c",
-                None,
-                t(Some("bkt"), Some("/a b/c"), false),
-            ),
-            (
-                Some("bkt.s3.local:9000"),
-                "/x/y%2Bz",
-                d,
-                t(Some("bkt"), Some("x/y+z"), true),
-            ),
-            (Some("bkt.s3.local"), "/", d, t(Some("bkt"), None, true)),
-            (
-                Some("s3.local:9000"),
-                "/bkt/k",
-                d,
-                t(Some("bkt"), Some("k"), false),
-            ),
-            (
-                Some("127.0.0.1:9000"),
-                "/bkt/k",
-                d,
-                t(Some("bkt"), Some("k"), false),
-            ),
-        ];
-        for (host, path, domain, want) in cases {
-            assert_eq!(target(host, path, domain), want, "{host:?} {path}");
-        }
-    }
-
     #[test]
     fn operations() {
         let bucket = t(Some("b"), None, false);

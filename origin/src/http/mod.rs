@@ -150,6 +150,7 @@ async fn serve(
         GetBucketCors => ops::settings::get_cors(&ctx, &bucket).await,
         PutBucketCors => ops::settings::put_cors(&ctx, &bucket, body).await,
         DeleteBucketCors => ops::settings::delete_cors(&ctx, &bucket).await,
+        ChangeFeed => ops::feed::follow(&ctx).await,
         CorsPreflight | PostObject => Err(crate::error::S3Error::internal(
             "answered before authentication",
         )),

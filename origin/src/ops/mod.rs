@@ -7,6 +7,7 @@ pub mod bucket;
 pub mod copy;
 pub mod cors;
 pub mod delete;
+pub mod feed;
 pub mod get;
 pub mod list;
 pub mod multipart;
@@ -83,7 +84,10 @@ pub fn authorize_read(
     key: &str,
 ) -> S3Result<BucketRow> {
     let row = row.ok_or_else(|| S3Error::new(Code::NoSuchBucket).with("BucketName", name))?;
-    if principal.access_key() == Some(row.owner.as_str()) || settings::is_public(&row, key) {
+    if principal.access_key() == Some(row.owner.as_str())
+        || principal.is_edge()
+        || settings::is_public(&row, key)
+    {
         Ok(row)
     } else {
         Err(S3Error::new(Code::AccessDenied))
@@ -99,7 +103,10 @@ pub fn owner_id(access_key: &str) -> String {
 
 /// Writes `<Owner><ID/><DisplayName/></Owner>` for the caller.
 pub fn write_owner(w: &mut XmlWriter, tag: &str, principal: &Principal) {
-    if let Principal::Key { access_key, name } = principal {
+    if let Principal::Key {
+        access_key, name, ..
+    } = principal
+    {
         w.open(tag);
         w.elem("ID", &owner_id(access_key));
         w.elem("DisplayName", name);

@@ -101,6 +101,7 @@ async fn verify_signature(state: &AppState, form: &Form, policy_b64: &str) -> S3
         return Ok(Principal::Key {
             access_key: key.access_key,
             name: key.name,
+            role: key.role,
         });
     }
     if let (Some(ak), Some(sig)) = (form.get("awsaccesskeyid"), form.get("signature")) {
@@ -117,6 +118,7 @@ async fn verify_signature(state: &AppState, form: &Form, policy_b64: &str) -> S3
         return Ok(Principal::Key {
             access_key: key.access_key,
             name: key.name,
+            role: key.role,
         });
     }
     Err(denied("Anonymous uploads are not allowed; sign the policy"))

@@ -101,5 +101,7 @@ pub fn set(conn: &Connection, name: &str, setting: Setting, value: Option<&str>)
     if conn.execute(sql, params![name, value])? == 0 {
         return Err(S3Error::new(Code::NoSuchBucket).with("BucketName", name));
     }
+    // Who may read (or from where) changed: edges drop the whole bucket.
+    super::changes::record(conn, name, None, None, 0)?;
     Ok(())
 }

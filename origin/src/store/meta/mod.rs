@@ -14,6 +14,7 @@
 mod schema;
 
 pub mod buckets;
+pub mod changes;
 pub mod keys;
 pub mod objects;
 pub mod uploads;
@@ -46,6 +47,9 @@ const MAX_BATCH: usize = 256;
 pub struct Meta {
     jobs: mpsc::SyncSender<Job>,
     readers: Arc<ReaderPool>,
+    /// Woken after every committed batch: the change feed long-poll waits
+    /// on it instead of polling.
+    pub committed: Arc<tokio::sync::Notify>,
 }
 
 struct ReaderPool {
@@ -61,11 +65,14 @@ impl Meta {
         schema::configure(&conn)?;
         schema::migrate(&mut conn).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         let (tx, rx) = mpsc::sync_channel::<Job>(4096);
+        let committed = Arc::new(tokio::sync::Notify::new());
+        let notify = committed.clone();
         std::thread::Builder::new()
             .name("cairn-meta-writer".into())
-            .spawn(move || writer_loop(conn, rx))?;
+            .spawn(move || writer_loop(conn, rx, notify))?;
         Ok(Self {
             jobs: tx,
+            committed,
             readers: Arc::new(ReaderPool {
                 path: path.to_owned(),
                 idle: Mutex::new(Vec::new()),
@@ -149,7 +156,7 @@ impl ReaderPool {
     }
 }
 
-fn writer_loop(mut conn: Connection, rx: mpsc::Receiver<Job>) {
+fn writer_loop(mut conn: Connection, rx: mpsc::Receiver<Job>, committed: Arc<tokio::sync::Notify>) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -159,6 +166,7 @@ fn writer_loop(mut conn: Connection, rx: mpsc::Receiver<Job>) {
             }
         }
         run_batch(&mut conn, batch);
+        committed.notify_waiters();
     }
 }
 

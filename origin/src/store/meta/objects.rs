@@ -186,6 +186,13 @@ pub fn upsert(
         sum,
         row.parts as i64
     ])?;
+    super::changes::record(
+        conn,
+        bucket,
+        Some(&row.key),
+        Some(&row.etag),
+        row.modified_ms,
+    )?;
     if let Some(old) = old {
         release_row(conn, store, bucket, &old, after)?;
     }
@@ -255,6 +262,7 @@ pub fn delete(
     };
     conn.prepare_cached("DELETE FROM objects WHERE bucket = ?1 AND key = ?2")?
         .execute(params![bucket, key.as_bytes()])?;
+    super::changes::record(conn, bucket, Some(key), None, old.modified_ms)?;
     release_row(conn, store, bucket, &old, after)?;
     Ok(true)
 }

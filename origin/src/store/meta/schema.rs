@@ -71,6 +71,16 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE buckets ADD COLUMN acl TEXT NOT NULL DEFAULT 'private';
     ALTER TABLE buckets ADD COLUMN policy TEXT;
     ALTER TABLE buckets ADD COLUMN cors TEXT;",
+    // 4: the change feed edges follow, and key roles (edge keys read the
+    // feed and any object, for signed edge URLs).
+    "CREATE TABLE changes (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        bucket TEXT NOT NULL,
+        key BLOB,
+        etag TEXT,
+        created_ms INTEGER NOT NULL
+    );
+    ALTER TABLE access_keys ADD COLUMN role TEXT NOT NULL DEFAULT 'user';",
 ];
 
 /// Opens a connection with the settings every connection shares.

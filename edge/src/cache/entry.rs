@@ -1,0 +1,104 @@
+//! One cached response: what to replay and how fresh it is. Persisted as
+//! JSON beside the body so a restarted edge serves its disk cache at once.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use cairn_shared::freshness::Policy;
+
+/// Response headers an edge replays from cache.
+pub const REPLAYED: &[&str] = &[
+    "content-type",
+    "content-encoding",
+    "content-disposition",
+    "content-language",
+    "cache-control",
+    "expires",
+    "etag",
+    "last-modified",
+    "x-cairn-blake3",
+];
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Entry {
+    /// 200, or 404 for a remembered miss.
+    pub status: u16,
+    /// Replayed headers (lowercase names), `x-amz-meta-*` included.
+    pub headers: Vec<(String, String)>,
+    pub size: u64,
+    /// BLAKE3 of the body (hex): names the body file, verifies the bytes.
+    pub blake3: Option<String>,
+    /// When the response was received or last revalidated (ms since epoch).
+    pub stored_ms: i64,
+    pub ttl_ms: i64,
+    pub swr_ms: i64,
+    pub sie_ms: i64,
+    /// Fetched with the edge's key for a signed URL: never served without one.
+    pub private: bool,
+}
+
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+        .as_millis() as i64
+}
+
+/// Where an entry stands right now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Freshness {
+    Fresh,
+    /// Stale, but inside stale-while-revalidate.
+    StaleRevalidate,
+    Stale,
+}
+
+impl Entry {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn etag(&self) -> Option<&str> {
+        self.header("etag")
+    }
+
+    pub fn age(&self) -> Duration {
+        Duration::from_millis((now_ms() - self.stored_ms).max(0) as u64)
+    }
+
+    pub fn freshness(&self) -> Freshness {
+        let age = now_ms() - self.stored_ms;
+        if age < self.ttl_ms {
+            Freshness::Fresh
+        } else if age < self.ttl_ms + self.swr_ms {
+            Freshness::StaleRevalidate
+        } else {
+            Freshness::Stale
+        }
+    }
+
+    /// Whether a stale copy may stand in for a failing origin now.
+    pub fn usable_on_error(&self) -> bool {
+        now_ms() - self.stored_ms < self.ttl_ms + self.sie_ms.max(self.swr_ms)
+    }
+
+    /// Marks the entry as just received or revalidated under `policy`.
+    pub fn refresh(&mut self, policy: &Policy) {
+        self.stored_ms = now_ms();
+        self.ttl_ms = policy.ttl.as_millis() as i64;
+        self.swr_ms = policy.stale_while_revalidate.as_millis() as i64;
+        self.sie_ms = policy.stale_if_error.as_millis() as i64;
+    }
+
+    /// Forces revalidation on the next request (the origin said it changed,
+    /// or the feed could not say what changed).
+    pub fn expire(&mut self) {
+        self.ttl_ms = 0;
+        self.swr_ms = 0;
+        self.stored_ms = self.stored_ms.min(now_ms() - 1);
+    }
+}

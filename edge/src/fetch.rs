@@ -1,0 +1,241 @@
+//! One upstream fetch, run in its own task for a [`crate::flight`]: sends
+//! the request, announces the headers, writes and hashes the body while
+//! announcing progress, verifies it against `x-cairn-blake3`, and stores
+//! what may be stored.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+use futures_util::StreamExt;
+use tokio::io::AsyncWriteExt;
+use tokio::sync::watch;
+
+use crate::cache::entry::{now_ms, REPLAYED};
+use crate::cache::{Entry, MEMORY_OBJECT_MAX};
+use crate::flight::{Head, Progress};
+use crate::metrics::add;
+use crate::upstream::Fetch;
+use crate::EdgeState;
+use cairn_shared::freshness;
+
+/// Most bytes of a non-200 body passed on.
+const MAX_ERROR_BODY: usize = 64 * 1024;
+
+/// Runs the fetch for cache key `key`, registered in the flights map as
+/// `flight`, and leaves the map once every waiter has its answer.
+pub async fn run(
+    state: Arc<EdgeState>,
+    flight: String,
+    key: String,
+    bucket: String,
+    object: String,
+    fetch: Fetch,
+    tx: watch::Sender<Progress>,
+) {
+    let mut temp = None;
+    let result = fetch_into(&state, &key, &bucket, &object, &fetch, &tx, &mut temp).await;
+    if let Err(e) = &result {
+        tracing::warn!(key, error = %e, "upstream fetch failed");
+        add(&state.metrics.upstream_errors, 1);
+    }
+    tx.send_modify(|p| p.done = Some(result.map_err(|e| e.to_string())));
+    state.flights.finish(&flight);
+    // Waiters may still be reading the temp file (a stored body was linked
+    // into place, not moved): remove it once the last one lets go.
+    if let Some(temp) = temp {
+        tx.closed().await;
+        let _ = tokio::fs::remove_file(&temp).await;
+    }
+}
+
+fn header(resp: &reqwest::Response, name: &str) -> Option<String> {
+    resp.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+fn policy(state: &EdgeState, resp: &reqwest::Response) -> freshness::Policy {
+    freshness::policy(
+        header(resp, "cache-control").as_deref(),
+        header(resp, "expires").as_deref(),
+        header(resp, "date").as_deref(),
+        freshness::Defaults {
+            ttl: state.config.default_ttl,
+            stale_if_error: state.config.stale_if_error,
+        },
+    )
+}
+
+async fn fetch_into(
+    state: &EdgeState,
+    key: &str,
+    bucket: &str,
+    object: &str,
+    fetch: &Fetch,
+    tx: &watch::Sender<Progress>,
+    temp: &mut Option<std::path::PathBuf>,
+) -> anyhow::Result<()> {
+    add(&state.metrics.upstream_fetches, 1);
+    let started = Instant::now();
+    let resp = state.upstream.get(bucket, object, fetch).await?;
+    add(
+        &state.metrics.upstream_micros,
+        started.elapsed().as_micros() as u64,
+    );
+    let status = resp.status().as_u16();
+    let announce = |head: Head| tx.send_modify(|p| p.head = Some(Arc::new(head)));
+    match status {
+        304 => {
+            let policy = policy(state, &resp);
+            state.cache.update(key, |e| e.refresh(&policy));
+            announce(Head {
+                status,
+                entry: None,
+                temp: None,
+                body: Bytes::new(),
+                content_type: None,
+            });
+            Ok(())
+        }
+        200 => receive(state, key, fetch, resp, tx, temp).await,
+        _ => {
+            if status >= 500 {
+                add(&state.metrics.upstream_errors, 1);
+            }
+            let content_type = header(&resp, "content-type");
+            let mut body = BytesMut::new();
+            let mut stream = resp.bytes_stream();
+            while let Some(chunk) = stream.next().await {
+                body.extend_from_slice(&chunk?);
+                if body.len() > MAX_ERROR_BODY {
+                    break;
+                }
+            }
+            if status == 404 {
+                // Remember the miss briefly so a storm of 404s stays here.
+                let entry = Entry {
+                    status,
+                    headers: content_type
+                        .iter()
+                        .map(|c| ("content-type".to_owned(), c.clone()))
+                        .collect(),
+                    size: 0,
+                    blake3: None,
+                    stored_ms: now_ms(),
+                    ttl_ms: state.config.negative_ttl.as_millis() as i64,
+                    swr_ms: 0,
+                    sie_ms: 0,
+                    private: false,
+                };
+                state.cache.insert(key, entry);
+            }
+            announce(Head {
+                status,
+                entry: None,
+                temp: None,
+                body: body.freeze(),
+                content_type,
+            });
+            Ok(())
+        }
+    }
+}
+
+async fn receive(
+    state: &EdgeState,
+    key: &str,
+    fetch: &Fetch,
+    resp: reqwest::Response,
+    tx: &watch::Sender<Progress>,
+    temp_out: &mut Option<std::path::PathBuf>,
+) -> anyhow::Result<()> {
+    let policy = policy(state, &resp);
+    let mut headers = Vec::new();
+    for (name, value) in resp.headers() {
+        let n = name.as_str();
+        if REPLAYED.contains(&n) || n.starts_with("x-amz-meta-") {
+            if let Ok(v) = value.to_str() {
+                headers.push((n.to_owned(), v.to_owned()));
+            }
+        }
+    }
+    let declared = resp.content_length();
+    let expected_hash = header(&resp, "x-cairn-blake3");
+    let mut entry = Entry {
+        status: 200,
+        headers,
+        size: declared.unwrap_or(0),
+        blake3: None,
+        stored_ms: now_ms(),
+        ttl_ms: 0,
+        swr_ms: 0,
+        sie_ms: 0,
+        private: fetch.signed,
+    };
+    entry.refresh(&policy);
+    let temp = state.cache.layout().temp();
+    let mut file = tokio::fs::File::create(&temp).await?;
+    *temp_out = Some(temp.clone());
+    tx.send_modify(|p| {
+        p.head = Some(Arc::new(Head {
+            status: 200,
+            entry: Some(entry.clone()),
+            temp: Some(temp.clone()),
+            body: Bytes::new(),
+            content_type: None,
+        }))
+    });
+    let mut hasher = blake3::Hasher::new();
+    let mut small = (declared.unwrap_or(u64::MAX) <= MEMORY_OBJECT_MAX).then(BytesMut::new);
+    let mut written = 0u64;
+    let mut stream = resp.bytes_stream();
+    let outcome: anyhow::Result<()> = async {
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk?;
+            file.write_all(&chunk).await?;
+            // tokio's File queues writes to a blocking thread; flush so the
+            // bytes are in the file before readers are told they are.
+            file.flush().await?;
+            hasher.update(&chunk);
+            if let Some(s) = small.as_mut() {
+                s.extend_from_slice(&chunk);
+            }
+            written += chunk.len() as u64;
+            // The last byte is held back until the body is verified and
+            // stored: no client sees a complete response before the cache
+            // holds it, and none sees a complete corrupt one.
+            tx.send_modify(|p| p.written = written.saturating_sub(1));
+        }
+        file.flush().await?;
+        Ok(())
+    }
+    .await;
+    add(&state.metrics.bytes_upstream, written);
+    let result = outcome.and_then(|_| {
+        let hash = hasher.finalize().to_hex().to_string();
+        if declared.is_some_and(|d| d != written) {
+            anyhow::bail!("upstream sent {written} bytes of {}", declared.unwrap_or(0));
+        }
+        if expected_hash.as_deref().is_some_and(|h| h != hash) {
+            anyhow::bail!("upstream body does not match its x-cairn-blake3");
+        }
+        Ok(hash)
+    });
+    let hash = result?;
+    if policy.storable {
+        entry.size = written;
+        entry.blake3 = Some(hash.clone());
+        let body = state.cache.layout().body(&hash);
+        if !body.exists() {
+            std::fs::hard_link(&temp, &body)?;
+        }
+        if let Some(s) = small {
+            state.cache.remember(&hash, s.freeze());
+        }
+        state.cache.insert(key, entry);
+    }
+    tx.send_modify(|p| p.written = written);
+    Ok(())
+}

@@ -1,0 +1,78 @@
+//! Following the origin's change feed: every change drops the cached copy
+//! of that key (or of the whole bucket), so an overwrite reaches this edge
+//! within one long-poll round trip, whatever the TTL. The last sequence
+//! seen is kept in the cache dir; after a restart the edge resumes there,
+//! and if the feed no longer reaches back that far, every entry is marked
+//! stale and revalidated before it is served as fresh again.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::metrics::add;
+use crate::EdgeState;
+
+const WAIT_SECS: u64 = 20;
+
+pub async fn run(state: Arc<EdgeState>) {
+    let seq_file = state.config.cache_dir.join("feed.seq");
+    // Resume where the last run stopped; a new cache starts at the end.
+    let mut after: Option<i64> = std::fs::read_to_string(&seq_file)
+        .ok()
+        .and_then(|s| s.trim().parse().ok());
+    let mut backoff = Duration::from_millis(200);
+    loop {
+        let from = after.map(|a| a.to_string()).unwrap_or_else(|| "now".into());
+        match state.feed.feed(&from, WAIT_SECS).await {
+            Ok(page) => {
+                backoff = Duration::from_millis(200);
+                apply(&state, &page);
+                let last = page.get("last").and_then(Value::as_i64);
+                if last.is_some() && last != after {
+                    after = last;
+                    let _ = std::fs::write(&seq_file, after.unwrap_or(0).to_string());
+                }
+                state
+                    .feed_connected
+                    .store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+            Err(e) => {
+                state
+                    .feed_connected
+                    .store(false, std::sync::atomic::Ordering::Relaxed);
+                tracing::debug!(error = %e, "change feed unavailable; retrying");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}
+
+fn apply(state: &EdgeState, page: &Value) {
+    if page.get("reset").and_then(Value::as_bool) == Some(true) {
+        tracing::info!("change feed no longer reaches our last sequence: revalidating everything");
+        state.cache.expire_all();
+    }
+    for change in page
+        .get("changes")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let Some(bucket) = change.get("bucket").and_then(Value::as_str) else {
+            continue;
+        };
+        add(&state.metrics.feed_changes, 1);
+        match change.get("key").and_then(Value::as_str) {
+            Some(key) => {
+                state.cache.remove(&format!("{bucket}/{key}"));
+            }
+            None => {
+                for k in state.cache.keys_with_prefix(&format!("{bucket}/")) {
+                    state.cache.remove(&k);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! Cairn's edge: a caching node that browsers fetch public (or signed)
+//! objects from. It keeps hot bodies in memory and everything it may on
+//! disk, revalidates with ETags, collapses concurrent misses into one
+//! upstream fetch, and follows the origin's change feed so overwrites show
+//! within a second. It talks to its upstream only over HTTP and never links
+//! origin code.
+//!
+//! Parts: `cache` (tiers, index) and `upstream`/`flight`/`fetch` (getting
+//! bytes) do not know each other; `serve` combines them.
+
+pub mod cache;
+pub mod config;
+pub mod fetch;
+pub mod flight;
+pub mod follow;
+pub mod metrics;
+pub mod purge;
+pub mod serve;
+pub mod upstream;
+
+use std::future::Future;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use axum::serve::ListenerExt;
+use axum::Router;
+use tokio::net::TcpListener;
+
+use crate::cache::Cache;
+use crate::config::EdgeConfig;
+use crate::flight::Flights;
+use crate::metrics::Metrics;
+use crate::upstream::Upstream;
+
+pub struct EdgeState {
+    pub config: EdgeConfig,
+    pub cache: Cache,
+    pub flights: Flights,
+    /// Where misses go (the origin or a parent edge).
+    pub upstream: Upstream,
+    /// The origin, for the change feed.
+    pub feed: Upstream,
+    pub metrics: Metrics,
+    pub feed_connected: AtomicBool,
+}
+
+/// Opens the cache directory (loading what a previous run cached).
+pub fn open(config: EdgeConfig) -> anyhow::Result<Arc<EdgeState>> {
+    std::fs::create_dir_all(&config.cache_dir)
+        .map_err(|e| anyhow::anyhow!("cache dir {}: {e}", config.cache_dir.display()))?;
+    let cache = Cache::open(&config.cache_dir, config.memory_cache, config.disk_cache)
+        .map_err(|e| anyhow::anyhow!("cache dir {}: {e}", config.cache_dir.display()))?;
+    let upstream = Upstream::new(
+        &config.upstream,
+        &config.access_key,
+        &config.secret_key,
+        &config.region,
+    );
+    let feed = Upstream::new(
+        &config.origin,
+        &config.access_key,
+        &config.secret_key,
+        &config.region,
+    );
+    Ok(Arc::new(EdgeState {
+        config,
+        cache,
+        flights: Flights::default(),
+        upstream,
+        feed,
+        metrics: Metrics::default(),
+        feed_connected: AtomicBool::new(false),
+    }))
+}
+
+pub fn app(state: Arc<EdgeState>) -> Router {
+    Router::new().fallback(serve::handle).with_state(state)
+}
+
+/// Serves until `shutdown` resolves; follows the change feed meanwhile.
+pub async fn run(
+    state: Arc<EdgeState>,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    if state.config.follow_feed {
+        tokio::spawn(follow::run(state.clone()));
+    }
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

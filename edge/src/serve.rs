@@ -1,0 +1,482 @@
+//! Serving a request: decide from the cache entry's freshness whether to
+//! answer from cache (HIT, STALE), revalidate (REVALIDATED, EXPIRED) or
+//! fetch (MISS), then answer with ranges and conditional requests applied.
+//!
+//! This is the one place that combines `cache` and `flight`/`fetch`.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::response::Response;
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Method, StatusCode};
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+use tokio_util::io::ReaderStream;
+
+use crate::cache::{Entry, Freshness, MEMORY_OBJECT_MAX};
+use crate::flight::{self, Head, Progress};
+use crate::metrics::add;
+use crate::upstream::Fetch;
+use crate::EdgeState;
+use cairn_shared::conditional::{Outcome, Preconditions};
+use cairn_shared::{range, signed_url, target};
+
+pub async fn handle(State(state): State<Arc<EdgeState>>, req: Request) -> Response {
+    let (parts, _) = req.into_parts();
+    let path = parts.uri.path().to_owned();
+    match (&parts.method, path.as_str()) {
+        (&Method::GET, "/health") => return Response::new(Body::from("ok\n")),
+        (&Method::GET, "/metrics") => {
+            let text = state.metrics.render(
+                state.cache.len(),
+                state.cache.memory_bytes(),
+                state.cache.disk_bytes(),
+            );
+            return Response::new(Body::from(text));
+        }
+        (&Method::POST, "/_cairn/purge") => return crate::purge::handle(&state, &parts),
+        _ => {}
+    }
+    if parts.method != Method::GET && parts.method != Method::HEAD {
+        let mut resp = error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "MethodNotAllowed",
+            "An edge serves only GET and HEAD.",
+        );
+        resp.headers_mut()
+            .insert(http::header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+        return resp;
+    }
+    let host = parts
+        .headers
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok());
+    let t = target::target(host, &path, state.config.domain.as_deref());
+    let (Some(bucket), Some(key)) = (t.bucket, t.key) else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "NoSuchKey",
+            "The edge serves objects: /bucket/key.",
+        );
+    };
+    let signed = match check_signature(&state, &parts, &bucket, &key) {
+        Ok(s) => s,
+        Err((code, message)) => return error(StatusCode::FORBIDDEN, code, message),
+    };
+    let mut resp = serve_object(&state, &parts, &bucket, &key, signed).await;
+    let h = resp.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&format!("1.1 {}", state.config.name)) {
+        h.append(http::header::VIA, v);
+    }
+    resp
+}
+
+/// `?expires=&sig=`: a signed URL for a private object. Returns whether
+/// the request carries a valid one; an invalid one is refused here.
+fn check_signature(
+    state: &EdgeState,
+    parts: &http::request::Parts,
+    bucket: &str,
+    key: &str,
+) -> Result<bool, (&'static str, &'static str)> {
+    let query = parts.uri.query().unwrap_or_default();
+    let pairs: Vec<(String, String)> = query
+        .split('&')
+        .filter_map(|p| p.split_once('='))
+        .map(|(k, v)| {
+            (
+                k.to_owned(),
+                percent_encoding::percent_decode_str(v)
+                    .decode_utf8_lossy()
+                    .into_owned(),
+            )
+        })
+        .collect();
+    let get = |n: &str| pairs.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_str());
+    let (Some(expires), Some(sig)) = (get("expires"), get("sig")) else {
+        return Ok(false);
+    };
+    let expires: u64 = expires
+        .parse()
+        .map_err(|_| ("AccessDenied", "Invalid expires."))?;
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+        .as_secs();
+    match signed_url::verify(&state.config.secret_key, bucket, key, expires, sig, now) {
+        Ok(()) => Ok(true),
+        Err(signed_url::Invalid::Expired) => Err(("AccessDenied", "Request has expired")),
+        Err(signed_url::Invalid::BadSignature) => {
+            Err(("SignatureDoesNotMatch", "The URL signature does not match."))
+        }
+    }
+}
+
+async fn serve_object(
+    state: &Arc<EdgeState>,
+    parts: &http::request::Parts,
+    bucket: &str,
+    key: &str,
+    signed: bool,
+) -> Response {
+    let ck = format!("{bucket}/{key}");
+    // Two rounds at most: the second after a corrupt cached body was dropped.
+    for _ in 0..2 {
+        let entry = state.cache.get(&ck);
+        if let Some(e) = &entry {
+            if e.private && !signed {
+                return error(
+                    StatusCode::FORBIDDEN,
+                    "AccessDenied",
+                    "This object needs a signed URL.",
+                );
+            }
+        }
+        match entry {
+            Some(e) if e.freshness() == Freshness::Fresh => {
+                if e.status == 404 {
+                    add(&state.metrics.hits, 1);
+                    return with_cache_headers(
+                        error(
+                            StatusCode::NOT_FOUND,
+                            "NoSuchKey",
+                            "The specified key does not exist.",
+                        ),
+                        &e,
+                        "HIT",
+                    );
+                }
+                add(&state.metrics.hits, 1);
+                if let Some(r) = respond_cached(state, parts, &ck, &e, "HIT").await {
+                    return r;
+                }
+            }
+            Some(e) if e.freshness() == Freshness::StaleRevalidate && e.status == 200 => {
+                // Serve at once; refresh in the background.
+                let (_rx, leader) = state.flights.join(&flight_key(&ck, signed));
+                if let Some(tx) = leader {
+                    spawn_fetch(
+                        state,
+                        &ck,
+                        bucket,
+                        key,
+                        Fetch {
+                            if_none_match: e.etag().map(str::to_owned),
+                            signed,
+                        },
+                        tx,
+                    );
+                }
+                add(&state.metrics.stale, 1);
+                if let Some(r) = respond_cached(state, parts, &ck, &e, "STALE").await {
+                    return r;
+                }
+            }
+            Some(e) => {
+                let validator = (e.status == 200)
+                    .then(|| e.etag().map(str::to_owned))
+                    .flatten();
+                let mut rx = start_or_join(
+                    state,
+                    &ck,
+                    bucket,
+                    key,
+                    Fetch {
+                        if_none_match: validator,
+                        signed,
+                    },
+                );
+                match flight::head(&mut rx).await {
+                    Ok(h) if h.status == 304 => {
+                        add(&state.metrics.revalidated, 1);
+                        if let Some(fresh) = state.cache.get(&ck) {
+                            if let Some(r) =
+                                respond_cached(state, parts, &ck, &fresh, "REVALIDATED").await
+                            {
+                                return r;
+                            }
+                        }
+                    }
+                    Ok(h) if h.status < 500 => {
+                        add(&state.metrics.expired, 1);
+                        return respond_head(parts, &h, rx, "EXPIRED");
+                    }
+                    outcome => {
+                        if e.status == 200 && e.usable_on_error() {
+                            add(&state.metrics.stale, 1);
+                            if let Some(r) = respond_cached(state, parts, &ck, &e, "STALE").await {
+                                return r;
+                            }
+                        }
+                        return upstream_failed(outcome);
+                    }
+                }
+            }
+            None => {
+                add(&state.metrics.misses, 1);
+                let mut rx = start_or_join(
+                    state,
+                    &ck,
+                    bucket,
+                    key,
+                    Fetch {
+                        if_none_match: None,
+                        signed,
+                    },
+                );
+                match flight::head(&mut rx).await {
+                    Ok(h) if h.status == 304 => continue,
+                    Ok(h) if h.status < 500 => return respond_head(parts, &h, rx, "MISS"),
+                    outcome => return upstream_failed(outcome),
+                }
+            }
+        }
+    }
+    error(
+        StatusCode::BAD_GATEWAY,
+        "InternalError",
+        "The cached copy was unusable and could not be refetched.",
+    )
+}
+
+fn flight_key(ck: &str, signed: bool) -> String {
+    if signed {
+        format!("{ck}#signed")
+    } else {
+        ck.to_owned()
+    }
+}
+
+fn start_or_join(
+    state: &Arc<EdgeState>,
+    ck: &str,
+    bucket: &str,
+    key: &str,
+    fetch: Fetch,
+) -> tokio::sync::watch::Receiver<Progress> {
+    let (rx, leader) = state.flights.join(&flight_key(ck, fetch.signed));
+    if let Some(tx) = leader {
+        spawn_fetch(state, ck, bucket, key, fetch, tx);
+    }
+    rx
+}
+
+fn spawn_fetch(
+    state: &Arc<EdgeState>,
+    ck: &str,
+    bucket: &str,
+    key: &str,
+    fetch: Fetch,
+    tx: tokio::sync::watch::Sender<Progress>,
+) {
+    let flight = flight_key(ck, fetch.signed);
+    let (state, bucket, key) = (state.clone(), bucket.to_owned(), key.to_owned());
+    let ck = ck.to_owned();
+    tokio::spawn(crate::fetch::run(state, flight, ck, bucket, key, fetch, tx));
+}
+
+fn upstream_failed(outcome: Result<Arc<Head>, String>) -> Response {
+    match outcome {
+        Ok(h) => passthrough(&h),
+        Err(e) => {
+            tracing::warn!(error = %e, "upstream unavailable");
+            error(
+                StatusCode::GATEWAY_TIMEOUT,
+                "GatewayTimeout",
+                "The origin could not be reached and no usable copy is cached.",
+            )
+        }
+    }
+}
+
+/// An upstream answer other than 200/304, passed on as it came.
+fn passthrough(h: &Head) -> Response {
+    let mut resp = Response::new(Body::from(h.body.clone()));
+    *resp.status_mut() = StatusCode::from_u16(h.status).unwrap_or(StatusCode::BAD_GATEWAY);
+    if let Some(ct) = h
+        .content_type
+        .as_deref()
+        .and_then(|c| HeaderValue::from_str(c).ok())
+    {
+        resp.headers_mut().insert(http::header::CONTENT_TYPE, ct);
+    }
+    resp.headers_mut()
+        .insert("x-cache", HeaderValue::from_static("MISS"));
+    resp
+}
+
+/// Answers from a running (or just finished) fetch.
+fn respond_head(
+    parts: &http::request::Parts,
+    h: &Arc<Head>,
+    rx: tokio::sync::watch::Receiver<Progress>,
+    xcache: &'static str,
+) -> Response {
+    let (Some(entry), Some(temp)) = (&h.entry, &h.temp) else {
+        return passthrough(h);
+    };
+    let temp = temp.clone();
+    build(parts, entry, xcache, move |start, len| {
+        Body::from_stream(flight::body_stream(rx, temp, start, len))
+    })
+}
+
+/// Answers from cache; `None` if the body turned out missing or corrupt
+/// (the entry has been dropped and the caller refetches).
+async fn respond_cached(
+    state: &Arc<EdgeState>,
+    parts: &http::request::Parts,
+    ck: &str,
+    entry: &Entry,
+    xcache: &'static str,
+) -> Option<Response> {
+    let head_only = parts.method == Method::HEAD;
+    if entry.size <= MEMORY_OBJECT_MAX {
+        let body = if head_only {
+            Bytes::new()
+        } else {
+            let (st, ck2, e) = (state.clone(), ck.to_owned(), entry.clone());
+            tokio::task::spawn_blocking(move || st.cache.read_small(&ck2, &e))
+                .await
+                .ok()?
+                .ok()??
+        };
+        let resp = build(parts, entry, xcache, |start, len| {
+            if head_only {
+                return Body::empty();
+            }
+            add(&state.metrics.bytes_memory, len);
+            Body::from(body.slice(start as usize..(start + len) as usize))
+        });
+        return Some(with_cache_headers(resp, entry, xcache));
+    }
+    if !head_only {
+        let (st, ck2, e) = (state.clone(), ck.to_owned(), entry.clone());
+        if !tokio::task::spawn_blocking(move || st.cache.verify_large(&ck2, &e))
+            .await
+            .ok()?
+        {
+            return None;
+        }
+    }
+    let path = state
+        .cache
+        .layout()
+        .body(entry.blake3.as_deref().unwrap_or_default());
+    let file = tokio::fs::File::open(&path).await.ok()?;
+    let metrics = state.clone();
+    let resp = build(parts, entry, xcache, move |start, len| {
+        if head_only {
+            return Body::empty();
+        }
+        add(&metrics.metrics.bytes_disk, len);
+        let stream = futures_util::stream::once(async move {
+            let mut file = file;
+            file.seek(std::io::SeekFrom::Start(start)).await?;
+            Ok::<_, std::io::Error>(ReaderStream::with_capacity(file.take(len), 256 * 1024))
+        });
+        Body::from_stream(futures_util::TryStreamExt::try_flatten(stream))
+    });
+    Some(with_cache_headers(resp, entry, xcache))
+}
+
+/// Builds a 200/206/304/412/416 answer for `entry`; `body(start, len)`
+/// supplies the bytes.
+fn build(
+    parts: &http::request::Parts,
+    entry: &Entry,
+    xcache: &'static str,
+    body: impl FnOnce(u64, u64) -> Body,
+) -> Response {
+    let h = |n: &str| parts.headers.get(n).and_then(|v| v.to_str().ok());
+    let pre = Preconditions {
+        if_match: h("if-match"),
+        if_none_match: h("if-none-match"),
+        if_modified_since: h("if-modified-since"),
+        if_unmodified_since: h("if-unmodified-since"),
+    };
+    let modified = entry
+        .header("last-modified")
+        .and_then(|v| httpdate::parse_http_date(v).ok())
+        .unwrap_or(UNIX_EPOCH);
+    let mut resp = Response::new(Body::empty());
+    replay_headers(resp.headers_mut(), entry);
+    resp.headers_mut()
+        .insert("x-cache", HeaderValue::from_static(xcache));
+    match pre.evaluate(entry.etag().unwrap_or_default(), modified, true) {
+        Outcome::Proceed => {}
+        Outcome::NotModified => {
+            *resp.status_mut() = StatusCode::NOT_MODIFIED;
+            return resp;
+        }
+        Outcome::PreconditionFailed => {
+            *resp.status_mut() = StatusCode::PRECONDITION_FAILED;
+            return resp;
+        }
+    }
+    resp.headers_mut().insert(
+        http::header::ACCEPT_RANGES,
+        HeaderValue::from_static("bytes"),
+    );
+    let (start, len) = match h("range").and_then(range::parse) {
+        None => (0, entry.size),
+        Some(r) => match r.resolve(entry.size) {
+            Some(span) => {
+                *resp.status_mut() = StatusCode::PARTIAL_CONTENT;
+                if let Ok(v) = HeaderValue::from_str(&span.content_range(entry.size)) {
+                    resp.headers_mut().insert(http::header::CONTENT_RANGE, v);
+                }
+                (span.start, span.len())
+            }
+            None => {
+                *resp.status_mut() = StatusCode::RANGE_NOT_SATISFIABLE;
+                if let Ok(v) = HeaderValue::from_str(&format!("bytes */{}", entry.size)) {
+                    resp.headers_mut().insert(http::header::CONTENT_RANGE, v);
+                }
+                return resp;
+            }
+        },
+    };
+    resp.headers_mut()
+        .insert(http::header::CONTENT_LENGTH, HeaderValue::from(len));
+    *resp.body_mut() = if len == 0 {
+        Body::empty()
+    } else {
+        body(start, len)
+    };
+    resp
+}
+
+fn replay_headers(h: &mut HeaderMap, entry: &Entry) {
+    for (name, value) in &entry.headers {
+        if let (Ok(n), Ok(v)) = (
+            http::HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            h.insert(n, v);
+        }
+    }
+}
+
+/// `Age` on everything served from cache.
+fn with_cache_headers(mut resp: Response, entry: &Entry, xcache: &'static str) -> Response {
+    resp.headers_mut()
+        .insert("age", HeaderValue::from(entry.age().as_secs()));
+    resp.headers_mut()
+        .insert("x-cache", HeaderValue::from_static(xcache));
+    resp
+}
+
+/// An S3-style XML error generated by the edge itself.
+pub fn error(status: StatusCode, code: &str, message: &str) -> Response {
+    let body = format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{code}</Code><Message>{message}</Message></Error>");
+    let mut resp = Response::new(Body::from(body));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/xml"),
+    );
+    resp
+}

@@ -1,0 +1,137 @@
+//! The client side: requests to the upstream (origin, parent edge or any S3
+//! endpoint) over HTTP. Anonymous for public objects; signed with the edge
+//! key (SigV4, via `aws-sigv4`) for private fetches and the change feed.
+
+use std::time::SystemTime;
+
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+
+const PATH: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b'/');
+
+pub struct Upstream {
+    client: reqwest::Client,
+    base: String,
+    access_key: String,
+    secret_key: String,
+    region: String,
+}
+
+/// What a fetch asks for.
+#[derive(Debug, Clone, Default)]
+pub struct Fetch {
+    pub if_none_match: Option<String>,
+    /// Sign with the edge key (the object is private).
+    pub signed: bool,
+}
+
+impl Upstream {
+    pub fn new(base: &str, access_key: &str, secret_key: &str, region: &str) -> Self {
+        Self {
+            client: reqwest::Client::builder()
+                .pool_max_idle_per_host(64)
+                .build()
+                .expect("http client"),
+            base: base.trim_end_matches('/').to_owned(),
+            access_key: access_key.to_owned(),
+            secret_key: secret_key.to_owned(),
+            region: region.to_owned(),
+        }
+    }
+
+    pub fn object_url(&self, bucket: &str, key: &str) -> String {
+        format!(
+            "{}/{}/{}",
+            self.base,
+            bucket,
+            utf8_percent_encode(key, PATH)
+        )
+    }
+
+    /// SigV4 headers for a GET of `url` (`UNSIGNED-PAYLOAD`).
+    fn sign(&self, url: &str) -> anyhow::Result<Vec<(String, String)>> {
+        use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
+        let identity = aws_credential_types::Credentials::new(
+            &self.access_key,
+            &self.secret_key,
+            None,
+            None,
+            "edge",
+        )
+        .into();
+        let params = aws_sigv4::sign::v4::SigningParams::builder()
+            .identity(&identity)
+            .region(&self.region)
+            .name("s3")
+            .time(SystemTime::now())
+            .settings(SigningSettings::default())
+            .build()?
+            .into();
+        let parsed = reqwest::Url::parse(url)?;
+        let host = match parsed.port() {
+            Some(p) => format!("{}:{p}", parsed.host_str().unwrap_or_default()),
+            None => parsed.host_str().unwrap_or_default().to_owned(),
+        };
+        let req = SignableRequest::new(
+            "GET",
+            url,
+            [
+                ("host", host.as_str()),
+                ("x-amz-content-sha256", "UNSIGNED-PAYLOAD"),
+            ]
+            .into_iter(),
+            SignableBody::UnsignedPayload,
+        )?;
+        let (instructions, _) = sign(req, &params)?.into_parts();
+        let mut out: Vec<(String, String)> = instructions
+            .headers()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        out.push(("x-amz-content-sha256".into(), "UNSIGNED-PAYLOAD".into()));
+        Ok(out)
+    }
+
+    pub async fn get(
+        &self,
+        bucket: &str,
+        key: &str,
+        fetch: &Fetch,
+    ) -> anyhow::Result<reqwest::Response> {
+        let url = self.object_url(bucket, key);
+        let mut req = self.client.get(&url);
+        if let Some(etag) = &fetch.if_none_match {
+            req = req.header("if-none-match", etag);
+        }
+        if fetch.signed {
+            for (k, v) in self.sign(&url)? {
+                req = req.header(k, v);
+            }
+        }
+        Ok(req.send().await?)
+    }
+
+    /// One long poll of the origin's change feed.
+    pub async fn feed(&self, after: &str, wait_secs: u64) -> anyhow::Result<serde_json::Value> {
+        let url = format!("{}/_cairn/feed?after={after}&wait={wait_secs}", self.base);
+        let mut req = self
+            .client
+            .get(&url)
+            .timeout(std::time::Duration::from_secs(wait_secs + 10));
+        for (k, v) in self.sign(&url)? {
+            req = req.header(k, v);
+        }
+        let resp = req.send().await?;
+        if !resp.status().is_success() {
+            anyhow::bail!(
+                "feed answered {}: {}",
+                resp.status(),
+                resp.text().await.unwrap_or_default()
+            );
+        }
+        Ok(serde_json::from_slice(&resp.bytes().await?)?)
+    }
+}

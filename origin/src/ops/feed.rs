@@ -1,0 +1,81 @@
+//! `GET /_cairn/feed?after=SEQ&wait=SECONDS`: the change feed edges follow.
+//!
+//! A long poll: answers at once when changes after `after` exist, else
+//! waits (woken by the metadata writer's commits) up to `wait` seconds.
+//! `after=now` answers at once with the current end, where a new edge starts.
+//! When `after` is older than what the feed still holds, the answer says
+//! `reset`, and the edge revalidates everything it caches.
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::response::Response;
+use serde_json::json;
+
+use super::Ctx;
+use crate::error::{Code, S3Error, S3Result};
+use crate::store::meta::changes;
+
+const MAX_WAIT: u64 = 30;
+const PAGE: usize = 1000;
+
+pub async fn follow(ctx: &Ctx) -> S3Result<Response> {
+    if !ctx.verified.principal.is_edge() {
+        return Err(S3Error::msg(
+            Code::AccessDenied,
+            "The change feed needs an edge key (cairn-origin key create NAME --edge).",
+        ));
+    }
+    // `after=now`: a new follower starts at the feed's current end.
+    if ctx.query("after") == Some("now") {
+        let (_, newest) = ctx.state.meta.read(changes::bounds).await?;
+        let mut resp = Response::new(Body::from(
+            json!({"reset": false, "last": newest, "changes": []}).to_string(),
+        ));
+        resp.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("application/json"),
+        );
+        return Ok(resp);
+    }
+    let after: i64 = ctx.query("after").and_then(|a| a.parse().ok()).unwrap_or(0);
+    let wait = Duration::from_secs(
+        ctx.query("wait")
+            .and_then(|w| w.parse().ok())
+            .unwrap_or(20)
+            .min(MAX_WAIT),
+    );
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        // Register for the wake-up before reading, so a commit between the
+        // read and the wait is not missed.
+        let woken = ctx.state.meta.committed.notified();
+        tokio::pin!(woken);
+        woken.as_mut().enable();
+        let (page, (oldest, newest)) = ctx
+            .state
+            .meta
+            .read(move |c| Ok((changes::after(c, after, PAGE)?, changes::bounds(c)?)))
+            .await?;
+        // `after` fell off the retained window: changes were lost to it.
+        let reset = after > 0 && oldest > after + 1;
+        if !page.is_empty() || reset || tokio::time::Instant::now() >= deadline {
+            let last =
+                page.last()
+                    .map(|c| c.seq)
+                    .unwrap_or(if reset { newest } else { after.max(0) });
+            let body = json!({
+                "reset": reset,
+                "last": last,
+                "changes": page.iter().map(|c| json!({"seq": c.seq, "bucket": c.bucket, "key": c.key, "etag": c.etag})).collect::<Vec<_>>(),
+            });
+            let mut resp = Response::new(Body::from(body.to_string()));
+            resp.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static("application/json"),
+            );
+            return Ok(resp);
+        }
+        let _ = tokio::time::timeout_at(deadline, woken).await;
+    }
+}

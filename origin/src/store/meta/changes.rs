@@ -1,0 +1,71 @@
+//! The change feed: every object write or delete and every bucket setting
+//! that changes who may read appends a row here, in the same transaction as
+//! the change itself, so a committed change is never missing from the feed.
+//! Edges follow it by sequence number.
+
+use rusqlite::{params, Connection};
+
+use crate::error::S3Result;
+
+/// One change, as edges receive it.
+#[derive(Debug, Clone)]
+pub struct Change {
+    pub seq: i64,
+    pub bucket: String,
+    /// `None`: the whole bucket changed (policy, ACL, CORS).
+    pub key: Option<String>,
+    /// The new ETag, or `None` for a deletion.
+    pub etag: Option<String>,
+}
+
+/// How many changes the feed keeps; older ones are trimmed.
+pub const RETAIN: i64 = 100_000;
+
+pub fn record(
+    conn: &Connection,
+    bucket: &str,
+    key: Option<&str>,
+    etag: Option<&str>,
+    now_ms: i64,
+) -> S3Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO changes (bucket, key, etag, created_ms) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![bucket, key.map(str::as_bytes), etag, now_ms])?;
+    Ok(())
+}
+
+/// Changes after `after`, oldest first, at most `limit`.
+pub fn after(conn: &Connection, after: i64, limit: usize) -> S3Result<Vec<Change>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT seq, bucket, key, etag FROM changes WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+    )?;
+    let rows = stmt.query_map(params![after, limit as i64], |r| {
+        let key: Option<Vec<u8>> = r.get(2)?;
+        Ok(Change {
+            seq: r.get(0)?,
+            bucket: r.get(1)?,
+            key: key.map(|k| String::from_utf8_lossy(&k).into_owned()),
+            etag: r.get(3)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The oldest and newest sequence numbers still held (0, 0 when empty).
+pub fn bounds(conn: &Connection) -> S3Result<(i64, i64)> {
+    Ok(conn.query_row(
+        "SELECT coalesce(min(seq), 0), coalesce(max(seq), 0) FROM changes",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?)
+}
+
+/// Drops all but the newest `RETAIN` changes.
+pub fn trim(conn: &Connection) -> S3Result<()> {
+    conn.execute(
+        "DELETE FROM changes WHERE seq <= (SELECT max(seq) FROM changes) - ?1",
+        [RETAIN],
+    )?;
+    Ok(())
+}

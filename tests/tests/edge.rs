@@ -1,0 +1,492 @@
+//! The edge in front of a real origin: cache states, collapsing, the change
+//! feed, restarts, corruption, signed URLs, purging and ranges.
+
+use std::time::{Duration, Instant};
+
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::BucketCannedAcl;
+use cairn_tests::{payload, TestEdge, TestOrigin};
+
+async fn public_bucket(origin: &TestOrigin, name: &str) -> aws_sdk_s3::Client {
+    let s3 = origin.client();
+    s3.create_bucket()
+        .bucket(name)
+        .acl(BucketCannedAcl::PublicRead)
+        .send()
+        .await
+        .unwrap();
+    s3
+}
+
+async fn put(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    body: Vec<u8>,
+    cache_control: Option<&str>,
+) {
+    s3.put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(ByteStream::from(body))
+        .set_cache_control(cache_control.map(str::to_owned))
+        .send()
+        .await
+        .unwrap();
+}
+
+struct Got {
+    status: u16,
+    xcache: String,
+    age: Option<u64>,
+    etag: Option<String>,
+    body: Vec<u8>,
+    headers: reqwest::header::HeaderMap,
+}
+
+async fn get(url: &str, headers: &[(&str, &str)]) -> Got {
+    let mut req = reqwest::Client::new().get(url);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let resp = req.send().await.unwrap();
+    let h = resp.headers().clone();
+    let s = |n: &str| h.get(n).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    Got {
+        status: resp.status().as_u16(),
+        xcache: s("x-cache").unwrap_or_default(),
+        age: s("age").and_then(|a| a.parse().ok()),
+        etag: s("etag"),
+        headers: h.clone(),
+        body: resp.bytes().await.unwrap().to_vec(),
+    }
+}
+
+#[tokio::test]
+async fn miss_then_hit_with_object_headers() {
+    let origin = TestOrigin::spawn();
+    let s3 = public_bucket(&origin, "pub").await;
+    s3.put_object()
+        .bucket("pub")
+        .key("app.css")
+        .body(ByteStream::from_static(b"body{}"))
+        .content_type("text/css")
+        .cache_control("public, max-age=300")
+        .metadata("build", "42")
+        .send()
+        .await
+        .unwrap();
+    let edge = TestEdge::spawn(&origin, &[]);
+    let url = format!("{}/pub/app.css", edge.url);
+    let first = get(&url, &[]).await;
+    assert_eq!(
+        (first.status, first.xcache.as_str(), first.body.as_slice()),
+        (200, "MISS", b"body{}".as_slice())
+    );
+    let second = get(&url, &[]).await;
+    assert_eq!((second.status, second.xcache.as_str()), (200, "HIT"));
+    assert!(second.age.is_some(), "Age on cached responses");
+    assert_eq!(second.body, b"body{}");
+    assert_eq!(second.headers["content-type"], "text/css");
+    assert_eq!(second.headers["cache-control"], "public, max-age=300");
+    assert_eq!(second.headers["x-amz-meta-build"], "42");
+    assert_eq!(
+        second.headers["x-cairn-blake3"],
+        blake3::hash(b"body{}").to_hex().as_str()
+    );
+    assert!(second.headers["via"]
+        .to_str()
+        .unwrap()
+        .contains("cairn-edge"));
+    assert_eq!(origin.gets_of("/pub/app.css"), 1, "one origin fetch");
+
+    // Conditional and range requests are answered from cache.
+    let etag = second.etag.clone().unwrap();
+    assert_eq!(get(&url, &[("if-none-match", &etag)]).await.status, 304);
+    let part = get(&url, &[("range", "bytes=1-3")]).await;
+    assert_eq!(
+        (part.status, part.body.as_slice()),
+        (206, b"ody".as_slice())
+    );
+    assert_eq!(part.headers["content-range"], "bytes 1-3/6");
+    assert_eq!(get(&url, &[("range", "bytes=10-20")]).await.status, 416);
+    assert_eq!(origin.gets_of("/pub/app.css"), 1);
+
+    // Unknown keys are 404 (and remembered), other methods 405.
+    assert_eq!(
+        get(&format!("{}/pub/nope", edge.url), &[]).await.status,
+        404
+    );
+    let again = get(&format!("{}/pub/nope", edge.url), &[]).await;
+    assert_eq!(
+        (again.status, again.xcache.as_str()),
+        (404, "HIT"),
+        "negative caching"
+    );
+    let post = reqwest::Client::new().post(&url).send().await.unwrap();
+    assert_eq!(post.status(), 405);
+}
+
+#[tokio::test]
+async fn private_objects_are_refused_without_a_signature() {
+    let origin = TestOrigin::spawn();
+    let s3 = origin.client();
+    s3.create_bucket().bucket("priv").send().await.unwrap();
+    put(&s3, "priv", "secret.pdf", b"classified".to_vec(), None).await;
+    let edge = TestEdge::spawn(&origin, &[]);
+    assert_eq!(
+        get(&format!("{}/priv/secret.pdf", edge.url), &[])
+            .await
+            .status,
+        403
+    );
+
+    let signed = origin.sign_url(&edge, "priv", "secret.pdf", "1h");
+    let ok = get(&signed, &[]).await;
+    assert_eq!(
+        (ok.status, ok.body.as_slice()),
+        (200, b"classified".as_slice())
+    );
+    assert_eq!(get(&signed, &[]).await.xcache, "HIT");
+    // Cached under its plain key, but never served without a signature.
+    assert_eq!(
+        get(&format!("{}/priv/secret.pdf", edge.url), &[])
+            .await
+            .status,
+        403
+    );
+    let tampered = signed.replace("secret.pdf", "other.pdf");
+    assert_eq!(get(&tampered, &[]).await.status, 403);
+    let bad_sig = format!("{}0", &signed[..signed.len() - 1]);
+    assert_eq!(get(&bad_sig, &[]).await.status, 403);
+    let expired = origin.sign_url(&edge, "priv", "secret.pdf", "0s");
+    let expired = expired.replace(
+        &format!(
+            "expires={}",
+            expired
+                .split("expires=")
+                .nth(1)
+                .unwrap()
+                .split('&')
+                .next()
+                .unwrap()
+        ),
+        "expires=1000",
+    );
+    assert_eq!(
+        get(&expired, &[]).await.status,
+        403,
+        "expired (and re-signed value mismatch)"
+    );
+}
+
+#[tokio::test]
+async fn cache_control_directives() {
+    let origin = TestOrigin::spawn();
+    let s3 = public_bucket(&origin, "ccd").await;
+    put(&s3, "ccd", "nocache", b"n".to_vec(), Some("no-cache")).await;
+    put(&s3, "ccd", "nostore", b"s".to_vec(), Some("no-store")).await;
+    put(
+        &s3,
+        "ccd",
+        "private",
+        b"p".to_vec(),
+        Some("private, max-age=600"),
+    )
+    .await;
+    put(
+        &s3,
+        "ccd",
+        "short",
+        b"x".to_vec(),
+        Some("max-age=1, stale-while-revalidate=60"),
+    )
+    .await;
+    let edge = TestEdge::spawn(&origin, &[]);
+    let url = |k: &str| format!("{}/ccd/{k}", edge.url);
+
+    assert_eq!(get(&url("nocache"), &[]).await.xcache, "MISS");
+    assert_eq!(
+        get(&url("nocache"), &[]).await.xcache,
+        "REVALIDATED",
+        "no-cache: stored, revalidated every time"
+    );
+    assert_eq!(get(&url("nostore"), &[]).await.xcache, "MISS");
+    assert_eq!(
+        get(&url("nostore"), &[]).await.xcache,
+        "MISS",
+        "no-store: never stored"
+    );
+    assert_eq!(get(&url("private"), &[]).await.xcache, "MISS");
+    assert_eq!(
+        get(&url("private"), &[]).await.xcache,
+        "MISS",
+        "private: not for a shared cache"
+    );
+
+    assert_eq!(get(&url("short"), &[]).await.xcache, "MISS");
+    assert_eq!(get(&url("short"), &[]).await.xcache, "HIT");
+    // Let max-age=1 pass: inside stale-while-revalidate the stale copy is
+    // served at once while a background revalidation refreshes it.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let stale = get(&url("short"), &[]).await;
+    assert_eq!(
+        (stale.xcache.as_str(), stale.body.as_slice()),
+        ("STALE", b"x".as_slice())
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let g = get(&url("short"), &[]).await;
+        if g.xcache == "HIT" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "background revalidation never landed"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn an_overwrite_reaches_the_edge_within_a_second() {
+    let origin = TestOrigin::spawn();
+    let s3 = public_bucket(&origin, "live").await;
+    put(
+        &s3,
+        "live",
+        "index.html",
+        b"v1".to_vec(),
+        Some("max-age=3600"),
+    )
+    .await;
+    let edge = TestEdge::spawn(&origin, &[]);
+    let url = format!("{}/live/index.html", edge.url);
+    assert_eq!(get(&url, &[]).await.body, b"v1");
+    assert_eq!(get(&url, &[]).await.xcache, "HIT");
+    // Let the edge's feed connection settle before the change.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    put(
+        &s3,
+        "live",
+        "index.html",
+        b"v2".to_vec(),
+        Some("max-age=3600"),
+    )
+    .await;
+    let changed = Instant::now();
+    loop {
+        if get(&url, &[]).await.body == b"v2" {
+            break;
+        }
+        assert!(
+            changed.elapsed() < Duration::from_secs(1),
+            "the edge still served v1 after 1 s despite max-age=3600"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Deletes travel the same way.
+    s3.delete_object()
+        .bucket("live")
+        .key("index.html")
+        .send()
+        .await
+        .unwrap();
+    let deleted = Instant::now();
+    while get(&url, &[]).await.status != 404 {
+        assert!(
+            deleted.elapsed() < Duration::from_secs(1),
+            "delete did not reach the edge"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_stampede_causes_one_origin_fetch() {
+    let origin = TestOrigin::spawn();
+    let s3 = public_bucket(&origin, "hot").await;
+    let data = payload(50 * 1024 * 1024, 7);
+    put(&s3, "hot", "video.mp4", data.clone(), Some("max-age=600")).await;
+    let edge = TestEdge::spawn(&origin, &[]);
+    let url = format!("{}/hot/video.mp4", edge.url);
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    let want = blake3::hash(&data);
+    let tasks: Vec<_> = (0..500)
+        .map(|_| {
+            let (client, url) = (client.clone(), url.clone());
+            tokio::spawn(async move {
+                let resp = client.get(&url).send().await.unwrap();
+                assert_eq!(resp.status(), 200);
+                let mut h = blake3::Hasher::new();
+                let mut stream = resp.bytes_stream();
+                while let Some(chunk) = futures_util::StreamExt::next(&mut stream).await {
+                    h.update(&chunk.unwrap());
+                }
+                h.finalize()
+            })
+        })
+        .collect();
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), want, "every client gets identical bytes");
+    }
+    assert_eq!(
+        origin.gets_of("/hot/video.mp4"),
+        1,
+        "500 concurrent requests, one origin GET"
+    );
+}
+
+#[tokio::test]
+async fn origin_down_serves_stale_and_504_for_the_rest() {
+    let origin = TestOrigin::spawn();
+    let s3 = public_bucket(&origin, "down").await;
+    put(
+        &s3,
+        "down",
+        "cached",
+        b"still here".to_vec(),
+        Some("max-age=1, stale-if-error=600"),
+    )
+    .await;
+    put(&s3, "down", "never-fetched", b"x".to_vec(), None).await;
+    let edge = TestEdge::spawn(&origin, &[]);
+    assert_eq!(
+        get(&format!("{}/down/cached", edge.url), &[]).await.xcache,
+        "MISS"
+    );
+    drop(origin.kill());
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let stale = get(&format!("{}/down/cached", edge.url), &[]).await;
+    assert_eq!(
+        (stale.status, stale.xcache.as_str(), stale.body.as_slice()),
+        (200, "STALE", b"still here".as_slice())
+    );
+    assert_eq!(
+        get(&format!("{}/down/never-fetched", edge.url), &[])
+            .await
+            .status,
+        504
+    );
+}
+
+#[tokio::test]
+async fn a_restart_keeps_the_disk_cache_and_corruption_is_refetched() {
+    let origin = TestOrigin::spawn();
+    let s3 = public_bucket(&origin, "disk").await;
+    let big = payload(12 * 1024 * 1024, 3);
+    put(
+        &s3,
+        "disk",
+        "small.js",
+        b"console.log(1)".to_vec(),
+        Some("max-age=3600"),
+    )
+    .await;
+    put(&s3, "disk", "big.bin", big.clone(), Some("max-age=3600")).await;
+    let edge = TestEdge::spawn(&origin, &[]);
+    let (ak, sk) = (edge.access_key.clone(), edge.secret_key.clone());
+    assert_eq!(
+        get(&format!("{}/disk/small.js", edge.url), &[])
+            .await
+            .xcache,
+        "MISS"
+    );
+    assert_eq!(
+        get(&format!("{}/disk/big.bin", edge.url), &[]).await.xcache,
+        "MISS"
+    );
+    let dir = edge.kill();
+    let edge = TestEdge::spawn_in(dir, &origin.url, &ak, &sk, &[]);
+    let small = get(&format!("{}/disk/small.js", edge.url), &[]).await;
+    assert_eq!(
+        (small.xcache.as_str(), small.body.as_slice()),
+        ("HIT", b"console.log(1)".as_slice()),
+        "served from disk after a kill -9"
+    );
+    let got = get(&format!("{}/disk/big.bin", edge.url), &[]).await;
+    assert_eq!(got.xcache, "HIT");
+    assert!(got.body == big);
+    assert_eq!(origin.gets_of("/disk/small.js"), 1);
+
+    // Corrupt both bodies on disk, restart: detected, refetched, never served.
+    let dir = edge.kill();
+    for hash in [blake3::hash(b"console.log(1)"), blake3::hash(&big)] {
+        let path = dir.path().join("cache/blobs").join(hash.to_hex().as_str());
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[3] ^= 0xff;
+        std::fs::write(&path, bytes).unwrap();
+    }
+    let edge = TestEdge::spawn_in(dir, &origin.url, &ak, &sk, &[]);
+    let small = get(&format!("{}/disk/small.js", edge.url), &[]).await;
+    assert_eq!(
+        (small.xcache.as_str(), small.body.as_slice()),
+        ("MISS", b"console.log(1)".as_slice())
+    );
+    let got = get(&format!("{}/disk/big.bin", edge.url), &[]).await;
+    assert_eq!(got.xcache, "MISS");
+    assert!(got.body == big, "the refetched bytes are right");
+    assert_eq!(origin.gets_of("/disk/small.js"), 2);
+}
+
+#[tokio::test]
+async fn purge_api() {
+    let origin = TestOrigin::spawn();
+    let s3 = public_bucket(&origin, "purge").await;
+    for k in ["a/1", "a/2", "b/1"] {
+        put(&s3, "purge", k, b"x".to_vec(), Some("max-age=3600")).await;
+    }
+    let edge = TestEdge::spawn(&origin, &[]);
+    for k in ["a/1", "a/2", "b/1"] {
+        get(&format!("{}/purge/{k}", edge.url), &[]).await;
+    }
+    let purge = |q: &str, token: &str| {
+        reqwest::Client::new()
+            .post(format!("{}/_cairn/purge?{q}", edge.url))
+            .bearer_auth(token)
+            .send()
+    };
+    assert_eq!(
+        purge("bucket=purge&key=a/1", "wrong")
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
+    assert_eq!(
+        get(&format!("{}/purge/a/1", edge.url), &[]).await.xcache,
+        "HIT"
+    );
+    let resp = purge("bucket=purge&key=a/1", &edge.secret_key)
+        .await
+        .unwrap();
+    assert_eq!(resp.text().await.unwrap(), "{\"purged\":1}");
+    assert_eq!(
+        get(&format!("{}/purge/a/1", edge.url), &[]).await.xcache,
+        "MISS"
+    );
+    let resp = purge("bucket=purge&prefix=a/", &edge.secret_key)
+        .await
+        .unwrap();
+    assert_eq!(resp.text().await.unwrap(), "{\"purged\":2}");
+    let resp = purge("bucket=purge", &edge.secret_key).await.unwrap();
+    assert_eq!(
+        resp.text().await.unwrap(),
+        "{\"purged\":1}",
+        "the whole bucket: b/1 was left"
+    );
+    assert_eq!(
+        get(&format!("{}/purge/b/1", edge.url), &[]).await.xcache,
+        "MISS"
+    );
+    let metrics = reqwest::get(format!("{}/metrics", edge.url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("cairn_edge_purges_total 4"), "{metrics}");
+}
