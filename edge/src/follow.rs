@@ -69,6 +69,7 @@ fn apply(state: &EdgeState, page: &Value) {
                 state.cache.remove(&format!("{bucket}/{key}"));
             }
             None => {
+                state.cors.forget(bucket);
                 for k in state.cache.keys_with_prefix(&format!("{bucket}/")) {
                     state.cache.remove(&k);
                 }

@@ -10,6 +10,7 @@
 
 pub mod cache;
 pub mod config;
+pub mod cors;
 pub mod fetch;
 pub mod flight;
 pub mod follow;
@@ -42,6 +43,8 @@ pub struct EdgeState {
     pub feed: Upstream,
     pub metrics: Metrics,
     pub feed_connected: AtomicBool,
+    /// Buckets' CORS rules, read from the origin.
+    pub cors: cors::BucketRules,
 }
 
 /// Opens the cache directory (loading what a previous run cached).
@@ -70,6 +73,7 @@ pub fn open(config: EdgeConfig) -> anyhow::Result<Arc<EdgeState>> {
         feed,
         metrics: Metrics::default(),
         feed_connected: AtomicBool::new(false),
+        cors: cors::BucketRules::default(),
     }))
 }
 

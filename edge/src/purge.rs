@@ -26,21 +26,7 @@ pub fn handle(state: &EdgeState, parts: &http::request::Parts) -> Response {
             "Purging needs the edge key: Authorization: Bearer <secret>.",
         );
     }
-    let pairs: Vec<(String, String)> = parts
-        .uri
-        .query()
-        .unwrap_or_default()
-        .split('&')
-        .filter_map(|p| p.split_once('='))
-        .map(|(k, v)| {
-            (
-                k.to_owned(),
-                percent_encoding::percent_decode_str(v)
-                    .decode_utf8_lossy()
-                    .into_owned(),
-            )
-        })
-        .collect();
+    let pairs = crate::serve::query_pairs(parts.uri.query().unwrap_or_default());
     let get = |n: &str| pairs.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_str());
     let Some(bucket) = get("bucket").filter(|b| !b.is_empty()) else {
         return error(

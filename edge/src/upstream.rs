@@ -114,6 +114,24 @@ impl Upstream {
         Ok(req.send().await?)
     }
 
+    /// A bucket's CORS configuration XML (`None` when it has none).
+    pub async fn bucket_cors(&self, bucket: &str) -> anyhow::Result<Option<Vec<u8>>> {
+        let url = format!("{}/{}?cors", self.base, utf8_percent_encode(bucket, PATH));
+        let mut req = self
+            .client
+            .get(&url)
+            .timeout(std::time::Duration::from_secs(5));
+        for (k, v) in self.sign(&url)? {
+            req = req.header(k, v);
+        }
+        let resp = req.send().await?;
+        match resp.status().as_u16() {
+            200 => Ok(Some(resp.bytes().await?.to_vec())),
+            404 => Ok(None),
+            s => anyhow::bail!("GetBucketCors answered {s}"),
+        }
+    }
+
     /// One long poll of the origin's change feed.
     pub async fn feed(&self, after: &str, wait_secs: u64) -> anyhow::Result<serde_json::Value> {
         let url = format!("{}/_cairn/feed?after={after}&wait={wait_secs}", self.base);

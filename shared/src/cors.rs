@@ -1,6 +1,9 @@
 //! CORS rules as S3 evaluates them: the first rule whose origin, method
 //! and requested headers all match wins. Origins and headers may hold one
-//! `*` wildcard; header names compare case-insensitively.
+//! `*` wildcard; header names compare case-insensitively. Also the parser
+//! for S3's `CORSConfiguration` XML, which the origin stores and edges read.
+
+use serde::Deserialize;
 
 /// One rule of a bucket's CORS configuration.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -10,6 +13,77 @@ pub struct CorsRule {
     pub headers: Vec<String>,
     pub expose: Vec<String>,
     pub max_age: Option<u32>,
+}
+
+#[derive(Deserialize)]
+struct CorsConfiguration {
+    #[serde(rename = "CORSRule", default)]
+    rules: Vec<XmlRule>,
+}
+
+#[derive(Deserialize)]
+struct XmlRule {
+    #[serde(rename = "AllowedOrigin", default)]
+    origins: Vec<String>,
+    #[serde(rename = "AllowedMethod", default)]
+    methods: Vec<String>,
+    #[serde(rename = "AllowedHeader", default)]
+    headers: Vec<String>,
+    #[serde(rename = "ExposeHeader", default)]
+    expose: Vec<String>,
+    #[serde(rename = "MaxAgeSeconds")]
+    max_age: Option<u32>,
+}
+
+/// Why a CORS document was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigError {
+    /// Not the expected XML shape (S3's MalformedXML).
+    Malformed,
+    /// Well-formed but not allowed (S3's InvalidRequest), with the reason.
+    Invalid(String),
+}
+
+const METHODS: &[&str] = &["GET", "PUT", "POST", "DELETE", "HEAD"];
+const MAX_RULES: usize = 100;
+
+/// Parses and validates a `CORSConfiguration` document.
+pub fn parse_config(xml: &[u8]) -> Result<Vec<CorsRule>, ConfigError> {
+    let text = std::str::from_utf8(xml).map_err(|_| ConfigError::Malformed)?;
+    let conf: CorsConfiguration =
+        quick_xml::de::from_str(text).map_err(|_| ConfigError::Malformed)?;
+    if conf.rules.is_empty() || conf.rules.len() > MAX_RULES {
+        return Err(ConfigError::Malformed);
+    }
+    let mut out = Vec::new();
+    for r in conf.rules {
+        if r.origins.is_empty() || r.methods.is_empty() {
+            return Err(ConfigError::Malformed);
+        }
+        if let Some(m) = r.methods.iter().find(|m| !METHODS.contains(&m.as_str())) {
+            return Err(ConfigError::Invalid(format!(
+                "Found unsupported HTTP method in CORS config. Unsupported method is {m}"
+            )));
+        }
+        if let Some(o) = r
+            .origins
+            .iter()
+            .chain(&r.headers)
+            .find(|o| o.matches('*').count() > 1)
+        {
+            return Err(ConfigError::Invalid(format!(
+                "{o} can not have more than one wildcard."
+            )));
+        }
+        out.push(CorsRule {
+            origins: r.origins,
+            methods: r.methods,
+            headers: r.headers,
+            expose: r.expose,
+            max_age: r.max_age,
+        });
+    }
+    Ok(out)
 }
 
 /// Matches `value` against a pattern with at most one `*`.

@@ -28,6 +28,35 @@ pub fn binary(name: &str) -> PathBuf {
     path
 }
 
+/// Starts `cmd` with stderr to `log`, reads stdout until the line that
+/// starts with `ready` (which names the bound address), and keeps draining
+/// stdout so the child never blocks on a full pipe.
+fn spawn_ready(mut cmd: Command, log: &std::path::Path, ready: &str) -> (Child, String) {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(log).expect("log file"))
+        .spawn()
+        .expect("spawn");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let addr = loop {
+        let line = lines
+            .next()
+            .unwrap_or_else(|| {
+                panic!(
+                    "process exited before listening; log: {}",
+                    std::fs::read_to_string(log).unwrap_or_default()
+                )
+            })
+            .expect("read stdout");
+        if let Some(url) = line.strip_prefix(ready) {
+            break url.trim().to_owned();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    (child, addr)
+}
+
 /// A running origin process with its own data directory.
 pub struct TestOrigin {
     pub url: String,
@@ -49,38 +78,20 @@ impl TestOrigin {
 
     /// Starts the origin on an existing data directory (restarts).
     pub fn spawn_in(dir: tempfile::TempDir, args: &[&str]) -> Self {
-        let log = std::fs::File::create(dir.path().join("origin.log")).expect("log file");
-        let mut child = Command::new(binary("cairn-origin"))
-            .arg("serve")
+        let mut cmd = Command::new(binary("cairn-origin"));
+        cmd.arg("serve")
             .arg("--data-dir")
             .arg(dir.path().join("data"))
             .args(["--listen", "127.0.0.1:0"])
             .args(args)
             .env("CAIRN_ROOT_ACCESS_KEY", ROOT_AK)
             .env("CAIRN_ROOT_SECRET_KEY", ROOT_SK)
-            .env("CAIRN_LOG", "info")
-            .stdout(Stdio::piped())
-            .stderr(log)
-            .spawn()
-            .expect("spawn cairn-origin");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut lines = BufReader::new(stdout).lines();
-        let addr = loop {
-            let line = lines
-                .next()
-                .unwrap_or_else(|| {
-                    panic!(
-                        "origin exited before listening; log: {}",
-                        std::fs::read_to_string(dir.path().join("origin.log")).unwrap_or_default()
-                    )
-                })
-                .expect("read stdout");
-            if let Some(url) = line.strip_prefix("cairn-origin listening on http://") {
-                break url.trim().to_owned();
-            }
-        };
-        // Keep draining stdout so the child never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
+            .env("CAIRN_LOG", "info");
+        let (child, addr) = spawn_ready(
+            cmd,
+            &dir.path().join("origin.log"),
+            "cairn-origin listening on http://",
+        );
         TestOrigin {
             url: format!("http://{addr}"),
             addr,
@@ -397,9 +408,8 @@ impl TestEdge {
         sk: &str,
         args: &[&str],
     ) -> Self {
-        let log = std::fs::File::create(dir.path().join("edge.log")).expect("log file");
-        let mut child = Command::new(binary("cairn-edge"))
-            .arg("serve")
+        let mut cmd = Command::new(binary("cairn-edge"));
+        cmd.arg("serve")
             .args([
                 "--origin",
                 origin_url,
@@ -413,28 +423,12 @@ impl TestEdge {
             .arg("--cache-dir")
             .arg(dir.path().join("cache"))
             .args(args)
-            .env("CAIRN_LOG", "info")
-            .stdout(Stdio::piped())
-            .stderr(log)
-            .spawn()
-            .expect("spawn cairn-edge");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut lines = BufReader::new(stdout).lines();
-        let addr = loop {
-            let line = lines
-                .next()
-                .unwrap_or_else(|| {
-                    panic!(
-                        "edge exited before listening; log: {}",
-                        std::fs::read_to_string(dir.path().join("edge.log")).unwrap_or_default()
-                    )
-                })
-                .expect("read stdout");
-            if let Some(url) = line.strip_prefix("cairn-edge listening on http://") {
-                break url.trim().to_owned();
-            }
-        };
-        std::thread::spawn(move || for _ in lines {});
+            .env("CAIRN_LOG", "info");
+        let (child, addr) = spawn_ready(
+            cmd,
+            &dir.path().join("edge.log"),
+            "cairn-edge listening on http://",
+        );
         TestEdge {
             url: format!("http://{addr}"),
             addr,

@@ -490,3 +490,100 @@ async fn purge_api() {
         .unwrap();
     assert!(metrics.contains("cairn_edge_purges_total 4"), "{metrics}");
 }
+
+#[tokio::test]
+async fn cors_as_the_bucket_rules_say() {
+    use aws_sdk_s3::types::{CorsConfiguration, CorsRule};
+    let origin = TestOrigin::spawn();
+    let s3 = public_bucket(&origin, "web").await;
+    put(&s3, "web", "app.js", b"js".to_vec(), Some("max-age=600")).await;
+    let rule = |from: &str| {
+        CorsConfiguration::builder()
+            .cors_rules(
+                CorsRule::builder()
+                    .allowed_origins(from)
+                    .allowed_methods("GET")
+                    .allowed_headers("range")
+                    .expose_headers("ETag")
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+            .unwrap()
+    };
+    s3.put_bucket_cors()
+        .bucket("web")
+        .cors_configuration(rule("http://app.example"))
+        .send()
+        .await
+        .unwrap();
+    let edge = TestEdge::spawn(&origin, &[]);
+    let url = format!("{}/web/app.js", edge.url);
+    let http = reqwest::Client::new();
+    let preflight = |from: &'static str, method: &'static str| {
+        http.request(reqwest::Method::OPTIONS, &url)
+            .header("origin", from)
+            .header("access-control-request-method", method)
+            .header("access-control-request-headers", "range")
+            .send()
+    };
+    let ok = preflight("http://app.example", "GET").await.unwrap();
+    assert_eq!(ok.status(), 200);
+    assert_eq!(
+        ok.headers()["access-control-allow-origin"],
+        "http://app.example"
+    );
+    assert_eq!(
+        preflight("http://evil.test", "GET").await.unwrap().status(),
+        403
+    );
+    assert_eq!(
+        preflight("http://app.example", "PUT")
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
+    for expect in ["MISS", "HIT"] {
+        let got = get(&url, &[("origin", "http://app.example")]).await;
+        assert_eq!(got.xcache, expect);
+        assert_eq!(
+            got.headers["access-control-allow-origin"],
+            "http://app.example"
+        );
+        assert_eq!(got.headers["access-control-expose-headers"], "ETag");
+    }
+    assert!(!get(&url, &[("origin", "http://evil.test")])
+        .await
+        .headers
+        .contains_key("access-control-allow-origin"));
+
+    // New rules reach the edge through the change feed.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    s3.put_bucket_cors()
+        .bucket("web")
+        .cors_configuration(rule("http://other.example"))
+        .send()
+        .await
+        .unwrap();
+    let changed = Instant::now();
+    loop {
+        let got = get(&url, &[("origin", "http://other.example")]).await;
+        if got.headers.contains_key("access-control-allow-origin") {
+            break;
+        }
+        assert!(
+            changed.elapsed() < Duration::from_secs(1),
+            "new CORS rules did not reach the edge within 1 s"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        preflight("http://app.example", "GET")
+            .await
+            .unwrap()
+            .status(),
+        403,
+        "the old rule is gone"
+    );
+}

@@ -4,7 +4,6 @@
 
 use axum::response::Response;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
-use serde::Deserialize;
 
 use super::empty;
 use crate::error::{Code, S3Error, S3Result};
@@ -13,66 +12,12 @@ use crate::store::meta::buckets;
 use crate::xml::XmlWriter;
 use cairn_shared::cors::{self, CorsRule};
 
-const METHODS: &[&str] = &["GET", "PUT", "POST", "DELETE", "HEAD"];
-const MAX_RULES: usize = 100;
-
-#[derive(Deserialize)]
-struct CorsConfiguration {
-    #[serde(rename = "CORSRule", default)]
-    rules: Vec<XmlRule>,
-}
-
-#[derive(Deserialize)]
-struct XmlRule {
-    #[serde(rename = "AllowedOrigin", default)]
-    origins: Vec<String>,
-    #[serde(rename = "AllowedMethod", default)]
-    methods: Vec<String>,
-    #[serde(rename = "AllowedHeader", default)]
-    headers: Vec<String>,
-    #[serde(rename = "ExposeHeader", default)]
-    expose: Vec<String>,
-    #[serde(rename = "MaxAgeSeconds")]
-    max_age: Option<u32>,
-}
-
 /// Parses and validates a CORS configuration document.
 pub fn parse(xml_body: &[u8]) -> S3Result<Vec<CorsRule>> {
-    let conf: CorsConfiguration = crate::xml::parse(xml_body)?;
-    if conf.rules.is_empty() || conf.rules.len() > MAX_RULES {
-        return Err(S3Error::new(Code::MalformedXML));
-    }
-    let mut out = Vec::new();
-    for r in conf.rules {
-        if r.origins.is_empty() || r.methods.is_empty() {
-            return Err(S3Error::new(Code::MalformedXML));
-        }
-        if let Some(m) = r.methods.iter().find(|m| !METHODS.contains(&m.as_str())) {
-            return Err(S3Error::msg(
-                Code::InvalidRequest,
-                format!("Found unsupported HTTP method in CORS config. Unsupported method is {m}"),
-            ));
-        }
-        if let Some(o) = r
-            .origins
-            .iter()
-            .chain(&r.headers)
-            .find(|o| o.matches('*').count() > 1)
-        {
-            return Err(S3Error::msg(
-                Code::InvalidRequest,
-                format!("{o} can not have more than one wildcard."),
-            ));
-        }
-        out.push(CorsRule {
-            origins: r.origins,
-            methods: r.methods,
-            headers: r.headers,
-            expose: r.expose,
-            max_age: r.max_age,
-        });
-    }
-    Ok(out)
+    cors::parse_config(xml_body).map_err(|e| match e {
+        cors::ConfigError::Malformed => S3Error::new(Code::MalformedXML),
+        cors::ConfigError::Invalid(why) => S3Error::msg(Code::InvalidRequest, why),
+    })
 }
 
 /// Writes rules back as a `CORSConfiguration` document.
