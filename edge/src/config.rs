@@ -31,6 +31,9 @@ pub struct EdgeConfig {
     pub follow_feed: bool,
     /// Name for `Via` and metrics.
     pub name: String,
+    /// A closed range of an uncached object is fetched in slices of this
+    /// size (0 disables slicing).
+    pub slice_size: u64,
 }
 
 impl EdgeConfig {
@@ -56,6 +59,7 @@ impl EdgeConfig {
             negative_ttl: Duration::from_secs(5),
             follow_feed: true,
             name: "cairn-edge".into(),
+            slice_size: 4 << 20,
         }
     }
 }

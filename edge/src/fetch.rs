@@ -99,7 +99,9 @@ async fn fetch_into(
             });
             Ok(())
         }
-        200 => receive(state, key, fetch, resp, tx, temp).await,
+        200 if fetch.range.is_none() => receive(state, key, fetch, resp, tx, temp).await,
+        206 if fetch.range.is_some() => receive(state, key, fetch, resp, tx, temp).await,
+        200 => anyhow::bail!("upstream ignored the range of a slice fetch"),
         _ => {
             if status >= 500 {
                 add(&state.metrics.upstream_errors, 1);
@@ -128,6 +130,7 @@ async fn fetch_into(
                     swr_ms: 0,
                     sie_ms: 0,
                     private: false,
+                    total: None,
                 };
                 state.cache.insert(key, entry);
             }
@@ -162,7 +165,15 @@ async fn receive(
         }
     }
     let declared = resp.content_length();
-    let expected_hash = header(&resp, "x-cairn-blake3");
+    // x-cairn-blake3 names the whole object, so only a whole body is
+    // checked against it; a slice is hashed for the disk tier alone.
+    let expected_hash = if fetch.range.is_none() {
+        header(&resp, "x-cairn-blake3")
+    } else {
+        None
+    };
+    let total = header(&resp, "content-range")
+        .and_then(|r| r.rsplit_once('/').and_then(|(_, t)| t.parse::<u64>().ok()));
     let mut entry = Entry {
         status: 200,
         headers,
@@ -173,6 +184,7 @@ async fn receive(
         swr_ms: 0,
         sie_ms: 0,
         private: fetch.signed,
+        total,
     };
     entry.refresh(&policy);
     let temp = state.cache.layout().temp();

@@ -66,7 +66,7 @@ fn apply(state: &EdgeState, page: &Value) {
         add(&state.metrics.feed_changes, 1);
         match change.get("key").and_then(Value::as_str) {
             Some(key) => {
-                state.cache.remove(&format!("{bucket}/{key}"));
+                state.cache.remove_object(&format!("{bucket}/{key}"));
             }
             None => {
                 state.cors.forget(bucket);

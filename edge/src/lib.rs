@@ -17,6 +17,7 @@ pub mod follow;
 pub mod metrics;
 pub mod purge;
 pub mod serve;
+pub mod slices;
 pub mod upstream;
 
 use std::future::Future;

@@ -55,6 +55,9 @@ struct Serve {
     stale_if_error: Duration,
     #[arg(long, env = "CAIRN_NEGATIVE_TTL", default_value = "5s", value_parser = parse_duration)]
     negative_ttl: Duration,
+    /// Closed ranges of uncached objects are fetched in slices of this size.
+    #[arg(long, env = "CAIRN_SLICE_SIZE", default_value = "4MiB", value_parser = parse_size)]
+    slice_size: u64,
     /// The region the origin's keys sign for.
     #[arg(long, env = "CAIRN_REGION", default_value = "us-east-1")]
     signing_region: String,
@@ -94,6 +97,7 @@ async fn real_main() -> anyhow::Result<()> {
     config.stale_if_error = s.stale_if_error;
     config.negative_ttl = s.negative_ttl;
     config.region = s.signing_region;
+    config.slice_size = s.slice_size;
     config.name = format!("cairn-edge ({})", s.region);
     let state = cairn_edge::open(config)?;
     let listener = tokio::net::TcpListener::bind(s.listen)

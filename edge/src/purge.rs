@@ -41,7 +41,7 @@ pub fn handle(state: &EdgeState, parts: &http::request::Parts) -> Response {
             .cache
             .keys_with_prefix(&format!("{bucket}/{}", p.unwrap_or(""))),
     };
-    let purged = keys.iter().filter(|k| state.cache.remove(k)).count();
+    let purged = keys.iter().filter(|k| state.cache.remove_object(k)).count();
     add(&state.metrics.purges, purged as u64);
     let mut resp = Response::new(Body::from(format!("{{\"purged\":{purged}}}")));
     resp.headers_mut().insert(

@@ -166,6 +166,7 @@ async fn serve_object(
                         Fetch {
                             if_none_match: e.etag().map(str::to_owned),
                             signed,
+                            range: None,
                         },
                         tx,
                     );
@@ -187,6 +188,7 @@ async fn serve_object(
                     Fetch {
                         if_none_match: validator,
                         signed,
+                        range: None,
                     },
                 );
                 match flight::head(&mut rx).await {
@@ -215,6 +217,31 @@ async fn serve_object(
                     }
                 }
             }
+            None if wants_slices(state, parts) => {
+                add(&state.metrics.misses, 1);
+                if let Some(r) = crate::slices::serve(state, parts, &ck, bucket, key, signed).await
+                {
+                    return r;
+                }
+                // The upstream would not slice: fall back to a whole fetch.
+                let mut rx = start_or_join(
+                    state,
+                    &ck,
+                    bucket,
+                    key,
+                    Fetch {
+                        if_none_match: None,
+                        signed,
+                        range: None,
+                    },
+                );
+                match flight::head(&mut rx).await {
+                    Ok(h) if h.status < 500 && h.status != 304 => {
+                        return respond_head(parts, &h, rx, "MISS")
+                    }
+                    outcome => return upstream_failed(outcome),
+                }
+            }
             None => {
                 add(&state.metrics.misses, 1);
                 let mut rx = start_or_join(
@@ -225,6 +252,7 @@ async fn serve_object(
                     Fetch {
                         if_none_match: None,
                         signed,
+                        range: None,
                     },
                 );
                 match flight::head(&mut rx).await {
@@ -242,7 +270,19 @@ async fn serve_object(
     )
 }
 
-fn flight_key(ck: &str, signed: bool) -> String {
+/// A closed `bytes=a-b` range of an object not cached whole.
+fn wants_slices(state: &EdgeState, parts: &http::request::Parts) -> bool {
+    state.config.slice_size > 0
+        && parts.method == Method::GET
+        && parts
+            .headers
+            .get("range")
+            .and_then(|v| v.to_str().ok())
+            .and_then(range::parse)
+            .is_some_and(|r| matches!(r, range::ByteRange::FromTo(..)))
+}
+
+pub(crate) fn flight_key(ck: &str, signed: bool) -> String {
     if signed {
         format!("{ck}#signed")
     } else {
@@ -250,7 +290,7 @@ fn flight_key(ck: &str, signed: bool) -> String {
     }
 }
 
-fn start_or_join(
+pub(crate) fn start_or_join(
     state: &Arc<EdgeState>,
     ck: &str,
     bucket: &str,
@@ -278,7 +318,7 @@ fn spawn_fetch(
     tokio::spawn(crate::fetch::run(state, flight, ck, bucket, key, fetch, tx));
 }
 
-fn upstream_failed(outcome: Result<Arc<Head>, String>) -> Response {
+pub(crate) fn upstream_failed(outcome: Result<Arc<Head>, String>) -> Response {
     match outcome {
         Ok(h) => passthrough(&h),
         Err(e) => {
@@ -450,7 +490,7 @@ fn build(
     resp
 }
 
-fn replay_headers(h: &mut HeaderMap, entry: &Entry) {
+pub(crate) fn replay_headers(h: &mut HeaderMap, entry: &Entry) {
     for (name, value) in &entry.headers {
         if let (Ok(n), Ok(v)) = (
             http::HeaderName::from_bytes(name.as_bytes()),

@@ -27,6 +27,8 @@ pub struct Fetch {
     pub if_none_match: Option<String>,
     /// Sign with the edge key (the object is private).
     pub signed: bool,
+    /// Fetch only these bytes (inclusive), for a slice.
+    pub range: Option<(u64, u64)>,
 }
 
 impl Upstream {
@@ -105,6 +107,9 @@ impl Upstream {
         let mut req = self.client.get(&url);
         if let Some(etag) = &fetch.if_none_match {
             req = req.header("if-none-match", etag);
+        }
+        if let Some((a, b)) = fetch.range {
+            req = req.header("range", format!("bytes={a}-{b}"));
         }
         if fetch.signed {
             for (k, v) in self.sign(&url)? {

@@ -587,3 +587,83 @@ async fn cors_as_the_bucket_rules_say() {
         "the old rule is gone"
     );
 }
+
+#[tokio::test]
+async fn a_range_of_a_cold_1_gib_object_moves_one_slice() {
+    let origin = TestOrigin::spawn();
+    let s3 = public_bucket(&origin, "video").await;
+    // 1 GiB from a repeated 1 MiB pattern, streamed from a file.
+    let mib = payload(1 << 20, 11);
+    let path = origin.dir.path().join("movie.bin");
+    {
+        use std::io::Write;
+        let mut f = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+        for i in 0..1024u32 {
+            let mut block = mib.clone();
+            block[..4].copy_from_slice(&i.to_le_bytes());
+            f.write_all(&block).unwrap();
+        }
+    }
+    s3.put_object()
+        .bucket("video")
+        .key("movie.mp4")
+        .body(ByteStream::from_path(&path).await.unwrap())
+        .send()
+        .await
+        .unwrap();
+    let edge = TestEdge::spawn(&origin, &[]);
+    let url = format!("{}/video/movie.mp4", edge.url);
+    let upstream_bytes = || async {
+        let m = reqwest::get(format!("{}/metrics", edge.url))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        m.lines()
+            .find_map(|l| l.strip_prefix("cairn_edge_upstream_bytes_total "))
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+    };
+    // A 1 KiB seek deep into the file.
+    let start = 700u64 * (1 << 20) + 12_345;
+    let got = get(
+        &url,
+        &[("range", &format!("bytes={start}-{}", start + 1023))],
+    )
+    .await;
+    assert_eq!(got.status, 206);
+    assert_eq!(
+        got.headers["content-range"],
+        format!("bytes {start}-{}/{}", start + 1023, 1u64 << 30).as_str()
+    );
+    assert_eq!(got.body, mib[12_345..12_345 + 1024].to_vec());
+    assert_eq!(got.xcache, "MISS");
+    assert_eq!(
+        upstream_bytes().await,
+        4 << 20,
+        "one 4 MiB slice moved, not the 1 GiB file"
+    );
+    // The same slice again: from cache, nothing moves.
+    let again = get(
+        &url,
+        &[("range", &format!("bytes={}-{}", start + 2048, start + 4095))],
+    )
+    .await;
+    assert_eq!((again.status, again.xcache.as_str()), (206, "HIT"));
+    assert_eq!(upstream_bytes().await, 4 << 20);
+    // A range across a slice boundary takes the next slice too.
+    let boundary = 704u64 * (1 << 20) - 10;
+    let across = get(
+        &url,
+        &[("range", &format!("bytes={boundary}-{}", boundary + 19))],
+    )
+    .await;
+    let mut expect = mib[(1 << 20) - 10..].to_vec();
+    let mut next = mib[..10].to_vec();
+    next[..4].copy_from_slice(&704u32.to_le_bytes());
+    expect.extend_from_slice(&next);
+    assert_eq!(across.body, expect);
+    assert_eq!(upstream_bytes().await, 8 << 20);
+}

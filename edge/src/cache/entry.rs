@@ -36,6 +36,9 @@ pub struct Entry {
     pub sie_ms: i64,
     /// Fetched with the edge's key for a signed URL: never served without one.
     pub private: bool,
+    /// For a slice (a byte range cached on its own): the whole object's size.
+    #[serde(default)]
+    pub total: Option<u64>,
 }
 
 pub fn now_ms() -> i64 {
@@ -43,6 +46,17 @@ pub fn now_ms() -> i64 {
         .duration_since(UNIX_EPOCH)
         .unwrap_or(Duration::ZERO)
         .as_millis() as i64
+}
+
+/// The cache key of slice `index` of `key`. NUL cannot occur in an S3 key
+/// (XML could not list it), so slice keys never collide with object keys.
+pub fn slice_key(key: &str, index: u64) -> String {
+    format!("{key}\0slice{index}")
+}
+
+/// The prefix every slice key of `key` starts with.
+pub fn slice_prefix(key: &str) -> String {
+    format!("{key}\0slice")
 }
 
 /// Where an entry stands right now.

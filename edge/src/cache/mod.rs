@@ -121,6 +121,15 @@ impl Cache {
         Some(updated)
     }
 
+    /// Drops a key and any slices cached for it.
+    pub fn remove_object(&self, key: &str) -> bool {
+        let mut any = self.remove(key);
+        for k in self.keys_with_prefix(&entry::slice_prefix(key)) {
+            any |= self.remove(&k);
+        }
+        any
+    }
+
     pub fn remove(&self, key: &str) -> bool {
         let old = self.index.write().ok().and_then(|mut i| i.remove(key));
         self.disk.remove_entry(key);

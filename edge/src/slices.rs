@@ -1,0 +1,163 @@
+//! Ranges of objects that are not cached whole, fetched in fixed slices.
+//!
+//! A video seek into a 1 GiB file should cost one slice from the origin,
+//! not the file. A closed range `bytes=a-b` of an uncached object is served
+//! from the slices that cover it (`slice_size` bytes each, aligned); each
+//! slice is fetched once (collapsed like any miss), cached under its own key
+//! beside the object's, and dropped with the object when it changes. The
+//! answer streams slice by slice, so at most one slice is in memory.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::response::Response;
+use bytes::Bytes;
+use http::{HeaderValue, StatusCode};
+
+use crate::cache::entry::slice_key;
+use crate::flight;
+use crate::serve::{replay_headers, start_or_join};
+use crate::upstream::Fetch;
+use crate::EdgeState;
+use cairn_shared::range;
+
+/// Makes sure slice `index` is cached, fetching it if needed; returns its
+/// entry, its bytes and whether it was already cached. `None` if the
+/// upstream will not serve it as a slice.
+async fn slice(
+    state: &Arc<EdgeState>,
+    ck: &str,
+    bucket: &str,
+    key: &str,
+    index: u64,
+    signed: bool,
+) -> Option<(crate::cache::Entry, Bytes, bool)> {
+    let sk = slice_key(ck, index);
+    for round in 0..2 {
+        if let Some(e) = state.cache.get(&sk) {
+            if e.freshness() == crate::cache::Freshness::Fresh && e.status == 200 {
+                let (st, sk2, e2) = (state.clone(), sk.clone(), e.clone());
+                if let Ok(Ok(Some(bytes))) =
+                    tokio::task::spawn_blocking(move || st.cache.read_small(&sk2, &e2)).await
+                {
+                    return Some((e, bytes, round == 0));
+                }
+                continue;
+            }
+        }
+        let size = state.config.slice_size;
+        let range = (index * size, index * size + size - 1);
+        let mut rx = start_or_join(
+            state,
+            &sk,
+            bucket,
+            key,
+            Fetch {
+                if_none_match: None,
+                signed,
+                range: Some(range),
+            },
+        );
+        let head = flight::head(&mut rx).await.ok()?;
+        if head.status != 200 {
+            return None;
+        }
+        // Wait for the whole slice: it is small and cached as one piece.
+        loop {
+            let done = rx.borrow_and_update().done.clone();
+            match done {
+                Some(Ok(())) => break,
+                Some(Err(_)) => return None,
+                None => rx.changed().await.ok()?,
+            }
+        }
+    }
+    None
+}
+
+/// Serves a closed range from slices; `None` to fall back to a whole fetch.
+pub async fn serve(
+    state: &Arc<EdgeState>,
+    parts: &http::request::Parts,
+    ck: &str,
+    bucket: &str,
+    key: &str,
+    signed: bool,
+) -> Option<Response> {
+    let header = parts.headers.get("range")?.to_str().ok()?;
+    let range::ByteRange::FromTo(a, b) = range::parse(header)? else {
+        return None;
+    };
+    let size = state.config.slice_size;
+    let (first_entry, first, was_cached) = slice(state, ck, bucket, key, a / size, signed).await?;
+    if first_entry.private && !signed {
+        return Some(crate::serve::error(
+            StatusCode::FORBIDDEN,
+            "AccessDenied",
+            "This object needs a signed URL.",
+        ));
+    }
+    let total = first_entry.total?;
+    let Some(span) = range::ByteRange::FromTo(a, b).resolve(total) else {
+        let mut resp = Response::new(Body::empty());
+        *resp.status_mut() = StatusCode::RANGE_NOT_SATISFIABLE;
+        resp.headers_mut().insert(
+            http::header::CONTENT_RANGE,
+            HeaderValue::from_str(&format!("bytes */{total}")).ok()?,
+        );
+        return Some(resp);
+    };
+    let (first_index, last_index) = (span.start / size, span.end / size);
+    let (state2, ck2, bucket2, key2) = (
+        state.clone(),
+        ck.to_owned(),
+        bucket.to_owned(),
+        key.to_owned(),
+    );
+    let body = futures_util::stream::unfold((first_index, Some(first)), move |(index, cached)| {
+        let (state, ck, bucket, key) = (state2.clone(), ck2.clone(), bucket2.clone(), key2.clone());
+        async move {
+            if index > last_index {
+                return None;
+            }
+            let bytes = match cached {
+                Some(b) => b,
+                None => match slice(&state, &ck, &bucket, &key, index, signed).await {
+                    Some((_, b, _)) => b,
+                    None => {
+                        return Some((
+                            Err(std::io::Error::other("slice unavailable")),
+                            (last_index + 1, None),
+                        ))
+                    }
+                },
+            };
+            let base = index * size;
+            let from = span.start.saturating_sub(base) as usize;
+            let to = ((span.end + 1).min(base + bytes.len() as u64) - base) as usize;
+            Some((
+                Ok::<_, std::io::Error>(bytes.slice(from.min(to)..to)),
+                (index + 1, None),
+            ))
+        }
+    });
+    let mut resp = Response::new(Body::from_stream(body));
+    *resp.status_mut() = StatusCode::PARTIAL_CONTENT;
+    replay_headers(resp.headers_mut(), &first_entry);
+    let h = resp.headers_mut();
+    h.remove(http::header::CONTENT_RANGE);
+    h.insert(
+        http::header::CONTENT_RANGE,
+        HeaderValue::from_str(&span.content_range(total)).ok()?,
+    );
+    h.insert(http::header::CONTENT_LENGTH, HeaderValue::from(span.len()));
+    h.insert(
+        http::header::ACCEPT_RANGES,
+        HeaderValue::from_static("bytes"),
+    );
+    h.insert(
+        "x-cache",
+        HeaderValue::from_static(if was_cached { "HIT" } else { "MISS" }),
+    );
+    Some(resp)
+}
