@@ -7,7 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
 BIN=${CAIRN_ORIGIN_BIN:-$ROOT/target/debug/cairn-origin}
-[ -x "$BIN" ] || cargo build -p cairn-origin
+EDGE_BIN=${CAIRN_EDGE_BIN:-$ROOT/target/debug/cairn-edge}
+[ -x "$BIN" ] && [ -x "$EDGE_BIN" ] || cargo build -p cairn-origin -p cairn-edge
 
 if [ ! -x .venv/bin/aws ] || ! .venv/bin/python -c 'import boto3' 2>/dev/null; then
   python3 -m venv .venv
@@ -29,7 +30,7 @@ PORT=$((20000 + RANDOM % 20000))
 export CAIRN_ROOT_ACCESS_KEY=CKCLIENTMATRIX000001 CAIRN_ROOT_SECRET_KEY=clientmatrixsecretclientmatrixsecret0000
 "$BIN" serve --data-dir "$WORK/data" --listen 127.0.0.1:$PORT >"$WORK/origin.log" 2>&1 &
 PID=$!
-cleanup() { kill $PID 2>/dev/null || true; wait $PID 2>/dev/null || true; rm -rf "$WORK"; }
+cleanup() { kill $PID ${EPID:-} 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$WORK"; }
 fail() { echo "FAILED: $*" >&2; tail -20 "$WORK/origin.log" >&2; cleanup; exit 1; }
 trap cleanup EXIT
 for _ in $(seq 100); do curl -fs "http://127.0.0.1:$PORT/health" >/dev/null && break; sleep 0.1; done
@@ -43,6 +44,15 @@ step "boto3 suite" .venv/bin/python tests/clients/boto3_check.py "$EP" "$AWS_ACC
 
 # --- a browser (headless Chromium) on another origin
 step "browser: presigned PUT, POST form, CORS" .venv/bin/python tests/clients/browser_check.py "$EP" "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" "$WORK"
+
+# --- the edge, seen from a browser
+"$BIN" key create matrix-edge --edge --data-dir "$WORK/data" >"$WORK/edge.key"
+EAK=$(sed -n 's/^AWS_ACCESS_KEY_ID=//p' "$WORK/edge.key"); ESK=$(sed -n 's/^AWS_SECRET_ACCESS_KEY=//p' "$WORK/edge.key")
+EPORT=$((PORT + 1))
+"$EDGE_BIN" serve --origin "$EP" --access-key "$EAK" --secret-key "$ESK" --listen 127.0.0.1:$EPORT --cache-dir "$WORK/edge-cache" >"$WORK/edge.log" 2>&1 &
+EPID=$!
+for _ in $(seq 100); do curl -fs "http://127.0.0.1:$EPORT/health" >/dev/null && break; sleep 0.1; done
+step "browser through the edge: assets, seek, CORS, reload" .venv/bin/python tests/clients/edge_browser_check.py "$EP" "http://127.0.0.1:$EPORT" "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" "$WORK"
 
 # --- AWS CLI
 aws() { "$ROOT/.venv/bin/aws" --endpoint-url "$EP" "$@"; }
