@@ -15,9 +15,31 @@ use crate::EdgeState;
 
 const WAIT_SECS: u64 = 20;
 
+fn seq_file(state: &EdgeState) -> std::path::PathBuf {
+    state.config.cache_dir.join("feed.seq")
+}
+
+/// Fixes where a new cache starts following, before the edge serves
+/// anything: otherwise a change between start and the first poll could be
+/// missed. Without an answer the position stays unknown, and the first
+/// successful poll then revalidates everything instead.
+pub async fn init(state: &EdgeState) {
+    if seq_file(state).exists() {
+        return;
+    }
+    match tokio::time::timeout(Duration::from_secs(3), state.feed.feed("now", 0)).await {
+        Ok(Ok(page)) => {
+            if let Some(last) = page.get("last").and_then(Value::as_i64) {
+                let _ = std::fs::write(seq_file(state), last.to_string());
+            }
+        }
+        _ => tracing::warn!("origin change feed unreachable at start; will revalidate on connect"),
+    }
+}
+
 pub async fn run(state: Arc<EdgeState>) {
-    let seq_file = state.config.cache_dir.join("feed.seq");
-    // Resume where the last run stopped; a new cache starts at the end.
+    let seq_file = seq_file(&state);
+    // Resume where the last run stopped (`init` sets it for a new cache).
     let mut after: Option<i64> = std::fs::read_to_string(&seq_file)
         .ok()
         .and_then(|s| s.trim().parse().ok());
@@ -27,6 +49,11 @@ pub async fn run(state: Arc<EdgeState>) {
         match state.feed.feed(&from, WAIT_SECS).await {
             Ok(page) => {
                 backoff = Duration::from_millis(200);
+                if after.is_none() {
+                    // Started without a position: what changed meanwhile
+                    // is unknown, so nothing cached is fresh any more.
+                    state.cache.expire_all();
+                }
                 apply(&state, &page);
                 let last = page.get("last").and_then(Value::as_i64);
                 if last.is_some() && last != after {

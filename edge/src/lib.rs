@@ -89,6 +89,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     if state.config.follow_feed {
+        follow::init(&state).await;
         tokio::spawn(follow::run(state.clone()));
     }
     let listener = listener.tap_io(|tcp| {

@@ -100,6 +100,8 @@ async fn real_main() -> anyhow::Result<()> {
     config.slice_size = s.slice_size;
     config.name = format!("cairn-edge ({})", s.region);
     let state = cairn_edge::open(config)?;
+    // Fix the change-feed position before announcing that we serve.
+    cairn_edge::follow::init(&state).await;
     let listener = tokio::net::TcpListener::bind(s.listen)
         .await
         .with_context(|| format!("cannot listen on {}", s.listen))?;

@@ -264,8 +264,6 @@ async fn an_overwrite_reaches_the_edge_within_a_second() {
     let url = format!("{}/live/index.html", edge.url);
     assert_eq!(get(&url, &[]).await.body, b"v1");
     assert_eq!(get(&url, &[]).await.xcache, "HIT");
-    // Let the edge's feed connection settle before the change.
-    tokio::time::sleep(Duration::from_millis(300)).await;
     put(
         &s3,
         "live",
@@ -559,7 +557,6 @@ async fn cors_as_the_bucket_rules_say() {
         .contains_key("access-control-allow-origin"));
 
     // New rules reach the edge through the change feed.
-    tokio::time::sleep(Duration::from_millis(300)).await;
     s3.put_bucket_cors()
         .bucket("web")
         .cors_configuration(rule("http://other.example"))
@@ -666,4 +663,95 @@ async fn a_range_of_a_cold_1_gib_object_moves_one_slice() {
     expect.extend_from_slice(&next);
     assert_eq!(across.body, expect);
     assert_eq!(upstream_bytes().await, 8 << 20);
+}
+
+#[tokio::test]
+async fn a_restarted_edge_resumes_the_feed_where_it_stopped() {
+    let origin = TestOrigin::spawn();
+    let s3 = public_bucket(&origin, "resume").await;
+    put(&s3, "resume", "page", b"old".to_vec(), Some("max-age=3600")).await;
+    put(
+        &s3,
+        "resume",
+        "other",
+        b"same".to_vec(),
+        Some("max-age=3600"),
+    )
+    .await;
+    let edge = TestEdge::spawn(&origin, &[]);
+    let (ak, sk) = (edge.access_key.clone(), edge.secret_key.clone());
+    assert_eq!(
+        get(&format!("{}/resume/page", edge.url), &[]).await.body,
+        b"old"
+    );
+    get(&format!("{}/resume/other", edge.url), &[]).await;
+    assert!(
+        edge.cache_dir().join("feed.seq").exists(),
+        "the feed position is recorded before the edge serves"
+    );
+    let dir = edge.kill();
+    // Changed while the edge was down.
+    put(&s3, "resume", "page", b"new".to_vec(), Some("max-age=3600")).await;
+    let edge = TestEdge::spawn_in(dir, &origin.url, &ak, &sk, &[]);
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        if get(&format!("{}/resume/page", edge.url), &[]).await.body == b"new" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the missed change was never applied"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        get(&format!("{}/resume/other", edge.url), &[]).await.xcache,
+        "HIT",
+        "unchanged keys stay cached"
+    );
+}
+
+#[tokio::test]
+async fn equal_bodies_are_cached_once_and_the_disk_tier_evicts_lru() {
+    let origin = TestOrigin::spawn();
+    let s3 = public_bucket(&origin, "lru").await;
+    let body = payload(3 << 20, 5);
+    put(&s3, "lru", "copy-a", body.clone(), Some("max-age=3600")).await;
+    put(&s3, "lru", "copy-b", body.clone(), Some("max-age=3600")).await;
+    for i in 0..4 {
+        put(
+            &s3,
+            "lru",
+            &format!("f{i}"),
+            payload(3 << 20, 100 + i),
+            Some("max-age=3600"),
+        )
+        .await;
+    }
+    let edge = TestEdge::spawn(&origin, &["--disk-cache", "10MiB"]);
+    let url = |k: &str| format!("{}/lru/{k}", edge.url);
+    get(&url("copy-a"), &[]).await;
+    get(&url("copy-b"), &[]).await;
+    let blobs = || {
+        std::fs::read_dir(edge.cache_dir().join("blobs"))
+            .unwrap()
+            .count()
+    };
+    assert_eq!(blobs(), 1, "two keys with the same bytes, one body on disk");
+    // 3 MiB bodies in a 10 MiB tier: the least recently used go first.
+    get(&url("f0"), &[]).await;
+    get(&url("copy-a"), &[]).await; // touch: copy-a/b's body stays hot
+    get(&url("f1"), &[]).await;
+    get(&url("f2"), &[]).await;
+    assert!(blobs() <= 3, "the disk tier stays within its bound");
+    assert_eq!(
+        get(&url("copy-a"), &[]).await.xcache,
+        "HIT",
+        "recently used survives"
+    );
+    assert_eq!(
+        get(&url("f0"), &[]).await.xcache,
+        "MISS",
+        "least recently used was evicted"
+    );
 }
