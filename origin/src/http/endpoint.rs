@@ -49,6 +49,8 @@ pub enum Endpoint {
     GetObjectAcl,
     /// `GET /_cairn/feed`: the change feed edges follow.
     ChangeFeed,
+    /// `GET /_cairn/sign`: a signed edge URL for a private object.
+    SignEdgeUrl,
 }
 
 impl Endpoint {
@@ -89,6 +91,7 @@ impl Endpoint {
             Endpoint::DeleteObject => "DeleteObject",
             Endpoint::GetObjectAcl => "GetObjectAcl",
             Endpoint::ChangeFeed => "ChangeFeed",
+            Endpoint::SignEdgeUrl => "SignEdgeUrl",
         }
     }
 
@@ -111,6 +114,7 @@ impl Endpoint {
             // `_` cannot start a bucket name: Cairn's own API lives there.
             (Some(b), key) if b == "_cairn" => match (method, key.as_deref()) {
                 (&Method::GET, Some("feed")) => Ok(Endpoint::ChangeFeed),
+                (&Method::GET, Some("sign")) => Ok(Endpoint::SignEdgeUrl),
                 _ => Err(S3Error::msg(
                     Code::InvalidRequest,
                     "Unknown Cairn API call.",

@@ -151,6 +151,7 @@ async fn serve(
         PutBucketCors => ops::settings::put_cors(&ctx, &bucket, body).await,
         DeleteBucketCors => ops::settings::delete_cors(&ctx, &bucket).await,
         ChangeFeed => ops::feed::follow(&ctx).await,
+        SignEdgeUrl => ops::feed::sign_url(&ctx).await,
         CorsPreflight | PostObject => Err(crate::error::S3Error::internal(
             "answered before authentication",
         )),

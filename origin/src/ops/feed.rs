@@ -79,3 +79,58 @@ pub async fn follow(ctx: &Ctx) -> S3Result<Response> {
         let _ = tokio::time::timeout_at(deadline, woken).await;
     }
 }
+
+/// `GET /_cairn/sign?bucket=B&key=K&edge-key=AK[&expires-in=3600]`: the
+/// bucket's owner asks for a signed edge URL (path and query; the caller
+/// puts its edge's address in front). Signed with the named edge key's
+/// secret, which edges verify against without asking the origin.
+pub async fn sign_url(ctx: &Ctx) -> S3Result<Response> {
+    let need = |n: &'static str| {
+        ctx.query(n).filter(|v| !v.is_empty()).ok_or_else(|| {
+            S3Error::msg(Code::InvalidArgument, format!("{n} is required")).with("ArgumentName", n)
+        })
+    };
+    let (bucket, key, edge_key) = (need("bucket")?, need("key")?, need("edge-key")?);
+    ctx.owned_bucket(bucket).await?;
+    let expires_in: u64 = ctx
+        .query("expires-in")
+        .map(|v| {
+            v.parse()
+                .map_err(|_| S3Error::msg(Code::InvalidArgument, "expires-in must be seconds"))
+        })
+        .transpose()?
+        .unwrap_or(3600);
+    if expires_in > 7 * 86_400 {
+        return Err(S3Error::msg(
+            Code::InvalidArgument,
+            "expires-in must be at most 604800 seconds",
+        ));
+    }
+    let ak = edge_key.to_owned();
+    let edge = ctx
+        .state
+        .meta
+        .read(move |c| crate::store::meta::keys::get(c, &ak))
+        .await?;
+    let edge = edge
+        .filter(|k| k.role == "edge")
+        .ok_or_else(|| S3Error::msg(Code::InvalidArgument, "edge-key is not an edge key"))?;
+    let expires = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_err(S3Error::internal)?
+        .as_secs()
+        + expires_in;
+    let sig = cairn_shared::signed_url::sign(&edge.secret_key, bucket, key, expires);
+    let path = format!(
+        "/{bucket}/{}?expires={expires}&sig={sig}",
+        percent_encoding::utf8_percent_encode(key, crate::auth::encode::PATH_SET)
+    );
+    let mut resp = Response::new(Body::from(
+        json!({"path": path, "expires": expires}).to_string(),
+    ));
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    Ok(resp)
+}
