@@ -35,7 +35,11 @@ def png(w, h):
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
 
 
-video = bytes(range(256)) * 40000  # ~10 MB stand-in for a video file
+video = bytes(range(256)) * 40000  # ~10 MB object for a raw range read
+# A real (small) video for a <video> element to seek in.
+webm = os.path.join(work, "clip.webm")
+subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc=duration=4:size=160x120:rate=10",
+                "-c:v", "libvpx", "-b:v", "200k", "-g", "10", webm], check=True)
 s3.create_bucket(Bucket="assets", ACL="public-read")
 s3.put_bucket_cors(Bucket="assets", CORSConfiguration={"CORSRules": [{
     "AllowedOrigins": [page_origin], "AllowedMethods": ["GET", "HEAD"], "AllowedHeaders": ["range"],
@@ -45,6 +49,8 @@ s3.put_object(Bucket="assets", Key="app.js", Body=b"window.appLoaded = true;", C
 s3.put_object(Bucket="assets", Key="style.css", Body=b"#probe { width: 123px; }", ContentType="text/css", CacheControl=cc)
 s3.put_object(Bucket="assets", Key="logo.png", Body=png(3, 2), ContentType="image/png", CacheControl=cc)
 s3.put_object(Bucket="assets", Key="clip.mp4", Body=video, ContentType="video/mp4", CacheControl=cc)
+with open(webm, "rb") as f:
+    s3.put_object(Bucket="assets", Key="clip.webm", Body=f.read(), ContentType="video/webm", CacheControl=cc)
 s3.create_bucket(Bucket="closed")
 s3.put_object(Bucket="closed", Key="secret.js", Body=b"window.leaked = true;")
 
@@ -54,6 +60,7 @@ with open(os.path.join(site, "index.html"), "w") as f:
 <script>window.errors = []; window.addEventListener('error', e => window.errors.push(String(e.message || e.target && e.target.src)), true);</script>
 <script src="{edge}/assets/app.js" onerror="window.errors.push('js')"></script>
 </head><body><div id="probe"></div><img id="logo" src="{edge}/assets/logo.png" onerror="window.errors.push('img')">
+<video id="video" src="{edge}/assets/clip.webm" preload="auto" muted crossorigin="anonymous"></video>
 <pre id="result">pending</pre><script>
 const edge = {json.dumps(edge)};
 async function attempt(fn) {{ try {{ return await fn(); }} catch (e) {{ return 'blocked: ' + e.name; }} }}
@@ -70,6 +77,12 @@ window.addEventListener('load', async () => {{
     return {{status: r.status, xcache: r.headers.get('X-Cache')}};
   }});
   out.closed = await attempt(async () => (await fetch(edge + '/closed/secret.js')).status);
+  out.video = await attempt(() => new Promise((resolve) => {{
+    const v = document.getElementById('video');
+    const seek = () => {{ v.addEventListener('seeked', () => resolve({{duration: Math.round(v.duration), at: v.currentTime}}), {{once: true}}); v.currentTime = 3; }};
+    v.addEventListener('error', () => resolve('error ' + (v.error && v.error.code)));
+    if (v.readyState >= 1) seek(); else v.addEventListener('loadedmetadata', seek, {{once: true}});
+  }}));
   document.getElementById('result').textContent = 'RESULT:' + JSON.stringify(out);
 }});
 </script></body></html>""")
@@ -90,4 +103,5 @@ assert r["seek"]["status"] == 206 and r["seek"]["range"] == f"bytes 5000000-5000
 assert r["seek"]["first"] == 5000000 % 256 and r["seek"]["len"] == 10, r
 assert r["reload"]["status"] == 200 and r["reload"]["xcache"] in ("HIT", "REVALIDATED"), r
 assert str(r["closed"]).startswith("blocked"), "a bucket without CORS rules is not readable cross-origin"
+assert isinstance(r["video"], dict) and r["video"]["duration"] == 4 and r["video"]["at"] == 3, f"the video loads and seeks: {r['video']}"
 print("edge browser: all checks passed")

@@ -2,7 +2,7 @@
 # The real-client matrix: boto3, a browser, the AWS CLI and rclone against a freshly
 # started origin. Each step is asserted (exit codes, byte comparisons).
 # Installs what it needs: a Python venv with boto3 and awscli, rclone from
-# Debian (with Chromium). Uses the origin binary that scripts/test already built.
+# Debian (with Chromium, and ffmpeg to make a test video). Uses the origin binary that scripts/test already built.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -17,6 +17,7 @@ fi
 missing=()
 command -v rclone >/dev/null || missing+=(rclone)
 command -v chromium >/dev/null || missing+=(chromium)
+command -v ffmpeg >/dev/null || missing+=(ffmpeg)
 if [ ${#missing[@]} -gt 0 ]; then
   SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
   $SUDO apt-get update -qq && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
