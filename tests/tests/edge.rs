@@ -755,3 +755,42 @@ async fn equal_bodies_are_cached_once_and_the_disk_tier_evicts_lru() {
         "least recently used was evicted"
     );
 }
+
+/// Misses go to `--parent` (here the origin itself) while the change feed
+/// is unreachable, so only TTLs and revalidation decide freshness.
+#[tokio::test]
+async fn expired_and_revalidated_through_a_parent_without_the_feed() {
+    let origin = TestOrigin::spawn();
+    let s3 = public_bucket(&origin, "ttl").await;
+    put(&s3, "ttl", "same", b"unchanged".to_vec(), Some("max-age=1")).await;
+    put(&s3, "ttl", "changes", b"v1".to_vec(), Some("max-age=1")).await;
+    let (ak, sk) = origin.create_edge_key("edge");
+    let edge = TestEdge::spawn_in(
+        tempfile::tempdir().unwrap(),
+        "http://127.0.0.1:9",
+        &ak,
+        &sk,
+        &["--parent", &origin.url],
+    );
+    let url = |k: &str| format!("{}/ttl/{k}", edge.url);
+    assert_eq!(get(&url("same"), &[]).await.xcache, "MISS");
+    assert_eq!(get(&url("changes"), &[]).await.xcache, "MISS");
+    put(&s3, "ttl", "changes", b"v2".to_vec(), Some("max-age=1")).await;
+    assert_eq!(
+        get(&url("changes"), &[]).await.body,
+        b"v1",
+        "no feed: the fresh copy stands"
+    );
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let same = get(&url("same"), &[]).await;
+    assert_eq!(
+        (same.xcache.as_str(), same.body.as_slice()),
+        ("REVALIDATED", b"unchanged".as_slice())
+    );
+    let changed = get(&url("changes"), &[]).await;
+    assert_eq!(
+        (changed.xcache.as_str(), changed.body.as_slice()),
+        ("EXPIRED", b"v2".as_slice())
+    );
+    assert_eq!(get(&url("changes"), &[]).await.xcache, "HIT");
+}
