@@ -18,6 +18,8 @@ use crate::store::meta::objects::{self, From, ListRow};
 use crate::xml::XmlWriter;
 
 const MAX_KEYS: usize = 1000;
+/// Rows read per query when a delimiter may roll keys up.
+const DELIMITED_BATCH: usize = 32;
 
 struct Params {
     prefix: String,
@@ -58,7 +60,15 @@ fn page(conn: &Connection, bucket: &str, p: &Params) -> S3Result<Page> {
     };
     let mut count = 0;
     'scan: loop {
-        let want = (p.max_keys - count + 1).min(MAX_KEYS + 1);
+        // With a delimiter, a batch usually ends early at a common prefix
+        // (which re-seeks past it), so read small batches: otherwise each
+        // prefix would make SQLite step through up to a page of its keys.
+        let cap = if p.delimiter.is_some() {
+            DELIMITED_BATCH
+        } else {
+            MAX_KEYS + 1
+        };
+        let want = (p.max_keys - count + 1).min(cap);
         let rows = objects::scan(conn, bucket, &from, upper.as_deref(), want)?;
         let got = rows.len();
         for row in rows {
