@@ -46,7 +46,8 @@ impl Flights {
     /// Joins the fetch for `key`, or registers a new one and returns its
     /// sender (the caller must then run the fetch and call [`finish`]).
     pub fn join(&self, key: &str) -> (watch::Receiver<Progress>, Option<watch::Sender<Progress>>) {
-        let mut running = self.running.lock().expect("flights lock");
+        // A panic elsewhere must not wedge every future fetch: recover the map.
+        let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(rx) = running.get(key) {
             return (rx.clone(), None);
         }

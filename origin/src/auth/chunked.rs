@@ -177,7 +177,7 @@ where
                         return Err(incomplete());
                     }
                     let State::Data { remaining, .. } = &mut self.state else {
-                        unreachable!()
+                        return Err(S3Error::internal("chunk decoder lost its state"));
                     };
                     let n = (*remaining).min(self.buf.len() as u64) as usize;
                     if n == 0 {
