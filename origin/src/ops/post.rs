@@ -15,15 +15,15 @@ use hmac::{Hmac, Mac};
 use http::{HeaderMap, HeaderValue, StatusCode};
 use serde_json::Value;
 
-use super::put::{commit, WriteConditions, STORED_HEADERS};
-use super::{authorize, empty, now_ms, xml_response};
+use super::put::{commit, single_blob_row, WriteConditions, STORED_HEADERS};
+use super::{authorize, empty, xml_response};
 use crate::auth::sigv4::{constant_time_eq, parse_amz_date};
 use crate::auth::{Principal, V4_ALGORITHM};
 use crate::checksum::ChecksumAlgo;
 use crate::error::{Code, S3Error, S3Result};
 use crate::state::AppState;
 use crate::store::blob::BlobWriter;
-use crate::store::meta::{buckets, objects::ObjectRow};
+use crate::store::meta::buckets;
 use crate::xml::XmlWriter;
 use cairn_shared::names::ObjectKey;
 
@@ -346,19 +346,7 @@ pub async fn post_object(
             headers.push((name.clone(), value.clone().into_bytes()));
         }
     }
-    let row = ObjectRow {
-        key: key.as_str().to_owned(),
-        blob: digests.blake3,
-        size: digests.size,
-        etag: hex::encode(digests.md5),
-        modified_ms: now_ms(),
-        headers,
-        checksum: digests
-            .checksum
-            .as_ref()
-            .map(|c| (c.algo.name().to_owned(), c.base64.clone())),
-        parts: 0,
-    };
+    let row = single_blob_row(key.as_str(), &digests, headers);
     let etag = format!("\"{}\"", row.etag);
     commit(
         state,

@@ -197,19 +197,7 @@ pub async fn put_object(ctx: &Ctx, bucket: &str, key: &str, body: Body) -> S3Res
     let conditions = WriteConditions::from_headers(&ctx.parts.headers)?;
     // S3 computes CRC64NVME for objects uploaded without a checksum.
     let (temp, digests) = receive(ctx, body, Some(ChecksumAlgo::Crc64Nvme)).await?;
-    let row = ObjectRow {
-        key: key.as_str().to_owned(),
-        blob: digests.blake3,
-        size: digests.size,
-        etag: hex::encode(digests.md5),
-        modified_ms: now_ms(),
-        headers,
-        checksum: digests
-            .checksum
-            .as_ref()
-            .map(|c| (c.algo.name().to_owned(), c.base64.clone())),
-        parts: 0,
-    };
+    let row = single_blob_row(key.as_str(), &digests, headers);
     let committed = row.clone();
     commit(&ctx.state, bucket, row, temp, conditions).await?;
     let mut resp = empty(StatusCode::OK);
@@ -220,6 +208,23 @@ pub async fn put_object(ctx: &Ctx, bucket: &str, key: &str, body: Body) -> S3Res
             || checksum::expected(&ctx.parts.headers)?.algo.is_some(),
     );
     Ok(resp)
+}
+
+/// The row for an object made of one freshly received blob.
+pub fn single_blob_row(key: &str, digests: &Digests, headers: Vec<(String, Vec<u8>)>) -> ObjectRow {
+    ObjectRow {
+        key: key.to_owned(),
+        blob: digests.blake3,
+        size: digests.size,
+        etag: hex::encode(digests.md5),
+        modified_ms: now_ms(),
+        headers,
+        checksum: digests
+            .checksum
+            .as_ref()
+            .map(|c| (c.algo.name().to_owned(), c.base64.clone())),
+        parts: 0,
+    }
 }
 
 /// Makes a received blob visible as `row`: inside one write, checks that
