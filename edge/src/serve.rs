@@ -217,33 +217,17 @@ async fn serve_object(
                     }
                 }
             }
-            None if wants_slices(state, parts) => {
-                add(&state.metrics.misses, 1);
-                if let Some(r) = crate::slices::serve(state, parts, &ck, bucket, key, signed).await
-                {
-                    return r;
-                }
-                // The upstream would not slice: fall back to a whole fetch.
-                let mut rx = start_or_join(
-                    state,
-                    &ck,
-                    bucket,
-                    key,
-                    Fetch {
-                        if_none_match: None,
-                        signed,
-                        range: None,
-                    },
-                );
-                match flight::head(&mut rx).await {
-                    Ok(h) if h.status < 500 && h.status != 304 => {
-                        return respond_head(parts, &h, rx, "MISS")
-                    }
-                    outcome => return upstream_failed(outcome),
-                }
-            }
             None => {
                 add(&state.metrics.misses, 1);
+                // A closed range is served from slices when the upstream
+                // slices; otherwise it falls through to a whole fetch.
+                if wants_slices(state, parts) {
+                    if let Some(r) =
+                        crate::slices::serve(state, parts, &ck, bucket, key, signed).await
+                    {
+                        return r;
+                    }
+                }
                 let mut rx = start_or_join(
                     state,
                     &ck,
