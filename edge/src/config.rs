@@ -1,8 +1,17 @@
-//! Settings of a running edge, filled by `main.rs` from flags and
-//! `CAIRN_*` variables, and built directly by tests.
+//! Settings of a running edge.
+//!
+//! [`Settings`] is what an operator writes: every field optional, filled by
+//! clap from flags and `CAIRN_*` variables and, for fields still empty,
+//! from the TOML file given by `--config`. [`Settings::resolve`] applies
+//! the documented defaults and yields the [`EdgeConfig`] the edge runs
+//! with; tests build an `EdgeConfig` directly.
 
-use std::path::PathBuf;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+use cairn_shared::settings::LogFormat;
+use cairn_shared::units::{Size, Span};
 
 #[derive(Debug, Clone)]
 pub struct EdgeConfig {
@@ -31,6 +40,9 @@ pub struct EdgeConfig {
     pub follow_feed: bool,
     /// Name for `Via` and metrics.
     pub name: String,
+    /// The region this edge serves, told to the origin with each feed poll
+    /// (`cairn-origin edges`).
+    pub edge_region: String,
     /// A closed range of an uncached object is fetched in slices of this
     /// size (0 disables slicing).
     pub slice_size: u64,
@@ -59,7 +71,154 @@ impl EdgeConfig {
             negative_ttl: Duration::from_secs(5),
             follow_feed: true,
             name: "cairn-edge".into(),
+            edge_region: "local".into(),
             slice_size: 4 << 20,
         }
+    }
+}
+
+/// The edge's settings as flags, `CAIRN_*` variables and TOML keys
+/// (`--cache-dir`, `CAIRN_CACHE_DIR`, `cache_dir`). README's configuration
+/// table lists the same names and defaults.
+#[derive(Debug, Default, Clone, clap::Args, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// The origin: its change feed, and misses unless --parent is set [default: http://127.0.0.1:9000]
+    #[arg(long, env = "CAIRN_ORIGIN")]
+    pub origin: Option<String>,
+    /// An edge access key (cairn-origin key create NAME --edge) [required]
+    #[arg(long, env = "CAIRN_ACCESS_KEY")]
+    pub access_key: Option<String>,
+    /// That key's secret [required]
+    #[arg(long, env = "CAIRN_SECRET_KEY")]
+    pub secret_key: Option<String>,
+    /// Address to serve on [default: 127.0.0.1:9080]
+    #[arg(long, env = "CAIRN_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Disk tier and feed position [default: ./edge-cache]
+    #[arg(long, env = "CAIRN_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Memory tier size [default: 256MiB]
+    #[arg(long, env = "CAIRN_MEMORY_CACHE")]
+    pub memory_cache: Option<Size>,
+    /// Disk tier size [default: 10GiB]
+    #[arg(long, env = "CAIRN_DISK_CACHE")]
+    pub disk_cache: Option<Size>,
+    /// This edge's region, shown in Via, metrics and `cairn-origin edges` [default: local]
+    #[arg(long, env = "CAIRN_EDGE_REGION")]
+    pub region: Option<String>,
+    /// A parent edge to fetch misses from instead of the origin
+    #[arg(long, env = "CAIRN_PARENT")]
+    pub parent: Option<String>,
+    /// Base domain for bucket.DOMAIN requests
+    #[arg(long, env = "CAIRN_DOMAIN")]
+    pub domain: Option<String>,
+    /// Freshness of responses without Cache-Control or Expires [default: 60s]
+    #[arg(long, env = "CAIRN_DEFAULT_TTL")]
+    pub default_ttl: Option<Span>,
+    /// How long stale copies stand in for a failing origin [default: 5m]
+    #[arg(long, env = "CAIRN_STALE_IF_ERROR")]
+    pub stale_if_error: Option<Span>,
+    /// How long a 404 is remembered [default: 5s]
+    #[arg(long, env = "CAIRN_NEGATIVE_TTL")]
+    pub negative_ttl: Option<Span>,
+    /// Closed ranges of uncached objects are fetched in slices of this size [default: 4MiB]
+    #[arg(long, env = "CAIRN_SLICE_SIZE")]
+    pub slice_size: Option<Size>,
+    /// The region the origin's keys sign for [default: us-east-1]
+    #[arg(long, env = "CAIRN_REGION")]
+    pub signing_region: Option<String>,
+    /// Log lines as text or json [default: text]
+    #[arg(long, env = "CAIRN_LOG_FORMAT")]
+    pub log_format: Option<LogFormat>,
+}
+
+impl Settings {
+    /// Fills fields left empty by flags and variables from `file`.
+    pub fn or_file(self, file: Option<&Path>) -> Result<Self, String> {
+        let Some(path) = file else { return Ok(self) };
+        let f: Settings = cairn_shared::settings::read_file(path)?;
+        Ok(Self {
+            origin: self.origin.or(f.origin),
+            access_key: self.access_key.or(f.access_key),
+            secret_key: self.secret_key.or(f.secret_key),
+            listen: self.listen.or(f.listen),
+            cache_dir: self.cache_dir.or(f.cache_dir),
+            memory_cache: self.memory_cache.or(f.memory_cache),
+            disk_cache: self.disk_cache.or(f.disk_cache),
+            region: self.region.or(f.region),
+            parent: self.parent.or(f.parent),
+            domain: self.domain.or(f.domain),
+            default_ttl: self.default_ttl.or(f.default_ttl),
+            stale_if_error: self.stale_if_error.or(f.stale_if_error),
+            negative_ttl: self.negative_ttl.or(f.negative_ttl),
+            slice_size: self.slice_size.or(f.slice_size),
+            signing_region: self.signing_region.or(f.signing_region),
+            log_format: self.log_format.or(f.log_format),
+        })
+    }
+
+    pub fn listen(&self) -> SocketAddr {
+        self.listen
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 9080)))
+    }
+
+    /// The configuration the edge runs with: every default applied; fails
+    /// only when a required setting is missing.
+    pub fn resolve(&self) -> Result<EdgeConfig, String> {
+        let missing = |what: &str, flag: &str, env: &str| {
+            format!(
+                "{what} is required: --{flag}, {env} or `{}` in the config file",
+                flag.replace('-', "_")
+            )
+        };
+        let access_key = self
+            .access_key
+            .clone()
+            .ok_or_else(|| missing("an edge access key", "access-key", "CAIRN_ACCESS_KEY"))?;
+        let secret_key = self
+            .secret_key
+            .clone()
+            .ok_or_else(|| missing("the edge key's secret", "secret-key", "CAIRN_SECRET_KEY"))?;
+        let origin = self
+            .origin
+            .clone()
+            .unwrap_or_else(|| "http://127.0.0.1:9000".into());
+        let upstream = self.parent.clone().unwrap_or_else(|| origin.clone());
+        let cache_dir = self
+            .cache_dir
+            .clone()
+            .unwrap_or_else(|| "./edge-cache".into());
+        let mut c = EdgeConfig::new(upstream, access_key, secret_key, cache_dir);
+        c.origin = origin.trim_end_matches('/').to_owned();
+        if let Some(Size(n)) = self.memory_cache {
+            c.memory_cache = n;
+        }
+        if let Some(Size(n)) = self.disk_cache {
+            c.disk_cache = n;
+        }
+        if let Some(Size(n)) = self.slice_size {
+            c.slice_size = n;
+        }
+        c.domain = self
+            .domain
+            .as_ref()
+            .map(|d| d.trim_start_matches('.').to_ascii_lowercase());
+        if let Some(Span(d)) = self.default_ttl {
+            c.default_ttl = d;
+        }
+        if let Some(Span(d)) = self.stale_if_error {
+            c.stale_if_error = d;
+        }
+        if let Some(Span(d)) = self.negative_ttl {
+            c.negative_ttl = d;
+        }
+        if let Some(r) = &self.signing_region {
+            c.region = r.clone();
+        }
+        let region = self.region.clone().unwrap_or_else(|| "local".into());
+        c.name = format!("cairn-edge ({region})");
+        c.edge_region = region;
+        Ok(c)
     }
 }

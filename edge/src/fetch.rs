@@ -79,7 +79,10 @@ async fn fetch_into(
 ) -> anyhow::Result<()> {
     add(&state.metrics.upstream_fetches, 1);
     let started = Instant::now();
-    let resp = state.upstream.get(bucket, object, fetch).await?;
+    let resp = state
+        .upstream_for(bucket, object)
+        .get(bucket, object, fetch)
+        .await?;
     add(
         &state.metrics.upstream_micros,
         started.elapsed().as_micros() as u64,

@@ -27,7 +27,12 @@ pub async fn init(state: &EdgeState) {
     if seq_file(state).exists() {
         return;
     }
-    match tokio::time::timeout(Duration::from_secs(3), state.feed.feed("now", 0)).await {
+    match tokio::time::timeout(
+        Duration::from_secs(3),
+        state.feed.feed("now", 0, &state.config.edge_region),
+    )
+    .await
+    {
         Ok(Ok(page)) => {
             if let Some(last) = page.get("last").and_then(Value::as_i64) {
                 let _ = std::fs::write(seq_file(state), last.to_string());
@@ -46,7 +51,11 @@ pub async fn run(state: Arc<EdgeState>) {
     let mut backoff = Duration::from_millis(200);
     loop {
         let from = after.map(|a| a.to_string()).unwrap_or_else(|| "now".into());
-        match state.feed.feed(&from, WAIT_SECS).await {
+        match state
+            .feed
+            .feed(&from, WAIT_SECS, &state.config.edge_region)
+            .await
+        {
             Ok(page) => {
                 backoff = Duration::from_millis(200);
                 if after.is_none() {
@@ -93,9 +102,12 @@ fn apply(state: &EdgeState, page: &Value) {
         add(&state.metrics.feed_changes, 1);
         match change.get("key").and_then(Value::as_str) {
             Some(key) => {
-                state.cache.remove_object(&format!("{bucket}/{key}"));
+                let key = format!("{bucket}/{key}");
+                state.cache.remove_object(&key);
+                state.changed.insert(key, ());
             }
             None => {
+                state.changed.insert(format!("{bucket}/"), ());
                 state.cors.forget(bucket);
                 for k in state.cache.keys_with_prefix(&format!("{bucket}/")) {
                     state.cache.remove(&k);

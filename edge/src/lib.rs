@@ -46,6 +46,27 @@ pub struct EdgeState {
     pub feed_connected: AtomicBool,
     /// Buckets' CORS rules, read from the origin.
     pub cors: cors::BucketRules,
+    /// Keys (and `bucket/` prefixes) the change feed reported changed in
+    /// the last half minute. With a parent tier, their misses go to the
+    /// origin: the parent may not have applied the same change yet, and
+    /// its old copy would otherwise be cached here again.
+    pub changed: moka::sync::Cache<String, ()>,
+}
+
+impl EdgeState {
+    /// Where a miss for `bucket`/`object` is fetched.
+    pub fn upstream_for(&self, bucket: &str, object: &str) -> &Upstream {
+        if self.config.upstream == self.config.origin {
+            return &self.upstream;
+        }
+        if self.changed.contains_key(&format!("{bucket}/{object}"))
+            || self.changed.contains_key(&format!("{bucket}/"))
+        {
+            &self.feed
+        } else {
+            &self.upstream
+        }
+    }
 }
 
 /// Opens the cache directory (loading what a previous run cached).
@@ -75,6 +96,10 @@ pub fn open(config: EdgeConfig) -> anyhow::Result<Arc<EdgeState>> {
         metrics: Metrics::default(),
         feed_connected: AtomicBool::new(false),
         cors: cors::BucketRules::default(),
+        changed: moka::sync::Cache::builder()
+            .max_capacity(100_000)
+            .time_to_live(std::time::Duration::from_secs(30))
+            .build(),
     }))
 }
 

@@ -138,8 +138,20 @@ impl Upstream {
     }
 
     /// One long poll of the origin's change feed.
-    pub async fn feed(&self, after: &str, wait_secs: u64) -> anyhow::Result<serde_json::Value> {
-        let url = format!("{}/_cairn/feed?after={after}&wait={wait_secs}", self.base);
+    /// One long poll of the change feed; `region` tells the origin where
+    /// this follower serves (`cairn-origin edges`).
+    pub async fn feed(
+        &self,
+        after: &str,
+        wait_secs: u64,
+        region: &str,
+    ) -> anyhow::Result<serde_json::Value> {
+        let region =
+            percent_encoding::utf8_percent_encode(region, percent_encoding::NON_ALPHANUMERIC);
+        let url = format!(
+            "{}/_cairn/feed?after={after}&region={region}&wait={wait_secs}",
+            self.base
+        );
         let mut req = self
             .client
             .get(&url)

@@ -1,8 +1,17 @@
-//! Settings of a running origin, filled from flags and `CAIRN_*` variables
-//! by `main.rs` (clap reads both) and built directly by tests.
+//! Settings of a running origin.
+//!
+//! [`Settings`] is what an operator writes: every field optional, filled by
+//! clap from flags and `CAIRN_*` variables and, for fields still empty,
+//! from the TOML file given by `--config`. [`Settings::resolve`] applies
+//! the documented defaults and yields the [`Config`] the server runs with;
+//! tests build a `Config` directly.
 
-use std::path::PathBuf;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+use cairn_shared::settings::LogFormat;
+use cairn_shared::units::{Size, Span};
 
 /// Largest object a single PUT may carry: S3's 5 GiB.
 pub const DEFAULT_MAX_OBJECT_SIZE: u64 = 5 * 1024 * 1024 * 1024;
@@ -30,5 +39,75 @@ impl Config {
             max_object_size: DEFAULT_MAX_OBJECT_SIZE,
             upload_max_age: Duration::from_secs(7 * 86_400),
         }
+    }
+}
+
+/// The origin's settings as flags, `CAIRN_*` variables and TOML keys
+/// (`--data-dir`, `CAIRN_DATA_DIR`, `data_dir`). README's configuration
+/// table lists the same names and defaults.
+#[derive(Debug, Default, Clone, clap::Args, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Holds meta.sqlite and the blobs [default: ./data]
+    #[arg(long, env = "CAIRN_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Address to serve S3 on [default: 127.0.0.1:9000]
+    #[arg(long, env = "CAIRN_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Base domain for virtual-hosted-style requests (bucket.DOMAIN)
+    #[arg(long, env = "CAIRN_DOMAIN")]
+    pub domain: Option<String>,
+    /// The region clients sign for [default: us-east-1]
+    #[arg(long, env = "CAIRN_REGION")]
+    pub region: Option<String>,
+    /// Abort multipart uploads older than this [default: 7d]
+    #[arg(long, env = "CAIRN_UPLOAD_MAX_AGE")]
+    pub upload_max_age: Option<Span>,
+    /// Largest single PUT [default: 5GiB]
+    #[arg(long, env = "CAIRN_MAX_OBJECT_SIZE")]
+    pub max_object_size: Option<Size>,
+    /// Log lines as text or json [default: text]
+    #[arg(long, env = "CAIRN_LOG_FORMAT")]
+    pub log_format: Option<LogFormat>,
+}
+
+impl Settings {
+    /// Fills fields left empty by flags and variables from `file`.
+    pub fn or_file(self, file: Option<&Path>) -> Result<Self, String> {
+        let Some(path) = file else { return Ok(self) };
+        let f: Settings = cairn_shared::settings::read_file(path)?;
+        Ok(Self {
+            data_dir: self.data_dir.or(f.data_dir),
+            listen: self.listen.or(f.listen),
+            domain: self.domain.or(f.domain),
+            region: self.region.or(f.region),
+            upload_max_age: self.upload_max_age.or(f.upload_max_age),
+            max_object_size: self.max_object_size.or(f.max_object_size),
+            log_format: self.log_format.or(f.log_format),
+        })
+    }
+
+    pub fn listen(&self) -> SocketAddr {
+        self.listen
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 9000)))
+    }
+
+    /// The configuration the server runs with: every default applied.
+    pub fn resolve(&self) -> Config {
+        let mut c = Config::new(self.data_dir.clone().unwrap_or_else(|| "./data".into()));
+        c.domain = self
+            .domain
+            .as_ref()
+            .map(|d| d.trim_start_matches('.').to_ascii_lowercase());
+        if let Some(r) = &self.region {
+            c.region = r.clone();
+        }
+        if let Some(Span(d)) = self.upload_max_age {
+            c.upload_max_age = d;
+        }
+        if let Some(Size(n)) = self.max_object_size {
+            c.max_object_size = n;
+        }
+        c
     }
 }

@@ -10,6 +10,7 @@ pub mod checksum;
 pub mod config;
 pub mod error;
 pub mod http;
+pub mod metrics;
 pub mod ops;
 pub mod policy;
 pub mod state;
@@ -25,50 +26,104 @@ use axum::Router;
 use tokio::net::TcpListener;
 
 use crate::config::Config;
+use crate::metrics::Metrics;
 use crate::state::{AppState, KeyCache};
 use crate::store::blob::BlobStore;
-use crate::store::meta::{keys, keys::AccessKey, objects, Meta};
+use crate::store::meta::{keys, keys::AccessKey, Meta};
 
-/// Opens the data directory: creates it if needed, migrates the schema and
-/// removes blob files a crash left without a row.
-pub fn open(config: Config) -> anyhow::Result<AppState> {
+/// Opens the data directory for serving: creates it if needed, takes its
+/// lock (one server per data dir), migrates the schema and removes blob
+/// files a crash left without a row.
+pub async fn open(config: Config) -> anyhow::Result<AppState> {
     let dir = &config.data_dir;
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create data dir {}", dir.display()))?;
+    let lock = lock_data_dir(dir)?;
     let blobs = BlobStore::open(dir)
         .with_context(|| format!("data dir {} is not writable", dir.display()))?;
-    let meta = Meta::open(&dir.join("meta.sqlite")).context("cannot open the metadata database")?;
+    let meta = open_meta(dir)?;
     let state = AppState {
         config: Arc::new(config),
         meta,
         blobs,
         keys: Arc::new(KeyCache::default()),
+        metrics: Arc::new(Metrics::default()),
+        _lock: Some(Arc::new(lock)),
     };
-    sweep_orphans(&state)?;
-    Ok(state)
-}
-
-/// A blob file is written before the row that references it; a crash in
-/// between leaves a file no row names. Such files are removed at start.
-fn sweep_orphans(state: &AppState) -> anyhow::Result<()> {
-    let mut removed = 0;
-    for hash in state.blobs.all()? {
-        let known = state
-            .meta
-            .read_now(|c| objects::blob_exists(c, &hash))
-            .map_err(|e| anyhow::anyhow!("{}", e.message))?;
-        if !known {
-            state.blobs.remove(&hash);
-            removed += 1;
-        }
-    }
-    if removed > 0 {
+    let freed = store::gc::collect(&state.meta, &state.blobs, |_, _| {}).await?;
+    if freed.blobs > 0 {
         tracing::info!(
-            removed,
+            removed = freed.blobs,
+            bytes = freed.bytes,
             "removed orphaned blobs left by an interrupted write"
         );
     }
-    Ok(())
+    Ok(state)
+}
+
+/// Opens an existing data directory for an admin command, beside a server
+/// that may be running: no lock, nothing created or cleaned.
+pub fn attach(config: Config) -> anyhow::Result<AppState> {
+    let dir = &config.data_dir;
+    if !dir.join(META_FILE).exists() {
+        anyhow::bail!(
+            "{} holds no Cairn data (no {META_FILE}); start `cairn-origin serve --data-dir {}` first",
+            dir.display(),
+            dir.display()
+        );
+    }
+    let blobs = BlobStore::attach(dir);
+    let meta = open_meta(dir)?;
+    Ok(AppState {
+        config: Arc::new(config),
+        meta,
+        blobs,
+        keys: Arc::new(KeyCache::default()),
+        metrics: Arc::new(Metrics::default()),
+        _lock: None,
+    })
+}
+
+const META_FILE: &str = "meta.sqlite";
+
+fn open_meta(dir: &std::path::Path) -> anyhow::Result<Meta> {
+    let path = dir.join(META_FILE);
+    Meta::open(&path).map_err(|e| {
+        let e = e.root_cause().to_string();
+        let e = e
+            .trim_start_matches(&format!("{}: ", path.display()))
+            .to_owned();
+        if e.contains("not a database") || e.contains("malformed") {
+            anyhow::anyhow!(
+                "{} is damaged or not an SQLite database ({e}); restore it from a backup",
+                path.display()
+            )
+        } else {
+            anyhow::anyhow!("cannot open {}: {e}", path.display())
+        }
+    })
+}
+
+/// Takes the data dir's exclusive lock, so a second server (which would
+/// clean `tmp/` under the first one's uploads) refuses to start.
+fn lock_data_dir(dir: &std::path::Path) -> anyhow::Result<std::fs::File> {
+    let path = dir.join("LOCK");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("data dir {} is not writable", dir.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+            "data dir {} is in use by another cairn-origin",
+            dir.display()
+        ),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("cannot lock {}", path.display()))
+        }
+    }
 }
 
 /// Generates a fresh key pair: an id like AWS's and a 40-character secret.
@@ -127,6 +182,49 @@ async fn sweep_uploads(state: AppState) {
     }
 }
 
+/// Writes the feed followers seen in memory to SQLite every few seconds,
+/// for `cairn-origin edges` (another process).
+async fn record_edges(state: AppState) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
+    let mut written = Vec::new();
+    loop {
+        tick.tick().await;
+        let rows: Vec<_> = state
+            .metrics
+            .edges()
+            .into_iter()
+            .map(|(access_key, e)| store::meta::edges::EdgeRow {
+                access_key,
+                name: e.name,
+                region: e.region,
+                position: e.position,
+                seen_ms: e
+                    .seen
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_millis() as i64)
+                    .unwrap_or(0),
+            })
+            .collect();
+        let key: Vec<_> = rows.iter().map(|r| (r.position, r.seen_ms)).collect();
+        if key == written {
+            continue;
+        }
+        let to_write = rows.clone();
+        let result = state
+            .meta
+            .write(move |c, _| {
+                to_write
+                    .iter()
+                    .try_for_each(|r| store::meta::edges::upsert(c, r))
+            })
+            .await;
+        match result {
+            Ok(()) => written = key,
+            Err(e) => tracing::warn!(error = %e.message, "cannot record feed followers"),
+        }
+    }
+}
+
 /// Serves until `shutdown` resolves, then lets in-flight requests finish.
 pub async fn run(
     state: AppState,
@@ -141,6 +239,7 @@ pub async fn run(
         }
     });
     tokio::spawn(sweep_uploads(state.clone()));
+    tokio::spawn(record_edges(state.clone()));
     axum::serve(listener, app(state))
         .with_graceful_shutdown(shutdown)
         .await

@@ -1,11 +1,17 @@
-//! The `cairn-origin` command: `serve` and key administration.
+//! The `cairn-origin` command: `serve`, and the admin commands an operator
+//! runs beside it (keys, edges, gc, check, signed URLs).
+//!
+//! Settings come from flags, then `CAIRN_*` variables, then the TOML file
+//! named by `--config`, then the defaults (see `config::Settings`).
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use cairn_origin::config::Config;
-use cairn_origin::store::meta::keys;
+use cairn_origin::config::Settings;
+use cairn_origin::state::AppState;
+use cairn_origin::store::meta::{changes, edges, keys};
+use cairn_shared::progress::{human_bytes, Progress};
+use cairn_shared::settings::{init_logging, LogFormat};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -15,6 +21,9 @@ use clap::{Parser, Subcommand};
     about = "Cairn's S3-compatible origin server"
 )]
 struct Cli {
+    /// A TOML settings file (keys as in README's configuration table).
+    #[arg(long, env = "CAIRN_CONFIG", global = true)]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -22,21 +31,21 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve the S3 API.
-    Serve {
-        #[arg(long, env = "CAIRN_DATA_DIR", default_value = "./data")]
-        data_dir: PathBuf,
-        #[arg(long, env = "CAIRN_LISTEN", default_value = "127.0.0.1:9000")]
-        listen: SocketAddr,
-        /// Base domain for virtual-hosted-style requests (bucket.DOMAIN).
-        #[arg(long, env = "CAIRN_DOMAIN")]
-        domain: Option<String>,
-        /// The region clients must sign for.
-        #[arg(long, env = "CAIRN_REGION", default_value = "us-east-1")]
-        region: String,
-        /// Abort multipart uploads older than this (e.g. 7d, 12h).
-        #[arg(long, env = "CAIRN_UPLOAD_MAX_AGE", default_value = "7d", value_parser = cairn_shared::units::parse_duration)]
-        upload_max_age: std::time::Duration,
+    Serve(Settings),
+    /// Manage access keys.
+    Key {
+        #[command(subcommand)]
+        command: KeyCommand,
+        #[command(flatten)]
+        dir: DataDir,
     },
+    /// Show the edges that follow the change feed, their region and lag.
+    Edges(DataDir),
+    /// Reclaim blob files no object references, now, and report the space.
+    Gc(DataDir),
+    /// Verify every blob against its BLAKE3 name and every row against its
+    /// blobs; exits 1 if anything is damaged.
+    Check(DataDir),
     /// Print a signed edge URL for a private object.
     SignUrl {
         bucket: String,
@@ -50,14 +59,16 @@ enum Command {
         /// The edge's base URL to print in front of the path.
         #[arg(long, default_value = "http://127.0.0.1:9080")]
         edge: String,
-        #[arg(long, env = "CAIRN_DATA_DIR", default_value = "./data")]
-        data_dir: PathBuf,
+        #[command(flatten)]
+        dir: DataDir,
     },
-    /// Manage access keys.
-    Key {
-        #[command(subcommand)]
-        command: KeyCommand,
-    },
+}
+
+#[derive(clap::Args)]
+struct DataDir {
+    /// The origin's data dir [default: ./data, or data_dir from --config]
+    #[arg(long, env = "CAIRN_DATA_DIR", global = true)]
+    data_dir: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -68,32 +79,15 @@ enum KeyCommand {
         /// An edge key: follows the change feed and reads any object.
         #[arg(long)]
         edge: bool,
-        #[arg(long, env = "CAIRN_DATA_DIR", default_value = "./data")]
-        data_dir: PathBuf,
     },
     /// List access keys (secrets are not shown).
-    List {
-        #[arg(long, env = "CAIRN_DATA_DIR", default_value = "./data")]
-        data_dir: PathBuf,
-    },
+    List,
     /// Delete an access key.
-    Delete {
-        access_key: String,
-        #[arg(long, env = "CAIRN_DATA_DIR", default_value = "./data")]
-        data_dir: PathBuf,
-    },
+    Delete { access_key: String },
 }
 
 #[tokio::main]
 async fn main() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("CAIRN_LOG")
-                .unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
     if let Err(e) = real_main().await {
         eprintln!("cairn-origin: {e:#}");
         std::process::exit(1);
@@ -101,41 +95,35 @@ async fn main() {
 }
 
 async fn real_main() -> anyhow::Result<()> {
-    match Cli::parse().command {
-        Command::Serve {
-            data_dir,
-            listen,
-            domain,
-            region,
-            upload_max_age,
-        } => {
-            let mut config = Config::new(data_dir);
-            config.domain = domain.map(|d| d.trim_start_matches('.').to_ascii_lowercase());
-            config.region = region;
-            config.upload_max_age = upload_max_age;
-            let state = cairn_origin::open(config)?;
-            ensure_root_key(&state).await?;
-            let listener = tokio::net::TcpListener::bind(listen)
-                .await
-                .with_context(|| format!("cannot listen on {listen}"))?;
-            tracing::info!(addr = %listener.local_addr()?, "cairn-origin serving S3");
-            println!(
-                "cairn-origin listening on http://{}",
-                listener.local_addr()?
-            );
-            cairn_origin::run(state, listener, shutdown_signal()).await?;
-            tracing::info!("stopped");
+    let cli = Cli::parse();
+    let config_file = cli.config.as_deref();
+    let admin = |dir: DataDir| -> anyhow::Result<AppState> {
+        let settings = Settings {
+            data_dir: dir.data_dir,
+            ..Settings::default()
         }
-        Command::Key { command } => key_command(command).await?,
+        .or_file(config_file)
+        .map_err(anyhow::Error::msg)?;
+        init_logging(settings.log_format.unwrap_or_default());
+        cairn_origin::attach(settings.resolve())
+    };
+    match cli.command {
+        Command::Serve(settings) => {
+            serve(settings.or_file(config_file).map_err(anyhow::Error::msg)?).await
+        }
+        Command::Key { command, dir } => key_command(&admin(dir)?, command).await,
+        Command::Edges(dir) => list_edges(&admin(dir)?).await,
+        Command::Gc(dir) => gc(&admin(dir)?).await,
+        Command::Check(dir) => check(&admin(dir)?).await,
         Command::SignUrl {
             bucket,
             key,
             edge_key,
             expires_in,
             edge,
-            data_dir,
+            dir,
         } => {
-            let state = cairn_origin::open(Config::new(data_dir))?;
+            let state = admin(dir)?;
             let k = edge_key.clone();
             let found = state
                 .meta
@@ -157,25 +145,48 @@ async fn real_main() -> anyhow::Result<()> {
                 "{}/{bucket}/{path}?expires={expires}&sig={sig}",
                 edge.trim_end_matches('/')
             );
+            Ok(())
         }
     }
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    init_logging(settings.log_format.unwrap_or(LogFormat::Text));
+    let listen = settings.listen();
+    let state = cairn_origin::open(settings.resolve()).await?;
+    ensure_env_keys(&state).await?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    tracing::info!(addr = %listener.local_addr()?, "cairn-origin serving S3");
+    println!(
+        "cairn-origin listening on http://{}",
+        listener.local_addr()?
+    );
+    cairn_origin::run(state, listener, shutdown_signal()).await?;
+    tracing::info!("stopped");
     Ok(())
 }
 
 /// The root pair comes from CAIRN_ROOT_ACCESS_KEY / CAIRN_ROOT_SECRET_KEY,
-/// or is generated and printed once, on first start.
-async fn ensure_root_key(state: &cairn_origin::state::AppState) -> anyhow::Result<()> {
-    let from_env = (
-        std::env::var("CAIRN_ROOT_ACCESS_KEY").ok(),
-        std::env::var("CAIRN_ROOT_SECRET_KEY").ok(),
-    );
-    if let (Some(ak), Some(sk)) = from_env {
-        let key = keys::AccessKey {
+/// or is generated and printed once, on first start. A deployment that
+/// starts its edges with known credentials provisions their key with
+/// CAIRN_EDGE_ACCESS_KEY / CAIRN_EDGE_SECRET_KEY.
+async fn ensure_env_keys(state: &AppState) -> anyhow::Result<()> {
+    let env_key = |prefix: &str, name: &str, role: &str| {
+        let ak = std::env::var(format!("CAIRN_{prefix}_ACCESS_KEY")).ok()?;
+        let sk = std::env::var(format!("CAIRN_{prefix}_SECRET_KEY")).ok()?;
+        Some(keys::AccessKey {
             access_key: ak,
             secret_key: sk,
-            name: "root".into(),
-            role: "admin".into(),
-        };
+            name: name.into(),
+            role: role.into(),
+        })
+    };
+    if let Some(key) = env_key("EDGE", "edge", "edge") {
+        cairn_origin::store_key(state, key).await?;
+    }
+    if let Some(key) = env_key("ROOT", "root", "admin") {
         return cairn_origin::store_key(state, key).await;
     }
     let existing = state
@@ -192,38 +203,109 @@ async fn ensure_root_key(state: &cairn_origin::state::AppState) -> anyhow::Resul
     Ok(())
 }
 
-async fn key_command(command: KeyCommand) -> anyhow::Result<()> {
-    let dir = match &command {
-        KeyCommand::Create { data_dir, .. }
-        | KeyCommand::List { data_dir }
-        | KeyCommand::Delete { data_dir, .. } => data_dir.clone(),
-    };
-    let state = cairn_origin::open(Config::new(dir))?;
-    let err = |e: cairn_origin::error::S3Error| anyhow::anyhow!("{}", e.message);
+fn meta_err(e: cairn_origin::error::S3Error) -> anyhow::Error {
+    anyhow::anyhow!("{}", e.message)
+}
+
+async fn key_command(state: &AppState, command: KeyCommand) -> anyhow::Result<()> {
     match command {
-        KeyCommand::Create { name, edge, .. } => {
+        KeyCommand::Create { name, edge } => {
             let key = cairn_origin::generate_key(&name, if edge { "edge" } else { "user" });
-            cairn_origin::store_key(&state, key.clone()).await?;
+            cairn_origin::store_key(state, key.clone()).await?;
             println!("AWS_ACCESS_KEY_ID={}", key.access_key);
             println!("AWS_SECRET_ACCESS_KEY={}", key.secret_key);
         }
-        KeyCommand::List { .. } => {
-            for k in state.meta.read_now(keys::list).map_err(err)? {
+        KeyCommand::List => {
+            for k in state.meta.read_now(keys::list).map_err(meta_err)? {
                 println!("{}\t{}\t{}", k.access_key, k.name, k.role);
             }
         }
-        KeyCommand::Delete { access_key, .. } => {
+        KeyCommand::Delete { access_key } => {
             let ak = access_key.clone();
             let gone = state
                 .meta
                 .write(move |c, _| keys::delete(c, &ak))
                 .await
-                .map_err(err)?;
+                .map_err(meta_err)?;
             if !gone {
                 anyhow::bail!("no access key {access_key}");
             }
             println!("deleted {access_key}");
         }
+    }
+    Ok(())
+}
+
+async fn list_edges(state: &AppState) -> anyhow::Result<()> {
+    let (rows, head) = state
+        .meta
+        .read_now(|c| Ok((edges::list(c)?, changes::bounds(c)?.1)))
+        .map_err(meta_err)?;
+    if rows.is_empty() {
+        println!("no edge has followed the change feed yet");
+        return Ok(());
+    }
+    let now_ms = cairn_origin::ops::now_ms();
+    println!(
+        "{:<24} {:<14} {:<22} {:>8} {:>12}  STATE",
+        "EDGE", "REGION", "ACCESS KEY", "LAG", "LAST SEEN"
+    );
+    for e in rows {
+        let ago = (now_ms - e.seen_ms).max(0) / 1000;
+        // Long polls return within 30 s and are recorded within 5 s.
+        let state = if ago < 60 { "following" } else { "gone" };
+        println!(
+            "{:<24} {:<14} {:<22} {:>8} {:>10}s ago  {state}",
+            e.name,
+            e.region,
+            e.access_key,
+            (head - e.position).max(0),
+            ago
+        );
+    }
+    Ok(())
+}
+
+async fn gc(state: &AppState) -> anyhow::Result<()> {
+    let mut progress = Progress::new("gc");
+    let freed = cairn_origin::store::gc::collect(&state.meta, &state.blobs, |done, total| {
+        progress.update(done, total, "blobs")
+    })
+    .await?;
+    progress.finish();
+    println!(
+        "gc: scanned {} blob files, freed {} unreferenced ({})",
+        freed.scanned,
+        freed.blobs,
+        human_bytes(freed.bytes)
+    );
+    Ok(())
+}
+
+async fn check(state: &AppState) -> anyhow::Result<()> {
+    let progress = std::sync::Arc::new(std::sync::Mutex::new(Progress::new("check")));
+    let shown = progress.clone();
+    let report = cairn_origin::store::check::run(&state.meta, &state.blobs, move |done, total| {
+        if let Ok(mut p) = shown.lock() {
+            p.update(done, total, "bytes");
+        }
+    })
+    .await?;
+    if let Ok(mut p) = progress.lock() {
+        p.finish();
+    }
+    for d in &report.damage {
+        println!("DAMAGE: {d}");
+    }
+    println!(
+        "check: {} blobs verified ({}), {} damaged, {} unreferenced (cairn-origin gc reclaims them)",
+        report.blobs_checked,
+        human_bytes(report.bytes_checked),
+        report.damage.len(),
+        report.unreferenced
+    );
+    if !report.damage.is_empty() {
+        anyhow::bail!("{} problems found", report.damage.len());
     }
     Ok(())
 }

@@ -1,4 +1,5 @@
-//! What every request handler shares: settings, the stores and the key cache.
+//! What every request handler shares: settings, the stores, the key cache
+//! and the metrics.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -6,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::config::Config;
 use crate::error::S3Result;
+use crate::metrics::Metrics;
 use crate::store::blob::BlobStore;
 use crate::store::meta::{keys, keys::AccessKey, Meta};
 
@@ -15,6 +17,10 @@ pub struct AppState {
     pub meta: Meta,
     pub blobs: BlobStore,
     pub keys: Arc<KeyCache>,
+    pub metrics: Arc<Metrics>,
+    /// The data dir's lock, held while this state lives (servers only:
+    /// admin commands attach without it).
+    pub _lock: Option<Arc<std::fs::File>>,
 }
 
 /// Access keys by id, cached briefly so signature checks do not query

@@ -1,15 +1,19 @@
 //! Protocol logic that both the origin and the edge need, as pure functions.
 //!
-//! Nothing here does I/O or knows about axum, SQLite or sockets: each module
+//! Nothing here knows about axum, SQLite or sockets: each protocol module
 //! turns header text into a decision, so it can be tested as a table of
-//! input → expected output and reused unchanged by any server.
+//! input → expected output and reused unchanged by any server. The one
+//! exceptions are `settings` and `progress`, the command-line plumbing
+//! (config file, logging, progress lines) every binary shares.
 
 pub mod conditional;
 pub mod cors;
 pub mod etag;
 pub mod freshness;
 pub mod names;
+pub mod progress;
 pub mod range;
+pub mod settings;
 pub mod signed_url;
 pub mod target;
 pub mod units;

@@ -48,6 +48,59 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
+/// A byte size as a setting: `256MiB` in flags and variables, a string or
+/// a plain integer of bytes in TOML.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Size(pub u64);
+
+impl std::str::FromStr for Size {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        parse_size(s).map(Size)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Size {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match StrOrInt::deserialize(d)? {
+            StrOrInt::Str(s) => s.parse().map_err(serde::de::Error::custom),
+            StrOrInt::Int(n) => u64::try_from(n)
+                .map(Size)
+                .map_err(|_| serde::de::Error::custom("a size cannot be negative")),
+        }
+    }
+}
+
+/// A duration as a setting: `30s` in flags and variables, a string or a
+/// plain integer of seconds in TOML.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span(pub Duration);
+
+impl std::str::FromStr for Span {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        parse_duration(s).map(Span)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Span {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match StrOrInt::deserialize(d)? {
+            StrOrInt::Str(s) => s.parse().map_err(serde::de::Error::custom),
+            StrOrInt::Int(n) => u64::try_from(n)
+                .map(|n| Span(Duration::from_secs(n)))
+                .map_err(|_| serde::de::Error::custom("a duration cannot be negative")),
+        }
+    }
+}
+
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum StrOrInt {
+    Str(String),
+    Int(i64),
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,34 +6,51 @@
 
 pub mod endpoint;
 
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::Response;
 use http::{HeaderValue, Method};
+use http_body_util::BodyExt;
+use tracing::Instrument;
 
 use crate::auth::{self, encode};
 use crate::error::S3Result;
+use crate::metrics::Metrics;
 use crate::ops::{self, Ctx};
 use crate::state::AppState;
 use endpoint::{Endpoint, Target};
 
 /// The single axum handler for every path.
 pub async fn handle(State(state): State<AppState>, req: Request) -> Response {
-    let started = Instant::now();
+    let unsigned_get = req.method() == Method::GET
+        && req.uri().query().is_none()
+        && !req.headers().contains_key(http::header::AUTHORIZATION);
+    if unsigned_get && req.uri().path() == "/health" {
+        return Response::new(Body::from("ok\n"));
+    }
+    if unsigned_get && req.uri().path() == "/metrics" {
+        return metrics(&state).await;
+    }
     let request_id = format!("{:016X}", rand::random::<u64>());
+    // Every log line of this request, wherever it is written, carries the
+    // id the client gets back in x-amz-request-id.
+    let span = tracing::info_span!("request", request_id = %request_id);
+    let metrics = state.metrics.clone();
+    let req = req.map(|b| count_bytes(b, metrics.clone(), true));
+    let resp = respond(state, req, request_id).instrument(span).await;
+    resp.map(|b| count_bytes(b, metrics, false))
+}
+
+async fn respond(state: AppState, req: Request, request_id: String) -> Response {
+    let started = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
     let head = method == Method::HEAD;
     let (parts, body) = req.into_parts();
-    if method == Method::GET
-        && path == "/health"
-        && parts.uri.query().is_none()
-        && !parts.headers.contains_key(http::header::AUTHORIZATION)
-    {
-        return Response::new(Body::from("ok\n"));
-    }
     let mut op = "Unknown";
     // What CORS needs once the request itself has been consumed.
     let origin = parts
@@ -52,7 +69,7 @@ pub async fn handle(State(state): State<AppState>, req: Request) -> Response {
     let mut resp = match result {
         Ok(resp) => resp,
         Err(e) => {
-            tracing::debug!(request_id, code = e.code.as_str(), message = %e.message, "request failed");
+            tracing::debug!(code = e.code.as_str(), message = %e.message, "request failed");
             e.to_response(&request_id, &encode::decode(&path), head)
         }
     };
@@ -67,16 +84,57 @@ pub async fn handle(State(state): State<AppState>, req: Request) -> Response {
         headers.insert("x-amz-id-2", v);
     }
     headers.insert(http::header::SERVER, HeaderValue::from_static("Cairn"));
+    let elapsed = started.elapsed();
+    state.metrics.record(op, resp.status().as_u16(), elapsed);
     tracing::info!(
-        request_id,
         method = %method,
         path,
         op,
         status = resp.status().as_u16(),
-        ms = started.elapsed().as_secs_f64() * 1000.0,
+        ms = elapsed.as_secs_f64() * 1000.0,
         "request"
     );
     resp
+}
+
+/// Counts body bytes as they pass, into `bytes_in` or `bytes_out`.
+fn count_bytes(body: Body, metrics: Arc<Metrics>, incoming: bool) -> Body {
+    Body::new(body.map_frame(move |frame| {
+        if let Some(data) = frame.data_ref() {
+            let counter = if incoming {
+                &metrics.bytes_in
+            } else {
+                &metrics.bytes_out
+            };
+            counter.fetch_add(data.len() as u64, Ordering::Relaxed);
+        }
+        frame
+    }))
+}
+
+/// `GET /metrics` (unsigned, no query; a bucket named `metrics` is still
+/// reachable with any signed or queried request).
+async fn metrics(state: &AppState) -> Response {
+    let stored = state
+        .meta
+        .read(|c| {
+            Ok((
+                crate::store::meta::audit::totals(c)?,
+                crate::store::meta::changes::bounds(c)?.1,
+            ))
+        })
+        .await;
+    match stored {
+        Ok((totals, head)) => {
+            let mut resp = Response::new(Body::from(state.metrics.render(totals, head)));
+            resp.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; version=0.0.4"),
+            );
+            resp
+        }
+        Err(e) => e.to_response("metrics", "/metrics", false),
+    }
 }
 
 async fn serve(

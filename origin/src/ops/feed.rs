@@ -13,7 +13,9 @@ use axum::response::Response;
 use serde_json::json;
 
 use super::Ctx;
+use crate::auth::Principal;
 use crate::error::{Code, S3Error, S3Result};
+use crate::metrics::EdgeSeen;
 use crate::store::meta::changes;
 
 const MAX_WAIT: u64 = 30;
@@ -29,6 +31,7 @@ pub async fn follow(ctx: &Ctx) -> S3Result<Response> {
     // `after=now`: a new follower starts at the feed's current end.
     if ctx.query("after") == Some("now") {
         let (_, newest) = ctx.state.meta.read(changes::bounds).await?;
+        seen(ctx, newest);
         let mut resp = Response::new(Body::from(
             json!({"reset": false, "last": newest, "changes": []}).to_string(),
         ));
@@ -39,6 +42,7 @@ pub async fn follow(ctx: &Ctx) -> S3Result<Response> {
         return Ok(resp);
     }
     let after: i64 = ctx.query("after").and_then(|a| a.parse().ok()).unwrap_or(0);
+    seen(ctx, after);
     let wait = Duration::from_secs(
         ctx.query("wait")
             .and_then(|w| w.parse().ok())
@@ -133,4 +137,23 @@ pub async fn sign_url(ctx: &Ctx) -> S3Result<Response> {
         http::HeaderValue::from_static("application/json"),
     );
     Ok(resp)
+}
+
+/// Notes the follower for `/metrics` and `cairn-origin edges`.
+fn seen(ctx: &Ctx, position: i64) {
+    if let Principal::Key {
+        access_key, name, ..
+    } = &ctx.verified.principal
+    {
+        let region = ctx.query("region").unwrap_or("unknown");
+        ctx.state.metrics.edge_polled(
+            access_key,
+            EdgeSeen {
+                name: name.clone(),
+                region: region.chars().take(64).collect(),
+                position,
+                seen: std::time::SystemTime::now(),
+            },
+        );
+    }
 }

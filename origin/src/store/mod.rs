@@ -6,4 +6,6 @@
 //! transaction as the object rows that hold them.
 
 pub mod blob;
+pub mod check;
+pub mod gc;
 pub mod meta;

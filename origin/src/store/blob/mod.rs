@@ -66,12 +66,11 @@ impl Drop for TempBlob {
 }
 
 impl BlobStore {
-    /// Opens the store, creating its directories and emptying `tmp/` of
-    /// whatever a crash left there.
+    /// Opens the store for the server, creating its directories and
+    /// emptying `tmp/` of whatever a crash left there. Only the process
+    /// holding the data dir's lock may do this.
     pub fn open(root: &Path) -> io::Result<Self> {
-        let store = Self {
-            root: root.to_owned(),
-        };
+        let store = Self::attach(root);
         fs::create_dir_all(store.blobs_dir())?;
         let tmp = store.tmp_dir();
         if tmp.exists() {
@@ -79,6 +78,14 @@ impl BlobStore {
         }
         fs::create_dir_all(&tmp)?;
         Ok(store)
+    }
+
+    /// The store as admin commands see it while a server may be running:
+    /// nothing is created or cleaned.
+    pub fn attach(root: &Path) -> Self {
+        Self {
+            root: root.to_owned(),
+        }
     }
 
     fn blobs_dir(&self) -> PathBuf {
@@ -142,6 +149,34 @@ impl BlobStore {
                 tracing::warn!(blob = %hash.to_hex(), error = %e, "cannot remove blob");
             }
         }
+    }
+
+    /// Deletes a blob file and returns how many bytes it held (`gc`).
+    pub fn delete(&self, hash: &BlobHash) -> io::Result<u64> {
+        let path = self.path(hash);
+        let len = fs::metadata(&path)?.len();
+        fs::remove_file(&path)?;
+        Ok(len)
+    }
+
+    /// Reads a whole blob and reports whether its bytes hash to its name;
+    /// `read` is told how many bytes each step read (for progress).
+    pub fn verify(&self, hash: &BlobHash, mut read: impl FnMut(u64)) -> io::Result<(bool, u64)> {
+        use std::io::Read;
+        let mut f = fs::File::open(self.path(hash))?;
+        let mut hasher = blake3::Hasher::new();
+        let mut buf = vec![0u8; 1 << 20];
+        let mut total = 0;
+        loop {
+            let n = f.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+            total += n as u64;
+            read(n as u64);
+        }
+        Ok((hasher.finalize().as_bytes() == hash.as_bytes(), total))
     }
 
     /// Every blob file on disk, for the orphan sweep and `check`.

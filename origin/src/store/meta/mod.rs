@@ -13,8 +13,10 @@
 
 mod schema;
 
+pub mod audit;
 pub mod buckets;
 pub mod changes;
+pub mod edges;
 pub mod keys;
 pub mod objects;
 pub mod uploads;
@@ -171,7 +173,10 @@ fn writer_loop(mut conn: Connection, rx: mpsc::Receiver<Job>, committed: Arc<tok
 }
 
 fn run_batch(conn: &mut Connection, batch: Vec<Job>) {
-    let mut txn = match conn.transaction() {
+    // IMMEDIATE: take the write lock at BEGIN, so an admin command writing
+    // from another process makes us wait (busy_timeout) instead of failing
+    // a deferred transaction's upgrade with SQLITE_BUSY.
+    let mut txn = match conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate) {
         Ok(t) => t,
         Err(e) => {
             // Dropping the jobs drops their reply senders: callers see the

@@ -81,6 +81,15 @@ const MIGRATIONS: &[&str] = &[
         created_ms INTEGER NOT NULL
     );
     ALTER TABLE access_keys ADD COLUMN role TEXT NOT NULL DEFAULT 'user';",
+    // 5: edges seen following the feed, for `cairn-origin edges`.
+    "CREATE TABLE edges (
+        access_key TEXT NOT NULL,
+        region TEXT NOT NULL,
+        name TEXT NOT NULL,
+        position INTEGER NOT NULL,
+        seen_ms INTEGER NOT NULL,
+        PRIMARY KEY (access_key, region)
+    );",
 ];
 
 /// Opens a connection with the settings every connection shares.
