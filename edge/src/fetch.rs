@@ -190,6 +190,24 @@ async fn receive(
         total,
     };
     entry.refresh(&policy);
+    if !state.cache.make_room(declared.unwrap_or(0)) {
+        // The cache disk is full even after evicting everything it could:
+        // refuse now rather than cut the body off halfway. Cached entries
+        // keep being served.
+        tracing::warn!(key, size = declared, "cache disk full: refusing a miss");
+        tx.send_modify(|p| {
+            p.head = Some(Arc::new(Head {
+                status: 503,
+                entry: None,
+                temp: None,
+                body: Bytes::from_static(
+                    b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>ServiceUnavailable</Code><Message>The edge's cache disk is full; try again later.</Message></Error>\n",
+                ),
+                content_type: Some("application/xml".into()),
+            }))
+        });
+        return Ok(());
+    }
     let temp = state.cache.layout().temp();
     let mut file = tokio::fs::File::create(&temp).await?;
     *temp_out = Some(temp.clone());

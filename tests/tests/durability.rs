@@ -442,26 +442,10 @@ fn tokio_stream_from(
 /// passes without checking, since a full disk cannot be made otherwise.
 #[tokio::test]
 async fn a_full_disk_refuses_new_bytes_and_keeps_what_is_stored() {
-    let mount = tempfile::tempdir().unwrap();
-    let ok = std::process::Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=24m", "tmpfs"])
-        .arg(mount.path())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
+    let Some(mount) = cairn_tests::Tmpfs::mount("24m") else {
         eprintln!("SKIPPED: cannot mount a tmpfs here (needs root)");
         return;
-    }
-    struct Unmount(std::path::PathBuf);
-    impl Drop for Unmount {
-        fn drop(&mut self) {
-            let _ = std::process::Command::new("umount")
-                .arg("-l")
-                .arg(&self.0)
-                .status();
-        }
-    }
-    let _guard = Unmount(mount.path().to_owned());
+    };
     let dir = tempfile::tempdir_in(mount.path()).unwrap();
     let origin = TestOrigin::spawn_in(dir, &[]);
     let s3 = origin.client();

@@ -794,3 +794,48 @@ async fn expired_and_revalidated_through_a_parent_without_the_feed() {
     );
     assert_eq!(get(&url("changes"), &[]).await.xcache, "HIT");
 }
+
+/// Runs as root only (it mounts a small tmpfs for the cache dir).
+#[tokio::test]
+async fn a_full_cache_disk_refuses_new_misses_and_keeps_serving_hits() {
+    let Some(mount) = cairn_tests::Tmpfs::mount("3m") else {
+        eprintln!("SKIPPED: cannot mount a tmpfs here (needs root)");
+        return;
+    };
+    let origin = TestOrigin::spawn();
+    let s3 = public_bucket(&origin, "fulledge").await;
+    let small = payload(1_000_000, 1);
+    put(&s3, "fulledge", "small", small.clone(), Some("max-age=600")).await;
+    put(
+        &s3,
+        "fulledge",
+        "big",
+        payload(5_000_000, 2),
+        Some("max-age=600"),
+    )
+    .await;
+    let (ak, sk) = origin.create_edge_key("full");
+    let dir = tempfile::tempdir_in(mount.path()).unwrap();
+    let edge = TestEdge::spawn_in(dir, &origin.url, &ak, &sk, &[]);
+    let get = |key: &str| reqwest::get(format!("{}/fulledge/{key}", edge.url));
+
+    let first = get("small").await.unwrap();
+    assert_eq!(first.headers()["x-cache"], "MISS");
+    assert_eq!(first.bytes().await.unwrap(), small);
+    // 5 MB cannot fit a 3 MiB disk: refused at once, not cut off halfway.
+    let big = get("big").await.unwrap();
+    assert_eq!(big.status(), 503);
+    assert!(big
+        .text()
+        .await
+        .unwrap()
+        .contains("<Code>ServiceUnavailable</Code>"));
+    let again = get("small").await.unwrap();
+    assert_eq!(
+        again.headers()["x-cache"],
+        "HIT",
+        "what is cached stays served"
+    );
+    assert_eq!(again.bytes().await.unwrap(), small);
+    drop(edge);
+}

@@ -42,6 +42,11 @@ impl Layout {
         Ok(layout)
     }
 
+    /// The cache directory (for free-space checks).
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
     pub fn body(&self, blake3: &str) -> PathBuf {
         self.root.join("blobs").join(blake3)
     }

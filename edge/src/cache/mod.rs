@@ -211,6 +211,38 @@ impl Cache {
         }
     }
 
+    /// Makes room on the cache's filesystem for a body of `len` bytes,
+    /// evicting least recently used entries if the disk itself (not only
+    /// the configured tier size) is short. False when it cannot: the
+    /// caller refuses the fetch instead of failing halfway through a body.
+    pub fn make_room(&self, len: u64) -> bool {
+        // Room for the entry file and the filesystem's own bookkeeping.
+        const SLACK: u64 = 1 << 20;
+        let need = len.saturating_add(SLACK);
+        loop {
+            match fs4::available_space(self.disk.root()) {
+                Ok(free) if free >= need => return true,
+                // Evicting everything would not make room: keep what we
+                // have and refuse this one.
+                Ok(free) if free + self.disk_used.load(Ordering::Relaxed) < need => return false,
+                Ok(_) => {}
+                // Cannot tell: let the write decide.
+                Err(_) => return true,
+            }
+            let oldest = self
+                .used
+                .lock()
+                .ok()
+                .and_then(|u| u.iter().min_by_key(|(_, t)| **t).map(|(k, _)| k.clone()));
+            match oldest {
+                Some(k) => {
+                    self.remove(&k);
+                }
+                None => return false,
+            }
+        }
+    }
+
     /// Evicts least recently used keys until the disk tier fits.
     fn evict(&self) {
         while self.disk_used.load(Ordering::Relaxed) > self.disk_max {
