@@ -18,8 +18,8 @@ while [ $# -gt 0 ]; do
   esac
 done
 case $PROFILE in
-  release) cargo build --release --locked -p cairn-origin -p cairn-edge -p cairn-tests --bin cairn-origin --bin cairn-edge --bin cairn-wan ;;
-  debug) cargo build --locked -p cairn-origin -p cairn-edge -p cairn-tests --bin cairn-origin --bin cairn-edge --bin cairn-wan ;;
+  release) cargo build --release --locked -p cairn-origin -p cairn-edge -p cairn-bench --bin cairn-origin --bin cairn-edge --bin cairn-wan ;;
+  debug) cargo build --locked -p cairn-origin -p cairn-edge -p cairn-bench --bin cairn-origin --bin cairn-edge --bin cairn-wan ;;
   *) echo "unknown profile $PROFILE" >&2; exit 2 ;;
 esac
 

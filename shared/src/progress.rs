@@ -88,3 +88,11 @@ pub fn human_bytes(n: u64) -> String {
         format!("{v:.1} {}", UNITS[i])
     }
 }
+
+/// Ends a progress line drawn by a `Progress` that is gone (e.g. one owned
+/// by a task that was stopped), so the next output starts clean.
+pub fn end_line() {
+    if std::io::stderr().is_terminal() {
+        let _ = writeln!(std::io::stderr());
+    }
+}
