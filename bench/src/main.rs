@@ -8,6 +8,7 @@
 //! memory. Every run also states the CPU the bench itself spent per
 //! operation, so a reader can tell whether the client was the limit.
 
+mod baseline;
 mod body;
 mod run;
 mod s3;
@@ -39,6 +40,9 @@ pub enum Workload {
     Hot,
     /// `--concurrency` clients GET the same cold object at the same moment.
     Stampede,
+    /// No target: one core MD5- and BLAKE3-hashes `--size` bytes and
+    /// writes them with fsync to `--dir`, `--ops` times (the PUT baseline).
+    DiskBaseline,
 }
 
 #[derive(Clone, Copy, ValueEnum, Debug, PartialEq, Eq)]
@@ -130,6 +134,9 @@ pub struct Args {
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
+    /// disk-baseline: where to write.
+    #[arg(long, default_value = ".")]
+    pub dir: std::path::PathBuf,
     /// No live progress line.
     #[arg(long)]
     pub quiet: bool,
@@ -170,6 +177,22 @@ async fn main() {
 async fn real_main() -> anyhow::Result<()> {
     let args = Args::parse();
     let sizes = workloads::Sizes::parse(&args.size).map_err(anyhow::Error::msg)?;
+    if args.workload == Workload::DiskBaseline {
+        let workloads::Sizes::Fixed(size) = sizes else {
+            anyhow::bail!("disk-baseline takes one --size");
+        };
+        let count = args.ops.unwrap_or(8);
+        let mbps = baseline::run(&args.dir, size, count)?;
+        if args.json {
+            println!(
+                "{}",
+                serde_json::json!({"workload": "disk-baseline", "size": size, "count": count, "mb_per_sec": mbps})
+            );
+        } else {
+            println!("disk-baseline size={} x{count}: {mbps:.1} MB/s (MD5 + BLAKE3 + write + fsync, one core)", args.size);
+        }
+        return Ok(());
+    }
     let target = match &args.http {
         Some(base) => {
             if !matches!(

@@ -207,7 +207,9 @@ impl Bench {
                     Workload::Mixed => me.mixed(i).await,
                     Workload::List => me.list(i).await,
                     Workload::Multipart => me.multipart(i).await,
-                    Workload::Stampede => Outcome::failed("stampede runs once"),
+                    Workload::Stampede | Workload::DiskBaseline => {
+                        Outcome::failed("not a per-operation workload")
+                    }
                 }
             }
         })
@@ -539,11 +541,17 @@ impl Bench {
         }
         let secs = started.elapsed().as_secs_f64();
         let mut extra = BTreeMap::new();
-        if let (Some(min), Some(max)) = (firsts.iter().min(), firsts.iter().max()) {
-            extra.insert(
-                "first_byte_spread_ms".into(),
-                json!((*max - *min).as_secs_f64() * 1000.0),
-            );
+        // How long after the first client's first byte the others got
+        // theirs: the first stands for the upstream's first byte arriving.
+        firsts.sort();
+        if let Some(&first) = firsts.first() {
+            let after = |q: f64| {
+                let i = ((firsts.len() - 1) as f64 * q).round() as usize;
+                (firsts[i] - first).as_secs_f64() * 1000.0
+            };
+            extra.insert("first_byte_after_first_p50_ms".into(), json!(after(0.5)));
+            extra.insert("first_byte_after_first_p99_ms".into(), json!(after(0.99)));
+            extra.insert("first_byte_after_first_max_ms".into(), json!(after(1.0)));
         }
         if let (Some(before), Some(m)) = (fetches_before, &self.args.metrics) {
             let after = upstream_fetches(&self.inner.client, m).await?;
@@ -594,4 +602,29 @@ fn parse_mix(s: &str) -> Result<[u32; 4], String> {
         return Err("--mix: all weights are zero".into());
     }
     Ok(w)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mixes_and_sizes() {
+        assert_eq!(
+            parse_mix("get=70,put=20,delete=5,list=5"),
+            Ok([70, 90, 95, 100])
+        );
+        assert_eq!(parse_mix("put=1"), Ok([0, 1, 1, 1]));
+        assert!(parse_mix("get=0").is_err());
+        assert!(parse_mix("head=3").is_err());
+        assert!(parse_mix("get").is_err());
+        assert!(matches!(Sizes::parse("4KiB"), Ok(Sizes::Fixed(4096))));
+        let range = Sizes::parse("1KiB-64KiB").unwrap();
+        for key in 0..1000 {
+            let n = range.of(key);
+            assert!((1024..=65536).contains(&n));
+            assert_eq!(n, range.of(key), "a key's size never changes");
+        }
+        assert!(Sizes::parse("64KiB-1KiB").is_err());
+    }
 }
