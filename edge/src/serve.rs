@@ -361,6 +361,8 @@ async fn respond_cached(
     if entry.size <= MEMORY_OBJECT_MAX {
         let body = if head_only {
             Bytes::new()
+        } else if let Some(b) = state.cache.memory_body(entry) {
+            b
         } else {
             let (st, ck2, e) = (state.clone(), ck.to_owned(), entry.clone());
             tokio::task::spawn_blocking(move || st.cache.read_small(&ck2, &e))

@@ -263,6 +263,15 @@ impl Cache {
     /// Reads a small body, from memory or from disk, verifying disk bytes
     /// against the hash. `Ok(None)` means the body is missing or corrupt:
     /// the entry has been dropped and the caller must refetch.
+    /// A small body from the memory tier alone: no I/O, so callers on the
+    /// async threads try this before paying for a blocking task.
+    pub fn memory_body(&self, entry: &Entry) -> Option<Bytes> {
+        match &entry.blake3 {
+            Some(hash) => self.memory.get(hash),
+            None => Some(Bytes::new()),
+        }
+    }
+
     pub fn read_small(&self, key: &str, entry: &Entry) -> io::Result<Option<Bytes>> {
         let Some(hash) = &entry.blake3 else {
             return Ok(Some(Bytes::new()));
