@@ -1,21 +1,14 @@
 //! The target: an S3 endpoint (requests signed with SigV4, path style) or a
 //! plain HTTP base URL (an edge, nginx, a CDN), GETs only.
 
-use std::time::SystemTime;
-
 use anyhow::Context;
+use cairn_shared::request_signer::RequestSigner;
 
 pub struct Target {
     pub base: String,
     pub bucket: String,
     /// `None` for a plain HTTP target.
-    signer: Option<Signer>,
-    host: String,
-}
-
-struct Signer {
-    identity: aws_credential_types::Credentials,
-    region: String,
+    signer: Option<RequestSigner>,
 }
 
 impl Target {
@@ -27,24 +20,16 @@ impl Target {
         region: &str,
     ) -> anyhow::Result<Self> {
         let mut t = Self::http(endpoint, bucket)?;
-        t.signer = Some(Signer {
-            identity: aws_credential_types::Credentials::new(ak, sk, None, None, "bench"),
-            region: region.to_owned(),
-        });
+        t.signer = Some(RequestSigner::new(ak, sk, region));
         Ok(t)
     }
 
     pub fn http(base: &str, bucket: &str) -> anyhow::Result<Self> {
-        let url = reqwest::Url::parse(base).context("target URL")?;
-        let host = match url.port() {
-            Some(p) => format!("{}:{p}", url.host_str().unwrap_or("")),
-            None => url.host_str().unwrap_or("").to_owned(),
-        };
+        reqwest::Url::parse(base).context("target URL")?;
         Ok(Self {
             base: base.trim_end_matches('/').to_owned(),
             bucket: bucket.to_owned(),
             signer: None,
-            host,
         })
     }
 
@@ -72,43 +57,13 @@ impl Target {
     ) -> anyhow::Result<reqwest::RequestBuilder> {
         let mut req = client.request(method.clone(), url);
         if let Some(s) = &self.signer {
-            for (k, v) in s.headers(method.as_str(), url, &self.host)? {
+            for (k, v) in s
+                .headers(method.as_str(), url)
+                .map_err(anyhow::Error::msg)?
+            {
                 req = req.header(k, v);
             }
         }
         Ok(req)
-    }
-}
-
-impl Signer {
-    fn headers(
-        &self,
-        method: &str,
-        url: &str,
-        host: &str,
-    ) -> anyhow::Result<Vec<(String, String)>> {
-        use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
-        let identity = self.identity.clone().into();
-        let params = aws_sigv4::sign::v4::SigningParams::builder()
-            .identity(&identity)
-            .region(&self.region)
-            .name("s3")
-            .time(SystemTime::now())
-            .settings(SigningSettings::default())
-            .build()?
-            .into();
-        let req = SignableRequest::new(
-            method,
-            url,
-            [("host", host), ("x-amz-content-sha256", "UNSIGNED-PAYLOAD")].into_iter(),
-            SignableBody::UnsignedPayload,
-        )?;
-        let (instructions, _) = sign(req, &params)?.into_parts();
-        let mut out: Vec<(String, String)> = instructions
-            .headers()
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect();
-        out.push(("x-amz-content-sha256".into(), "UNSIGNED-PAYLOAD".into()));
-        Ok(out)
     }
 }

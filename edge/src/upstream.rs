@@ -2,8 +2,7 @@
 //! endpoint) over HTTP. Anonymous for public objects; signed with the edge
 //! key (SigV4, via `aws-sigv4`) for private fetches and the change feed.
 
-use std::time::SystemTime;
-
+use cairn_shared::request_signer::RequestSigner;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 const PATH: &AsciiSet = &NON_ALPHANUMERIC
@@ -16,9 +15,7 @@ const PATH: &AsciiSet = &NON_ALPHANUMERIC
 pub struct Upstream {
     client: reqwest::Client,
     base: String,
-    access_key: String,
-    secret_key: String,
-    region: String,
+    signer: RequestSigner,
 }
 
 /// What a fetch asks for.
@@ -39,9 +36,7 @@ impl Upstream {
                 .build()
                 .expect("http client"),
             base: base.trim_end_matches('/').to_owned(),
-            access_key: access_key.to_owned(),
-            secret_key: secret_key.to_owned(),
-            region: region.to_owned(),
+            signer: RequestSigner::new(access_key, secret_key, region),
         }
     }
 
@@ -56,45 +51,7 @@ impl Upstream {
 
     /// SigV4 headers for a GET of `url` (`UNSIGNED-PAYLOAD`).
     fn sign(&self, url: &str) -> anyhow::Result<Vec<(String, String)>> {
-        use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
-        let identity = aws_credential_types::Credentials::new(
-            &self.access_key,
-            &self.secret_key,
-            None,
-            None,
-            "edge",
-        )
-        .into();
-        let params = aws_sigv4::sign::v4::SigningParams::builder()
-            .identity(&identity)
-            .region(&self.region)
-            .name("s3")
-            .time(SystemTime::now())
-            .settings(SigningSettings::default())
-            .build()?
-            .into();
-        let parsed = reqwest::Url::parse(url)?;
-        let host = match parsed.port() {
-            Some(p) => format!("{}:{p}", parsed.host_str().unwrap_or_default()),
-            None => parsed.host_str().unwrap_or_default().to_owned(),
-        };
-        let req = SignableRequest::new(
-            "GET",
-            url,
-            [
-                ("host", host.as_str()),
-                ("x-amz-content-sha256", "UNSIGNED-PAYLOAD"),
-            ]
-            .into_iter(),
-            SignableBody::UnsignedPayload,
-        )?;
-        let (instructions, _) = sign(req, &params)?.into_parts();
-        let mut out: Vec<(String, String)> = instructions
-            .headers()
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect();
-        out.push(("x-amz-content-sha256".into(), "UNSIGNED-PAYLOAD".into()));
-        Ok(out)
+        self.signer.headers("GET", url).map_err(anyhow::Error::msg)
     }
 
     pub async fn get(

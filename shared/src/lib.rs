@@ -13,6 +13,7 @@ pub mod freshness;
 pub mod names;
 pub mod progress;
 pub mod range;
+pub mod request_signer;
 pub mod settings;
 pub mod signed_url;
 pub mod target;
