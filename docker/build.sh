@@ -18,8 +18,10 @@ while [ $# -gt 0 ]; do
   esac
 done
 case $PROFILE in
-  release) cargo build --release --locked -p cairn-origin -p cairn-edge -p cairn-bench --bin cairn-origin --bin cairn-edge --bin cairn-wan ;;
-  debug) cargo build --locked -p cairn-origin -p cairn-edge -p cairn-bench --bin cairn-origin --bin cairn-edge --bin cairn-wan ;;
+  # The same command as scripts/test, so a test build is reused as is
+  # (building a subset of packages would unify features differently).
+  release) cargo build --release --locked --workspace --bins ;;
+  debug) cargo build --locked --workspace --bins ;;
   *) echo "unknown profile $PROFILE" >&2; exit 2 ;;
 esac
 
