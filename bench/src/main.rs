@@ -13,6 +13,7 @@ mod body;
 mod run;
 mod s3;
 mod stats;
+mod wire;
 mod workloads;
 
 use std::collections::BTreeMap;

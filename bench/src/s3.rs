@@ -47,6 +47,14 @@ impl Target {
         u
     }
 
+    /// The SigV4 headers for `method url` (none for a plain HTTP target).
+    pub fn signed_headers(&self, method: &str, url: &str) -> anyhow::Result<Vec<(String, String)>> {
+        match &self.signer {
+            Some(s) => s.headers(method, url).map_err(anyhow::Error::msg),
+            None => Ok(Vec::new()),
+        }
+    }
+
     /// A request with SigV4 headers (`UNSIGNED-PAYLOAD`, as SDKs send over
     /// TLS) when the target is S3.
     pub fn request(
@@ -56,13 +64,8 @@ impl Target {
         url: &str,
     ) -> anyhow::Result<reqwest::RequestBuilder> {
         let mut req = client.request(method.clone(), url);
-        if let Some(s) = &self.signer {
-            for (k, v) in s
-                .headers(method.as_str(), url)
-                .map_err(anyhow::Error::msg)?
-            {
-                req = req.header(k, v);
-            }
+        for (k, v) in self.signed_headers(method.as_str(), url)? {
+            req = req.header(k, v);
         }
         Ok(req)
     }

@@ -14,7 +14,7 @@ use serde_json::json;
 use crate::run::{self, Plan};
 use crate::s3::Target;
 use crate::stats::{kind, Outcome, Stats};
-use crate::{body, Args, Payload, Workload};
+use crate::{body, wire, Args, Payload, Workload};
 
 /// Object sizes: fixed, or uniform in a range (fixed per key, so a GET
 /// knows what a PUT wrote).
@@ -65,6 +65,8 @@ struct Inner {
     client: reqwest::Client,
     /// Where reads go (the S3 endpoint or a plain HTTP base).
     read: Target,
+    /// GETs to a plain `http://` read target go through the lean client.
+    wire: Option<wire::Pool>,
     /// Where writes and set-up go (`None` without keys).
     s3: Option<Target>,
     zipf: rand_distr::Zipf<f64>,
@@ -100,6 +102,7 @@ impl Bench {
             inner: Arc::new(Inner {
                 sizes,
                 client,
+                wire: wire::Pool::new(&read.base),
                 read,
                 s3,
                 zipf,
@@ -276,6 +279,9 @@ impl Bench {
     async fn get_key(&self, key: &str, size: u64, seed: u64) -> Outcome {
         let t = &self.inner.read;
         let url = t.url(Some(key), "");
+        if let Some(pool) = &self.inner.wire {
+            return self.get_wire(pool, &url, size, seed).await;
+        }
         let req = match t.request(&self.inner.client, Method::GET, &url) {
             Ok(r) => r,
             Err(_) => return Outcome::failed("sign"),
@@ -317,6 +323,47 @@ impl Bench {
             bytes: n,
             error: None,
             x_cache,
+        }
+    }
+
+    /// [`Self::get_key`] through the lean client.
+    async fn get_wire(&self, pool: &wire::Pool, url: &str, size: u64, seed: u64) -> Outcome {
+        let headers = match self.inner.read.signed_headers("GET", url) {
+            Ok(h) => h,
+            Err(_) => return Outcome::failed("sign"),
+        };
+        let (mut conn, head) = match pool.get(url, &headers).await {
+            Ok(r) => r,
+            Err(kind) => return Outcome::failed(kind),
+        };
+        let mut verifier = self.args.verify.then(|| body::Verifier::new(size, seed));
+        let read = conn
+            .body(head.len, |c| {
+                if let Some(v) = verifier.as_mut() {
+                    v.update(c);
+                }
+            })
+            .await;
+        if let Err(kind) = read {
+            return Outcome::failed(kind);
+        }
+        if !head.close {
+            pool.give_back(conn);
+        }
+        if !(200..300).contains(&head.status) {
+            return Outcome {
+                error: Some(format!("HTTP {}", head.status)),
+                x_cache: head.x_cache,
+                bytes: 0,
+            };
+        }
+        if verifier.is_some_and(|v| !v.finish()) {
+            return Outcome::failed("verify: bytes differ");
+        }
+        Outcome {
+            bytes: head.len,
+            error: None,
+            x_cache: head.x_cache,
         }
     }
 
@@ -479,6 +526,9 @@ impl Bench {
         for _ in 0..n {
             let (me, barrier) = (self.clone(), barrier.clone());
             tasks.push(tokio::spawn(async move {
+                if let Some(pool) = &me.inner.wire {
+                    return me.stampede_wire(pool, &barrier, size).await;
+                }
                 let client = reqwest::Client::new();
                 let t = &me.inner.read;
                 let _ = client.get(format!("{}/health", t.base)).send().await;
@@ -511,7 +561,14 @@ impl Bench {
                 loop {
                     match resp.chunk().await {
                         Ok(Some(c)) => {
-                            first.get_or_insert_with(Instant::now);
+                            if first.is_none() {
+                                first = Some(Instant::now());
+                                // Let the other clients take their first
+                                // bytes' times before this one spends CPU
+                                // verifying the rest: 500 clients share
+                                // this runtime.
+                                tokio::task::yield_now().await;
+                            }
                             v.update(&c);
                         }
                         Ok(None) => break,
@@ -532,10 +589,12 @@ impl Bench {
         }
         let mut stats = Stats::default();
         let mut firsts = Vec::new();
+        let mut sent = Vec::new();
         for t in tasks {
-            let (outcome, _t0, first, total) = t.await?;
+            let (outcome, t0, first, total) = t.await?;
             if let Some(f) = first {
                 firsts.push(f);
+                sent.push((t0, f));
             }
             stats.record(outcome, total);
         }
@@ -552,12 +611,99 @@ impl Bench {
             extra.insert("first_byte_after_first_p50_ms".into(), json!(after(0.5)));
             extra.insert("first_byte_after_first_p99_ms".into(), json!(after(0.99)));
             extra.insert("first_byte_after_first_max_ms".into(), json!(after(1.0)));
+            // The same, but fair to the edge: a client that sent its request
+            // after the first bytes were already flowing waited from its own
+            // send, not from the first byte.
+            let mut lags: Vec<f64> = sent
+                .iter()
+                .map(|&(t0, f)| (f - t0.max(first)).as_secs_f64() * 1000.0)
+                .collect();
+            lags.sort_by(f64::total_cmp);
+            let lag = |q: f64| lags[((lags.len() - 1) as f64 * q).round() as usize];
+            extra.insert("first_byte_wait_p50_ms".into(), json!(lag(0.5)));
+            extra.insert("first_byte_wait_p99_ms".into(), json!(lag(0.99)));
+            extra.insert("first_byte_wait_max_ms".into(), json!(lag(1.0)));
+            let (lo, hi) = (
+                sent.iter().map(|s| s.0).min(),
+                sent.iter().map(|s| s.0).max(),
+            );
+            if let (Some(lo), Some(hi)) = (lo, hi) {
+                extra.insert(
+                    "requests_sent_over_ms".into(),
+                    json!((hi - lo).as_secs_f64() * 1000.0),
+                );
+                let late = sent.iter().filter(|s| s.0 > first).count();
+                extra.insert("requests_sent_after_first_byte".into(), json!(late));
+            }
         }
         if let (Some(before), Some(m)) = (fetches_before, &self.args.metrics) {
             let after = upstream_fetches(&self.inner.client, m).await?;
             extra.insert("origin_fetches".into(), json!(after - before));
         }
         Ok((stats, secs, extra))
+    }
+}
+
+impl Bench {
+    /// One stampede client through the lean client: connects, waits at the
+    /// barrier, then GETs the cold key and stamps its first body byte in
+    /// the task that reads it. Returns (outcome, sent, first byte, total).
+    async fn stampede_wire(
+        &self,
+        pool: &wire::Pool,
+        barrier: &tokio::sync::Barrier,
+        size: u64,
+    ) -> (Outcome, Instant, Option<Instant>, std::time::Duration) {
+        let url = self.inner.read.url(Some(&self.inner.cold), "");
+        let headers = self.inner.read.signed_headers("GET", &url);
+        let conn = async {
+            let mut conn = pool.connect().await?;
+            let (host, _) = pool.target(&url);
+            let health = conn.send(host, "/health", &[]).await?;
+            conn.body(health.len, |_| {}).await?;
+            Ok::<_, String>(conn)
+        }
+        .await;
+        barrier.wait().await;
+        let t0 = Instant::now();
+        let (mut conn, headers) = match (conn, headers) {
+            (Ok(c), Ok(h)) => (c, h),
+            (Err(kind), _) => return (Outcome::failed(kind), t0, None, t0.elapsed()),
+            (_, Err(_)) => return (Outcome::failed("sign"), t0, None, t0.elapsed()),
+        };
+        let (host, target) = pool.target(&url);
+        let head = match conn.send(host, target, &headers).await {
+            Ok(h) if (200..300).contains(&h.status) => h,
+            Ok(h) => {
+                let kind = format!("HTTP {}", h.status);
+                return (Outcome::failed(kind), t0, None, t0.elapsed());
+            }
+            Err(kind) => return (Outcome::failed(kind), t0, None, t0.elapsed()),
+        };
+        let mut first = None;
+        if head.len > 0 {
+            if let Err(kind) = conn.first_bytes().await {
+                return (Outcome::failed(kind), t0, None, t0.elapsed());
+            }
+            first = Some(Instant::now());
+            // Let the other clients stamp their first bytes before this one
+            // spends CPU verifying the rest: 500 clients share this runtime.
+            tokio::task::yield_now().await;
+        }
+        let mut v = body::Verifier::new(size, 42);
+        if let Err(kind) = conn.body_paced(head.len, true, |c| v.update(c)).await {
+            return (Outcome::failed(kind), t0, first, t0.elapsed());
+        }
+        let outcome = if v.finish() {
+            Outcome {
+                bytes: size,
+                error: None,
+                x_cache: head.x_cache,
+            }
+        } else {
+            Outcome::failed("verify: bytes differ")
+        };
+        (outcome, t0, first, t0.elapsed())
     }
 }
 

@@ -13,7 +13,7 @@ use tokio::sync::watch;
 
 use crate::cache::entry::{now_ms, REPLAYED};
 use crate::cache::{Entry, MEMORY_OBJECT_MAX};
-use crate::flight::{Head, Progress};
+use crate::flight::{Head, Progress, PREFIX};
 use crate::metrics::add;
 use crate::upstream::Fetch;
 use crate::EdgeState;
@@ -95,10 +95,7 @@ async fn fetch_into(
             state.cache.update(key, |e| e.refresh(&policy));
             announce(Head {
                 status,
-                entry: None,
-                temp: None,
-                body: Bytes::new(),
-                content_type: None,
+                ..Head::default()
             });
             Ok(())
         }
@@ -139,10 +136,9 @@ async fn fetch_into(
             }
             announce(Head {
                 status,
-                entry: None,
-                temp: None,
                 body: body.freeze(),
                 content_type,
+                ..Head::default()
             });
             Ok(())
         }
@@ -198,12 +194,11 @@ async fn receive(
         tx.send_modify(|p| {
             p.head = Some(Arc::new(Head {
                 status: 503,
-                entry: None,
-                temp: None,
                 body: Bytes::from_static(
                     b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>ServiceUnavailable</Code><Message>The edge's cache disk is full; try again later.</Message></Error>\n",
                 ),
                 content_type: Some("application/xml".into()),
+                ..Head::default()
             }))
         });
         return Ok(());
@@ -211,35 +206,54 @@ async fn receive(
     let temp = state.cache.layout().temp();
     let mut file = tokio::fs::File::create(&temp).await?;
     *temp_out = Some(temp.clone());
-    tx.send_modify(|p| {
-        p.head = Some(Arc::new(Head {
-            status: 200,
-            entry: Some(entry.clone()),
-            temp: Some(temp.clone()),
-            body: Bytes::new(),
-            content_type: None,
-        }))
+    // Announced with the first bytes, so each waiter sends its headers
+    // and first chunk in one write, and a fetch that fails before any byte
+    // arrives is answered as a failure, not as a cut-off 200.
+    let head = Arc::new(Head {
+        status: 200,
+        entry: Some(entry.clone()),
+        temp: Some(temp.clone()),
+        ..Head::default()
     });
+    let mut announced = false;
+    let mut announce = |written: u64| {
+        let head = (!announced).then(|| head.clone());
+        announced = true;
+        tx.send_modify(|p| {
+            if let Some(head) = head {
+                p.head = Some(head);
+            }
+            p.written = written;
+        })
+    };
     let mut hasher = blake3::Hasher::new();
-    let mut small = (declared.unwrap_or(u64::MAX) <= MEMORY_OBJECT_MAX).then(BytesMut::new);
+    // Small bodies are held whole (they become the memory tier's copy),
+    // larger ones only their first bytes; see `flight::Buffered`.
+    let whole = declared.is_some_and(|d| d <= MEMORY_OBJECT_MAX);
     let mut written = 0u64;
     let mut stream = resp.bytes_stream();
     let outcome: anyhow::Result<()> = async {
         while let Some(chunk) = stream.next().await {
             let chunk = chunk?;
-            file.write_all(&chunk).await?;
-            // tokio's File queues writes to a blocking thread; flush so the
-            // bytes are in the file before readers are told they are.
-            file.flush().await?;
-            hasher.update(&chunk);
-            if let Some(s) = small.as_mut() {
-                s.extend_from_slice(&chunk);
-            }
             written += chunk.len() as u64;
             // The last byte is held back until the body is verified and
             // stored: no client sees a complete response before the cache
             // holds it, and none sees a complete corrupt one.
-            tx.send_modify(|p| p.written = written.saturating_sub(1));
+            let available = written.saturating_sub(1);
+            if whole || head.buffered.held() < PREFIX {
+                // Waiters read these bytes from memory: announce them now,
+                // then write the file behind them.
+                head.buffered.push(chunk.clone());
+                announce(available);
+                file.write_all(&chunk).await?;
+            } else {
+                // Waiters read these from the file: tokio's File queues
+                // writes to a blocking thread, so flush before announcing.
+                file.write_all(&chunk).await?;
+                file.flush().await?;
+                announce(available);
+            }
+            hasher.update(&chunk);
         }
         file.flush().await?;
         Ok(())
@@ -264,11 +278,11 @@ async fn receive(
         if !body.exists() {
             std::fs::hard_link(&temp, &body)?;
         }
-        if let Some(s) = small {
-            state.cache.remember(&hash, s.freeze());
+        if whole {
+            state.cache.remember(&hash, head.buffered.concat());
         }
         state.cache.insert(key, entry);
     }
-    tx.send_modify(|p| p.written = written);
+    announce(written);
     Ok(())
 }

@@ -17,7 +17,7 @@ use tokio::sync::watch;
 use crate::cache::Entry;
 
 /// What the upstream answered, known once its headers arrived.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct Head {
     pub status: u16,
     /// For 200: the entry describing the body (stored if cacheable).
@@ -27,6 +27,62 @@ pub struct Head {
     /// For other statuses: the (small) body to pass on.
     pub body: Bytes,
     pub content_type: Option<String>,
+    /// For 200: the body's first bytes, as they arrive.
+    pub buffered: Buffered,
+}
+
+/// The first bytes of a body in flight, held in memory so waiters serve
+/// them without opening the temp file: a stampede of 500 waiters would
+/// otherwise open and read it 500 times through tokio's blocking pool, and
+/// the last waiter's first byte would trail the first's by all that work.
+/// The fetch holds the whole body when it fits the memory tier (it then
+/// becomes the memory tier's copy), else the first [`PREFIX`] bytes.
+#[derive(Debug, Default)]
+pub struct Buffered {
+    /// Contiguous chunks from offset 0, each with its start offset.
+    chunks: Mutex<Vec<(u64, Bytes)>>,
+}
+
+/// How much of a body too large for the memory tier is held while it is
+/// fetched.
+pub const PREFIX: u64 = 1 << 20;
+
+impl Buffered {
+    /// Bytes held so far.
+    pub fn held(&self) -> u64 {
+        let chunks = self.chunks.lock().unwrap_or_else(|e| e.into_inner());
+        chunks.last().map_or(0, |(at, c)| at + c.len() as u64)
+    }
+
+    pub fn push(&self, chunk: Bytes) {
+        let mut chunks = self.chunks.lock().unwrap_or_else(|e| e.into_inner());
+        let at = chunks.last().map_or(0, |(at, c)| at + c.len() as u64);
+        chunks.push((at, chunk));
+    }
+
+    /// Up to `max` bytes from `pos`, if they are held.
+    pub fn get(&self, pos: u64, max: u64) -> Option<Bytes> {
+        let chunks = self.chunks.lock().unwrap_or_else(|e| e.into_inner());
+        let i = chunks
+            .partition_point(|(at, _)| *at <= pos)
+            .checked_sub(1)?;
+        let (at, chunk) = &chunks[i];
+        let from = (pos - at) as usize;
+        (from < chunk.len()).then(|| {
+            let to = chunk.len().min(from + max.min(usize::MAX as u64) as usize);
+            chunk.slice(from..to)
+        })
+    }
+
+    /// All bytes held, in one buffer.
+    pub fn concat(&self) -> Bytes {
+        let chunks = self.chunks.lock().unwrap_or_else(|e| e.into_inner());
+        let mut all = bytes::BytesMut::with_capacity(chunks.iter().map(|(_, c)| c.len()).sum());
+        for (_, c) in chunks.iter() {
+            all.extend_from_slice(c);
+        }
+        all.freeze()
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -88,23 +144,35 @@ pub async fn head(rx: &mut watch::Receiver<Progress>) -> Result<Arc<Head>, Strin
     }
 }
 
+/// Most bytes a waiter sends per chunk, and in its first.
+const CHUNK: u64 = 256 * 1024;
+const FIRST_CHUNK: u64 = 16 * 1024;
+
 /// Stream state after an error has been yielded: end the stream.
 const FAILED: u64 = u64::MAX;
 
-/// Streams `len` bytes from `start` of a body still being written.
+/// Streams `len` bytes from `start` of a body still being written: from
+/// memory while [`Head::buffered`] holds them, then from the temp file.
 pub fn body_stream(
     rx: watch::Receiver<Progress>,
+    head: Arc<Head>,
     path: PathBuf,
     start: u64,
     len: u64,
 ) -> impl Stream<Item = std::io::Result<Bytes>> + Send + 'static {
     futures_util::stream::unfold(
         (rx, None::<tokio::fs::File>, start, start + len),
-        move |(mut rx, file, pos, end)| {
-            let path = path.clone();
+        move |(mut rx, mut file, pos, end)| {
+            let (path, head) = (path.clone(), head.clone());
             async move {
                 if pos == FAILED {
                     return None;
+                }
+                if pos != start {
+                    // Every waiter gets a chunk before any gets its next one:
+                    // otherwise the first waiters write whole bodies into
+                    // their sockets while the last still wait for a byte.
+                    tokio::task::yield_now().await;
                 }
                 if pos >= end {
                     // All bytes are out; end only when the fetch has verified
@@ -128,25 +196,28 @@ pub fn body_stream(
                         }
                     }
                 }
-                let mut file = match file {
-                    Some(f) => f,
-                    None => match tokio::fs::File::open(&path).await {
-                        Ok(mut f) => {
-                            if let Err(e) = f.seek(std::io::SeekFrom::Start(pos)).await {
-                                return Some((Err(e), (rx, None, FAILED, end)));
-                            }
-                            f
-                        }
-                        Err(e) => return Some((Err(e), (rx, None, FAILED, end))),
-                    },
-                };
                 loop {
                     let (written, done) = {
                         let p = rx.borrow_and_update();
                         (p.written, p.done.clone())
                     };
                     if written > pos {
-                        let want = (written.min(end) - pos).min(256 * 1024) as usize;
+                        // A small first chunk: in a stampede every waiter's
+                        // first write is on the path to the last one's.
+                        let cap = if pos == start { FIRST_CHUNK } else { CHUNK };
+                        let avail = (written.min(end) - pos).min(cap);
+                        if let Some(chunk) = head.buffered.get(pos, avail) {
+                            let next = pos + chunk.len() as u64;
+                            return Some((Ok(chunk), (rx, file, next, end)));
+                        }
+                        let mut file = match file.take() {
+                            Some(f) => f,
+                            None => match open_at(&path, pos).await {
+                                Ok(f) => f,
+                                Err(e) => return Some((Err(e), (rx, None, FAILED, end))),
+                            },
+                        };
+                        let want = avail as usize;
                         let mut buf = vec![0u8; want];
                         return match file.read_exact(&mut buf).await {
                             Ok(_) => Some((
@@ -178,4 +249,30 @@ pub fn body_stream(
             }
         },
     )
+}
+
+async fn open_at(path: &std::path::Path, pos: u64) -> std::io::Result<tokio::fs::File> {
+    let mut f = tokio::fs::File::open(path).await?;
+    f.seek(std::io::SeekFrom::Start(pos)).await?;
+    Ok(f)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buffered_bytes_are_found_across_chunks() {
+        let b = Buffered::default();
+        assert_eq!(b.get(0, 10), None);
+        b.push(Bytes::from_static(b"hello"));
+        b.push(Bytes::from_static(b" world"));
+        assert_eq!(b.held(), 11);
+        assert_eq!(b.get(0, 100).as_deref(), Some(&b"hello"[..]));
+        assert_eq!(b.get(3, 1).as_deref(), Some(&b"l"[..]));
+        assert_eq!(b.get(5, 100).as_deref(), Some(&b" world"[..]));
+        assert_eq!(b.get(7, 2).as_deref(), Some(&b"or"[..]));
+        assert_eq!(b.get(11, 1), None);
+        assert_eq!(&b.concat()[..], b"hello world");
+    }
 }

@@ -342,9 +342,9 @@ fn respond_head(
     let (Some(entry), Some(temp)) = (&h.entry, &h.temp) else {
         return passthrough(h);
     };
-    let temp = temp.clone();
+    let (temp, head) = (temp.clone(), h.clone());
     build(parts, entry, xcache, move |start, len| {
-        Body::from_stream(flight::body_stream(rx, temp, start, len))
+        Body::from_stream(flight::body_stream(rx, head, temp, start, len))
     })
 }
 
