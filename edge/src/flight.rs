@@ -7,12 +7,13 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use futures_util::Stream;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
-use tokio::sync::watch;
+use tokio::sync::{watch, Notify};
 
 use crate::cache::Entry;
 
@@ -93,23 +94,78 @@ pub struct Progress {
     pub done: Option<Result<(), String>>,
 }
 
+/// A running fetch, as the flights map holds it.
+type Running = (watch::Receiver<Progress>, Arc<Turns>);
+
 #[derive(Default)]
 pub struct Flights {
-    running: Mutex<HashMap<String, watch::Receiver<Progress>>>,
+    running: Mutex<HashMap<String, Running>>,
+}
+
+/// A flight's waiters that have not yet been sent a first byte. While any
+/// have not, the others send no more: in a stampede the last waiter's
+/// first byte would otherwise queue behind megabytes written to the first.
+#[derive(Debug, Default)]
+pub struct Turns {
+    waiting: AtomicUsize,
+    all_served: Notify,
+}
+
+/// One waiter's place in [`Turns`]: held from joining a flight until its
+/// first chunk is out (or it gives up), released on drop.
+#[derive(Debug)]
+pub struct Turn(Arc<Turns>);
+
+impl Turn {
+    fn new(turns: Arc<Turns>) -> Self {
+        turns.waiting.fetch_add(1, Ordering::AcqRel);
+        Self(turns)
+    }
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        if self.0.waiting.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.all_served.notify_waiters();
+        }
+    }
+}
+
+impl Turns {
+    /// Returns once every waiter has had its first chunk.
+    async fn all_served(&self) {
+        loop {
+            let notified = self.all_served.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.waiting.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
 }
 
 impl Flights {
     /// Joins the fetch for `key`, or registers a new one and returns its
     /// sender (the caller must then run the fetch and call [`finish`]).
-    pub fn join(&self, key: &str) -> (watch::Receiver<Progress>, Option<watch::Sender<Progress>>) {
+    pub fn join(
+        &self,
+        key: &str,
+    ) -> (
+        watch::Receiver<Progress>,
+        Turn,
+        Option<watch::Sender<Progress>>,
+    ) {
         // A panic elsewhere must not wedge every future fetch: recover the map.
         let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(rx) = running.get(key) {
-            return (rx.clone(), None);
+        if let Some((rx, turns)) = running.get(key) {
+            return (rx.clone(), Turn::new(turns.clone()), None);
         }
         let (tx, rx) = watch::channel(Progress::default());
-        running.insert(key.to_owned(), rx.clone());
-        (rx, Some(tx))
+        let turns = Arc::new(Turns::default());
+        running.insert(key.to_owned(), (rx.clone(), turns.clone()));
+        (rx, Turn::new(turns), Some(tx))
     }
 
     pub fn finish(&self, key: &str) {
@@ -153,25 +209,34 @@ const FAILED: u64 = u64::MAX;
 
 /// Streams `len` bytes from `start` of a body still being written: from
 /// memory while [`Head::buffered`] holds them, then from the temp file.
+/// `turn` is released with the first chunk; later chunks wait until every
+/// waiter has had its first.
 pub fn body_stream(
     rx: watch::Receiver<Progress>,
+    turn: Turn,
     head: Arc<Head>,
     path: PathBuf,
     start: u64,
     len: u64,
 ) -> impl Stream<Item = std::io::Result<Bytes>> + Send + 'static {
+    let turns = turn.0.clone();
+    let mut turn = Some(turn);
     futures_util::stream::unfold(
         (rx, None::<tokio::fs::File>, start, start + len),
         move |(mut rx, mut file, pos, end)| {
-            let (path, head) = (path.clone(), head.clone());
+            let (path, head, turns) = (path.clone(), head.clone(), turns.clone());
+            if pos != start {
+                // The first chunk has gone out: this waiter has had its turn.
+                drop(turn.take());
+            }
             async move {
                 if pos == FAILED {
                     return None;
                 }
                 if pos != start {
-                    // Every waiter gets a chunk before any gets its next one:
-                    // otherwise the first waiters write whole bodies into
-                    // their sockets while the last still wait for a byte.
+                    // Every waiter gets a first chunk before any gets more,
+                    // and the rest take turns a chunk at a time.
+                    turns.all_served().await;
                     tokio::task::yield_now().await;
                 }
                 if pos >= end {

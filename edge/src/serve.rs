@@ -156,7 +156,7 @@ async fn serve_object(
             }
             Some(e) if e.freshness() == Freshness::StaleRevalidate && e.status == 200 => {
                 // Serve at once; refresh in the background.
-                let (_rx, leader) = state.flights.join(&flight_key(&ck, signed));
+                let (_rx, _turn, leader) = state.flights.join(&flight_key(&ck, signed));
                 if let Some(tx) = leader {
                     spawn_fetch(
                         state,
@@ -180,7 +180,7 @@ async fn serve_object(
                 let validator = (e.status == 200)
                     .then(|| e.etag().map(str::to_owned))
                     .flatten();
-                let mut rx = start_or_join(
+                let (mut rx, turn) = start_or_join(
                     state,
                     &ck,
                     bucket,
@@ -193,6 +193,7 @@ async fn serve_object(
                 );
                 match flight::head(&mut rx).await {
                     Ok(h) if h.status == 304 => {
+                        drop(turn);
                         add(&state.metrics.revalidated, 1);
                         if let Some(fresh) = state.cache.get(&ck) {
                             if let Some(r) =
@@ -204,9 +205,10 @@ async fn serve_object(
                     }
                     Ok(h) if h.status < 500 => {
                         add(&state.metrics.expired, 1);
-                        return respond_head(parts, &h, rx, "EXPIRED");
+                        return respond_head(parts, &h, rx, turn, "EXPIRED");
                     }
                     outcome => {
+                        drop(turn);
                         if e.status == 200 && e.usable_on_error() {
                             add(&state.metrics.stale, 1);
                             if let Some(r) = respond_cached(state, parts, &ck, &e, "STALE").await {
@@ -228,7 +230,7 @@ async fn serve_object(
                         return r;
                     }
                 }
-                let mut rx = start_or_join(
+                let (mut rx, turn) = start_or_join(
                     state,
                     &ck,
                     bucket,
@@ -241,7 +243,7 @@ async fn serve_object(
                 );
                 match flight::head(&mut rx).await {
                     Ok(h) if h.status == 304 => continue,
-                    Ok(h) if h.status < 500 => return respond_head(parts, &h, rx, "MISS"),
+                    Ok(h) if h.status < 500 => return respond_head(parts, &h, rx, turn, "MISS"),
                     outcome => return upstream_failed(outcome),
                 }
             }
@@ -280,12 +282,12 @@ pub(crate) fn start_or_join(
     bucket: &str,
     key: &str,
     fetch: Fetch,
-) -> tokio::sync::watch::Receiver<Progress> {
-    let (rx, leader) = state.flights.join(&flight_key(ck, fetch.signed));
+) -> (tokio::sync::watch::Receiver<Progress>, flight::Turn) {
+    let (rx, turn, leader) = state.flights.join(&flight_key(ck, fetch.signed));
     if let Some(tx) = leader {
         spawn_fetch(state, ck, bucket, key, fetch, tx);
     }
-    rx
+    (rx, turn)
 }
 
 fn spawn_fetch(
@@ -337,6 +339,7 @@ fn respond_head(
     parts: &http::request::Parts,
     h: &Arc<Head>,
     rx: tokio::sync::watch::Receiver<Progress>,
+    turn: flight::Turn,
     xcache: &'static str,
 ) -> Response {
     let (Some(entry), Some(temp)) = (&h.entry, &h.temp) else {
@@ -344,7 +347,7 @@ fn respond_head(
     };
     let (temp, head) = (temp.clone(), h.clone());
     build(parts, entry, xcache, move |start, len| {
-        Body::from_stream(flight::body_stream(rx, head, temp, start, len))
+        Body::from_stream(flight::body_stream(rx, turn, head, temp, start, len))
     })
 }
 

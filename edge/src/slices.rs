@@ -47,7 +47,8 @@ async fn slice(
         }
         let size = state.config.slice_size;
         let range = (index * size, index * size + size - 1);
-        let mut rx = start_or_join(
+        // A slice is read once complete: it takes no turn.
+        let (mut rx, _) = start_or_join(
             state,
             &sk,
             bucket,
