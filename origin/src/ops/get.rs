@@ -43,8 +43,13 @@ const OVERRIDES: &[(&str, &str)] = &[
 
 pub async fn get_object(ctx: &Ctx, bucket: &str, key: &str, head: bool) -> S3Result<Response> {
     let (b, k) = (bucket.to_owned(), key.to_owned());
-    // One trip to the blocking pool for both rows: GET is the hot path.
-    let (bucket_row, row) = ctx
+    let range = ctx.header("range").and_then(range::parse);
+    let blobs = ctx.state.blobs.clone();
+    // One trip to the blocking pool for both rows and, for a small body,
+    // its bytes: GET is the hot path. The bytes are read before the caller
+    // is authorized or preconditions are checked, and dropped unless both
+    // pass.
+    let (bucket_row, row, small) = ctx
         .state
         .meta
         .read(move |c| {
@@ -53,7 +58,12 @@ pub async fn get_object(ctx: &Ctx, bucket: &str, key: &str, head: bool) -> S3Res
                 Some(r) if r.parts > 0 => objects::parts(c, &b, &k)?,
                 _ => Vec::new(),
             };
-            Ok((buckets::get(c, &b)?, row.map(|r| (r, parts))))
+            let small = match &row {
+                Some(r) if !head => small_span(r.size, r.parts, range)
+                    .map(|(start, len, whole)| blobs.read_small(&r.blob, start, len, whole)),
+                _ => None,
+            };
+            Ok((buckets::get(c, &b)?, row.map(|r| (r, parts)), small))
         })
         .await?;
     authorize_read(&ctx.verified.principal, bucket, bucket_row, key)?;
@@ -69,7 +79,6 @@ pub async fn get_object(ctx: &Ctx, bucket: &str, key: &str, head: bool) -> S3Res
     let mut resp = Response::new(Body::empty());
     let headers = resp.headers_mut();
     let checksum_mode = h("x-amz-checksum-mode").is_some_and(|m| m.eq_ignore_ascii_case("ENABLED"));
-    let range = h("range").and_then(range::parse);
     // The checksum describes a full body: not a range, not a 304.
     write_object_headers(headers, &row, false);
     if let Ok(v) = HeaderValue::from_str(&http_date(row.modified_ms)) {
@@ -138,16 +147,11 @@ pub async fn get_object(ctx: &Ctx, bucket: &str, key: &str, head: bool) -> S3Res
     if head || len == 0 {
         return Ok(resp);
     }
-    if len <= SMALL_OBJECT && row.parts == 0 {
-        // Small bodies are read in one blocking call and sent with the
-        // headers in one write; large ones stream.
-        let (blobs, hash) = (ctx.state.blobs.clone(), row.blob);
-        let bytes = tokio::task::spawn_blocking(move || {
-            blobs.read_small(&hash, start, len as usize, span.is_none())
-        })
-        .await
-        .map_err(S3Error::internal)?
-        .map_err(|e| S3Error::internal(format!("blob of {bucket}/{key} unreadable: {e}")))?;
+    if let Some(bytes) = small {
+        // Small bodies were read with the row and go out with the headers
+        // in one write; large ones stream.
+        let bytes = bytes
+            .map_err(|e| S3Error::internal(format!("blob of {bucket}/{key} unreadable: {e}")))?;
         *resp.body_mut() = Body::from(bytes);
         return Ok(resp);
     }
@@ -156,6 +160,24 @@ pub async fn get_object(ctx: &Ctx, bucket: &str, key: &str, head: bool) -> S3Res
     let verify = span.is_none().then_some(row.blob);
     *resp.body_mut() = Body::from_stream(Verifying::new(stream, verify));
     Ok(resp)
+}
+
+/// Where a small body's bytes are: `(start, len, whole)` when the (ranged)
+/// body is non-empty, at most [`SMALL_OBJECT`] and in one blob, else `None`
+/// (it streams; an unsatisfiable range is answered without bytes).
+fn small_span(
+    size: u64,
+    parts: u32,
+    range: Option<range::ByteRange>,
+) -> Option<(u64, usize, bool)> {
+    let (start, len, whole) = match range {
+        None => (0, size, true),
+        Some(r) => {
+            let s = r.resolve(size)?;
+            (s.start, s.len(), false)
+        }
+    };
+    (parts == 0 && len > 0 && len <= SMALL_OBJECT).then_some((start, len as usize, whole))
 }
 
 /// Streams the given (blob, offset, length) pieces one after another,
@@ -218,5 +240,22 @@ where
             },
             other => other,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cairn_shared::range::ByteRange;
+
+    #[test]
+    fn small_bodies_are_read_with_the_row_and_large_or_multipart_ones_stream() {
+        assert_eq!(small_span(4096, 0, None), Some((0, 4096, true)));
+        assert_eq!(small_span(0, 0, None), None);
+        assert_eq!(small_span(SMALL_OBJECT + 1, 0, None), None);
+        assert_eq!(small_span(4096, 2, None), None);
+        let r = ByteRange::FromTo(10, 19);
+        assert_eq!(small_span(1 << 30, 0, Some(r)), Some((10, 10, false)));
+        assert_eq!(small_span(5, 0, Some(r)), None, "unsatisfiable");
     }
 }
