@@ -25,6 +25,10 @@ OUT=bench/results/$(date -u +%F).md
 export CAIRN_ROOT_ACCESS_KEY=CKBENCHSUITE00000001 CAIRN_ROOT_SECRET_KEY=benchsuitesecretbenchsuitesecret00000000
 export AWS_ACCESS_KEY_ID=$CAIRN_ROOT_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$CAIRN_ROOT_SECRET_KEY AWS_DEFAULT_REGION=us-east-1
 O=127.0.0.1:9601 E=127.0.0.1:9602 EZ=127.0.0.1:9603 NS=127.0.0.1:9604 NP=127.0.0.1:9605
+# The far variant of the stampede: an edge (and nginx) whose origin is 25 ms
+# away one way, through cairn-wan, so every client is waiting when the
+# first byte arrives, as in a CDN region far from its origin.
+W=127.0.0.1:9606 EW=127.0.0.1:9607 NPW=127.0.0.1:9608
 PIDS=()
 cleanup() {
   kill "${PIDS[@]}" 2>/dev/null || true
@@ -45,7 +49,10 @@ CAIRN_LOG=warn $BIN/cairn-edge serve --origin http://$O --access-key "$EAK" --se
 # in front of a 128 MiB set.
 CAIRN_LOG=warn $BIN/cairn-edge serve --origin http://$O --access-key "$EAK" --secret-key "$ESK" --listen $EZ \
   --cache-dir "$WORK/edge-small" --memory-cache 16MiB --disk-cache 48MiB >"$WORK/edge-small.log" 2>&1 & PIDS+=($!)
-wait_http http://$E/health; wait_http http://$EZ/health
+$BIN/cairn-wan $W $O 25ms >"$WORK/wan.log" 2>&1 & PIDS+=($!)
+CAIRN_LOG=warn $BIN/cairn-edge serve --origin http://$W --access-key "$EAK" --secret-key "$ESK" --listen $EW \
+  --cache-dir "$WORK/edge-far" --memory-cache 256MiB >"$WORK/edge-far.log" 2>&1 & PIDS+=($!)
+wait_http http://$E/health; wait_http http://$EZ/health; wait_http http://$EW/health
 
 AWS=".venv/bin/aws --endpoint-url http://$O"
 for b in site zipf miss; do $AWS s3api create-bucket --bucket $b --acl public-read >/dev/null; done
@@ -63,6 +70,9 @@ http { access_log off; sendfile on; tcp_nopush on; keepalive_requests 1000000;
   server { listen $NS; root $WORK/www; }
   server { listen $NP;
     location / { proxy_pass http://$O; proxy_http_version 1.1; proxy_set_header Connection "";
+      proxy_cache c; proxy_cache_valid 200 1h; proxy_cache_lock on; add_header X-Cache \$upstream_cache_status; } }
+  server { listen $NPW;
+    location / { proxy_pass http://$W; proxy_http_version 1.1; proxy_set_header Connection "";
       proxy_cache c; proxy_cache_valid 200 1h; proxy_cache_lock on; add_header X-Cache \$upstream_cache_status; } } }
 NGX
 chmod -R a+rX "$WORK"
@@ -117,12 +127,17 @@ done
 r=$($BIN/cairn-bench hot --http http://$EZ --endpoint http://$O --bucket zipf --keys 2000 --size 64KiB --prefill --zipf 1.1 --concurrency 32 --duration $D --json --quiet)
 row "Edge Zipf(1.1) hot set: 2,000 × 64 KiB through 16 MiB memory + 48 MiB disk | $(j 'd["ops_per_sec"]' "$r") req/s, $(j 'd["mb_per_sec"]' "$r") MB/s | hit ratio $(j 'd["x_cache"].get("HIT",0)*100' "$r")% (X-Cache: $(j 'str({k: round(v*100,1) for k,v in d["x_cache"].items()})' "$r")) | |"
 
-# Stampede: 500 clients at once on a cold 50 MiB object.
-fb() { echo "first byte after the first client's: p50 $(j 'd["extra"]["first_byte_after_first_p50_ms"]' "$1") ms, p99 $(j 'd["extra"]["first_byte_after_first_p99_ms"]' "$1") ms"; }
-r=$($BIN/cairn-bench stampede --http http://$E --endpoint http://$O --bucket site --size 4MiB --concurrency 500 --metrics http://$E/metrics --json --quiet)
-row "Edge stampede: 500 clients, cold 4 MiB | origin fetches: $(j 'd["extra"]["origin_fetches"]' "$r") | $(fb "$r"); all $(j 'd["ops"]' "$r") bodies verified, whole body p50 $(j 'd["latency_ms"]["p50"]' "$r") ms | 1 fetch, ≤10 ms |"
-r=$($BIN/cairn-bench stampede --http http://$NP --endpoint http://$O --bucket site --size 4MiB --concurrency 500 --json --quiet)
-row "nginx proxy_cache (cache lock on), same stampede | origin fetches not counted | $(fb "$r"); whole body p50 $(j 'd["latency_ms"]["p50"]' "$r") ms | |"
+# Stampede: 500 clients at once on a cold 4 MiB object, with the origin on
+# loopback and 25 ms away. "wait" is each client's first byte after the
+# first client's, or after its own send if it sent later.
+fb() { echo "first byte wait p50 $(j 'd["extra"]["first_byte_wait_p50_ms"]' "$1") ms, p99 $(j 'd["extra"]["first_byte_wait_p99_ms"]' "$1") ms, max $(j 'd["extra"]["first_byte_wait_max_ms"]' "$1") ms ($(j 'str(d["extra"]["requests_sent_after_first_byte"])' "$1") of 500 sent after the first byte)"; }
+for far in "" " far"; do
+  if [ -z "$far" ]; then edge=$E ngx=$NP pfx=near where="origin on loopback"; else edge=$EW ngx=$NPW pfx=far where="origin 25 ms away"; fi
+  r=$($BIN/cairn-bench stampede --http http://$edge --endpoint http://$O --bucket site --prefix "$pfx" --size 4MiB --concurrency 500 --metrics http://$edge/metrics --json --quiet)
+  row "Edge stampede, $where: 500 clients, cold 4 MiB | origin fetches: $(j 'd["extra"]["origin_fetches"]' "$r") | $(fb "$r"); all $(j 'd["ops"]' "$r") bodies verified, whole body p50 $(j 'd["latency_ms"]["p50"]' "$r") ms | 1 fetch, ≤10 ms |"
+  r=$($BIN/cairn-bench stampede --http http://$ngx --endpoint http://$O --bucket site --prefix "$pfx" --size 4MiB --concurrency 500 --json --quiet)
+  row "nginx proxy_cache (cache lock on), same stampede, $where | origin fetches not counted | $(fb "$r"); whole body p50 $(j 'd["latency_ms"]["p50"]' "$r") ms | |"
+done
 
 # A 1 KiB range of a cold 100 MiB object.
 up() { curl -fs http://$E/metrics | awk '/^cairn_edge_upstream_bytes_total/ {print $2}'; }
