@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v wrk >/dev/null && command -v nginx >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk nginx-light >/dev/null; }
-cargo build --release --locked -p cairn-origin -p cairn-edge >/dev/null
+cargo build --release --locked --workspace --bins --quiet
 [ -x .venv/bin/aws ] || { python3 -m venv .venv && .venv/bin/pip install -q awscli boto3; }
 WORK=$(mktemp -d)
 export CAIRN_ROOT_ACCESS_KEY=CKEDGEBENCH000000001 CAIRN_ROOT_SECRET_KEY=edgebenchsecretedgebenchsecret0000000000

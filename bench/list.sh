@@ -5,7 +5,7 @@
 # SQLite (all keys share one blob), since a million PUTs would take minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release --locked -p cairn-origin >/dev/null
+cargo build --release --locked --workspace --bins --quiet
 [ -x .venv/bin/python ] || { python3 -m venv .venv && .venv/bin/pip install -q boto3; }
 WORK=$(mktemp -d)
 export CAIRN_ROOT_ACCESS_KEY=CKLISTBENCH000000001 CAIRN_ROOT_SECRET_KEY=listbenchsecretlistbenchsecret0000000000

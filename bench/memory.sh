@@ -4,7 +4,7 @@
 # Usage: bench/memory.sh   (prints the peak RSS; exits non-zero over 200 MiB)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release --locked -p cairn-origin -p cairn-bench >/dev/null
+cargo build --release --locked --workspace --bins --quiet
 WORK=${WORK:-$(mktemp -d)}
 mkdir -p "$WORK"
 export CAIRN_ROOT_ACCESS_KEY=CKMEMBENCH0000000001 CAIRN_ROOT_SECRET_KEY=memorybenchsecretmemorybenchsecret000000

@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 D=${DURATION:-10s}
 command -v wrk >/dev/null && command -v nginx >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk nginx-light >/dev/null; }
-cargo build --release --locked -p cairn-origin -p cairn-edge -p cairn-bench >/dev/null 2>&1
+cargo build --release --locked --workspace --bins --quiet
 [ -x .venv/bin/aws ] && .venv/bin/python -c 'import boto3' 2>/dev/null || { python3 -m venv .venv && .venv/bin/pip install -q awscli boto3; }
 unset AWS_CA_BUNDLE
 BIN=$ROOT/target/release
