@@ -1,6 +1,7 @@
 //! `cairn-bench`: a load generator for S3 and CDN workloads.
 //!
-//! It drives any S3 endpoint (SigV4 with the given keys, path style) or any
+//! It drives any S3 endpoint (SigV4 with the given keys, path or
+//! virtual-hosted style) or any
 //! plain HTTP base URL (an edge, nginx, a CDN) and prints ops/s, MB/s,
 //! latency percentiles, errors by kind and, for HTTP targets, the share of
 //! each `X-Cache` state; `--json` prints the same for machines. Bodies are
@@ -70,6 +71,11 @@ pub struct Args {
         default_value = "http://127.0.0.1:9000"
     )]
     pub endpoint: String,
+    /// Address buckets virtual-hosted style (`BUCKET.HOST/KEY`) on the S3
+    /// endpoint, whose host is then the origin's `--domain`; connections
+    /// still go to the endpoint's own address.
+    #[arg(long)]
+    pub virtual_host: bool,
     /// A plain HTTP base URL instead (GET workloads: get, hot, stampede);
     /// objects are read from BASE/BUCKET/KEY.
     #[arg(long)]
@@ -215,6 +221,7 @@ async fn real_main() -> anyhow::Result<()> {
                 &args.secret_key,
                 &args.region,
             )?
+            .virtual_host(args.virtual_host)
         }
     };
     let bench = workloads::Bench::new(args, sizes, target)?;

@@ -1,5 +1,6 @@
-//! The target: an S3 endpoint (requests signed with SigV4, path style) or a
-//! plain HTTP base URL (an edge, nginx, a CDN), GETs only.
+//! The target: an S3 endpoint (requests signed with SigV4, path or
+//! virtual-hosted style) or a plain HTTP base URL (an edge, nginx, a CDN),
+//! GETs only.
 
 use anyhow::Context;
 use cairn_shared::request_signer::RequestSigner;
@@ -9,6 +10,8 @@ pub struct Target {
     pub bucket: String,
     /// `None` for a plain HTTP target.
     signer: Option<RequestSigner>,
+    /// Buckets as `BUCKET.HOST` rather than `HOST/BUCKET`.
+    virtual_host: bool,
 }
 
 impl Target {
@@ -30,15 +33,45 @@ impl Target {
             base: base.trim_end_matches('/').to_owned(),
             bucket: bucket.to_owned(),
             signer: None,
+            virtual_host: false,
         })
     }
 
-    /// `BASE/BUCKET/KEY?QUERY` (the key is ASCII: `prefix-N`).
+    pub fn virtual_host(mut self, on: bool) -> Self {
+        self.virtual_host = on;
+        self
+    }
+
+    pub fn is_virtual_host(&self) -> bool {
+        self.virtual_host
+    }
+
+    /// `BUCKET.HOST` and the address the endpoint's host resolves to, for
+    /// sending virtual-hosted requests to the endpoint.
+    pub fn bucket_host(&self) -> anyhow::Result<(String, Vec<std::net::SocketAddr>)> {
+        use std::net::ToSocketAddrs;
+        let url = reqwest::Url::parse(&self.base)?;
+        let host = url.host_str().context("endpoint host")?;
+        let port = url.port_or_known_default().context("endpoint port")?;
+        let addrs: Vec<_> = (host, port).to_socket_addrs()?.collect();
+        anyhow::ensure!(!addrs.is_empty(), "{host} does not resolve");
+        Ok((format!("{}.{host}", self.bucket), addrs))
+    }
+
+    /// `BASE/BUCKET/KEY?QUERY`, or `SCHEME://BUCKET.HOST/KEY?QUERY`
+    /// virtual-hosted (the key is ASCII: `prefix-N`).
     pub fn url(&self, key: Option<&str>, query: &str) -> String {
-        let mut u = format!("{}/{}", self.base, self.bucket);
+        let mut u = match self.base.split_once("://") {
+            Some((scheme, rest)) if self.virtual_host => {
+                format!("{scheme}://{}.{rest}", self.bucket)
+            }
+            _ => format!("{}/{}", self.base, self.bucket),
+        };
         if let Some(k) = key {
             u.push('/');
             u.push_str(k);
+        } else if self.virtual_host {
+            u.push('/');
         }
         if !query.is_empty() {
             u.push('?');
@@ -68,5 +101,39 @@ impl Target {
             req = req.header(k, v);
         }
         Ok(req)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_in_path_and_virtual_hosted_style() {
+        let path = Target::http("http://127.0.0.1:9000", "photos").unwrap();
+        assert_eq!(
+            path.url(Some("a-1"), ""),
+            "http://127.0.0.1:9000/photos/a-1"
+        );
+        assert_eq!(
+            path.url(None, "list-type=2"),
+            "http://127.0.0.1:9000/photos?list-type=2"
+        );
+        let vhost = Target::s3("http://localhost:9000", "photos", "ak", "sk", "us-east-1")
+            .unwrap()
+            .virtual_host(true);
+        assert_eq!(
+            vhost.url(Some("a-1"), ""),
+            "http://photos.localhost:9000/a-1"
+        );
+        assert_eq!(
+            vhost.url(None, "list-type=2"),
+            "http://photos.localhost:9000/?list-type=2"
+        );
+        let (name, addrs) = vhost.bucket_host().unwrap();
+        assert_eq!(name, "photos.localhost");
+        assert!(addrs
+            .iter()
+            .all(|a| a.port() == 9000 && a.ip().is_loopback()));
     }
 }

@@ -17,11 +17,11 @@ use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-/// Connections to one `http://host:port`, reused across requests.
+/// Connections to one `host:port`, reused across requests. Requests carry
+/// their URL's own authority as `Host` (a virtual-hosted bucket's name).
 pub struct Pool {
-    /// `scheme://authority`, stripped from URLs to get the request target.
-    origin: String,
-    authority: String,
+    /// Where connections go.
+    connect: String,
     idle: Mutex<Vec<Conn>>,
 }
 
@@ -48,14 +48,8 @@ impl Pool {
         if url.scheme() != "http" {
             return None;
         }
-        let host = url.host_str()?;
-        let authority = match url.port() {
-            Some(p) => format!("{host}:{p}"),
-            None => format!("{host}:80"),
-        };
         Some(Self {
-            origin: format!("http://{}", &base["http://".len()..].split('/').next()?),
-            authority,
+            connect: format!("{}:{}", url.host_str()?, url.port_or_known_default()?),
             idle: Mutex::new(Vec::new()),
         })
     }
@@ -70,7 +64,7 @@ impl Pool {
 
     /// A new connection of its own.
     pub async fn connect(&self) -> Result<Conn, String> {
-        let stream = TcpStream::connect(&self.authority)
+        let stream = TcpStream::connect(&self.connect)
             .await
             .map_err(|_| "connect".to_owned())?;
         let _ = stream.set_nodelay(true);
@@ -80,11 +74,15 @@ impl Pool {
         })
     }
 
-    /// The request target (path and query) of `url`, and the Host header.
-    pub fn target<'a>(&'a self, url: &'a str) -> (&'a str, &'a str) {
-        let target = url.strip_prefix(&self.origin).unwrap_or(url);
-        let target = if target.is_empty() { "/" } else { target };
-        (&self.authority, target)
+    /// The Host header (the URL's authority, as signed) and the request
+    /// target of an `http://` URL built by `Target::url` (which always has
+    /// a path).
+    pub fn target(url: &str) -> (&str, &str) {
+        let rest = url.strip_prefix("http://").unwrap_or(url);
+        match rest.find('/') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, "/"),
+        }
     }
 
     pub fn give_back(&self, conn: Conn) {
@@ -101,7 +99,7 @@ impl Pool {
         url: &str,
         headers: &[(String, String)],
     ) -> Result<(Conn, Head), String> {
-        let (host, target) = self.target(url);
+        let (host, target) = Self::target(url);
         let (mut conn, reused) = self.conn().await?;
         match conn.send(host, target, headers).await {
             Ok(head) => Ok((conn, head)),
@@ -272,9 +270,24 @@ mod tests {
     fn only_plain_http_gets_a_pool() {
         assert!(Pool::new("https://example.com").is_none());
         let p = Pool::new("http://127.0.0.1:9000/prefix").unwrap();
+        assert_eq!(p.connect, "127.0.0.1:9000");
         assert_eq!(
-            (p.origin.as_str(), p.authority.as_str()),
-            ("http://127.0.0.1:9000", "127.0.0.1:9000")
+            Pool::new("http://localhost").unwrap().connect,
+            "localhost:80"
         );
+    }
+
+    #[test]
+    fn hosts_and_targets_come_from_the_url() {
+        let t = Pool::target;
+        assert_eq!(
+            t("http://127.0.0.1:9000/b/k?x=1"),
+            ("127.0.0.1:9000", "/b/k?x=1")
+        );
+        assert_eq!(
+            t("http://b.localhost:9000/?list-type=2"),
+            ("b.localhost:9000", "/?list-type=2")
+        );
+        assert_eq!(t("http://example.com"), ("example.com", "/"));
     }
 }

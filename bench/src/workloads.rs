@@ -81,18 +81,26 @@ impl Bench {
         let s3 = if args.access_key.is_empty() {
             None
         } else {
-            Some(Target::s3(
-                &args.endpoint,
-                &args.bucket,
-                &args.access_key,
-                &args.secret_key,
-                &args.region,
-            )?)
+            Some(
+                Target::s3(
+                    &args.endpoint,
+                    &args.bucket,
+                    &args.access_key,
+                    &args.secret_key,
+                    &args.region,
+                )?
+                .virtual_host(args.virtual_host),
+            )
         };
-        let client = reqwest::Client::builder()
+        let mut client = reqwest::Client::builder()
             .pool_max_idle_per_host(args.concurrency.max(1))
-            .tcp_nodelay(true)
-            .build()?;
+            .tcp_nodelay(true);
+        if let Some(s3) = s3.as_ref().filter(|t| t.is_virtual_host()) {
+            // BUCKET.DOMAIN need not resolve: send it to the endpoint.
+            let (name, addrs) = s3.bucket_host()?;
+            client = client.resolve_to_addrs(&name, &addrs);
+        }
+        let client = client.build()?;
         let zipf = rand_distr::Zipf::new(args.keys(), args.zipf)
             .map_err(|e| anyhow::anyhow!("--zipf: {e:?}"))?;
         let mix = parse_mix(&args.mix).map_err(anyhow::Error::msg)?;
@@ -658,7 +666,7 @@ impl Bench {
         let headers = self.inner.read.signed_headers("GET", &url);
         let conn = async {
             let mut conn = pool.connect().await?;
-            let (host, _) = pool.target(&url);
+            let (host, _) = wire::Pool::target(&url);
             let health = conn.send(host, "/health", &[]).await?;
             conn.body(health.len, |_| {}).await?;
             Ok::<_, String>(conn)
@@ -671,7 +679,7 @@ impl Bench {
             (Err(kind), _) => return (Outcome::failed(kind), t0, None, t0.elapsed()),
             (_, Err(_)) => return (Outcome::failed("sign"), t0, None, t0.elapsed()),
         };
-        let (host, target) = pool.target(&url);
+        let (host, target) = wire::Pool::target(&url);
         let head = match conn.send(host, target, &headers).await {
             Ok(h) if (200..300).contains(&h.status) => h,
             Ok(h) => {

@@ -105,3 +105,40 @@ async fn verified_gets_from_the_origin_and_the_edge_and_a_collapsed_stampede() {
         "{stampede}"
     );
 }
+
+#[tokio::test]
+async fn virtual_hosted_style_requests_are_signed_for_the_bucket_host() {
+    let origin = TestOrigin::spawn_with(&["--domain", "localhost"]);
+    let endpoint = origin.url.replace("127.0.0.1", "localhost");
+    let common = [
+        "--endpoint",
+        &endpoint,
+        "--virtual-host",
+        "--bucket",
+        "vhosted",
+    ];
+    let put = ["put", "--size", "1KiB-64KiB", "--ops", "20", "--keys", "20"];
+    assert_clean(&bench(&[&common[..], &put[..]].concat()), 20);
+    let get = [
+        "get",
+        "--size",
+        "1KiB-64KiB",
+        "--ops",
+        "40",
+        "--keys",
+        "20",
+        "--verify",
+    ];
+    assert_clean(&bench(&[&common[..], &get[..]].concat()), 40);
+    let list = ["list", "--ops", "5", "--keys", "20"];
+    assert_clean(&bench(&[&common[..], &list[..]].concat()), 5);
+    // The objects are where a path-style client finds them.
+    let listed = origin
+        .client()
+        .list_objects_v2()
+        .bucket("vhosted")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.key_count(), Some(20));
+}
