@@ -150,6 +150,18 @@ pub struct Args {
 }
 
 impl Args {
+    /// The S3 endpoint as the keys and addressing style given describe it.
+    pub fn s3_target(&self) -> anyhow::Result<Target> {
+        Ok(Target::s3(
+            &self.endpoint,
+            &self.bucket,
+            &self.access_key,
+            &self.secret_key,
+            &self.region,
+        )?
+        .virtual_host(self.virtual_host))
+    }
+
     pub fn ops(&self) -> Option<u64> {
         match (self.ops, self.duration) {
             (Some(n), _) => Some(n),
@@ -214,14 +226,7 @@ async fn real_main() -> anyhow::Result<()> {
             if args.access_key.is_empty() || args.secret_key.is_empty() {
                 anyhow::bail!("an S3 target needs --access-key/--secret-key (or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)");
             }
-            Target::s3(
-                &args.endpoint,
-                &args.bucket,
-                &args.access_key,
-                &args.secret_key,
-                &args.region,
-            )?
-            .virtual_host(args.virtual_host)
+            args.s3_target()?
         }
     };
     let bench = workloads::Bench::new(args, sizes, target)?;

@@ -81,16 +81,7 @@ impl Bench {
         let s3 = if args.access_key.is_empty() {
             None
         } else {
-            Some(
-                Target::s3(
-                    &args.endpoint,
-                    &args.bucket,
-                    &args.access_key,
-                    &args.secret_key,
-                    &args.region,
-                )?
-                .virtual_host(args.virtual_host),
-            )
+            Some(args.s3_target()?)
         };
         let mut client = reqwest::Client::builder()
             .pool_max_idle_per_host(args.concurrency.max(1))
