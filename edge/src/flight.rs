@@ -7,8 +7,9 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::Stream;
@@ -105,11 +106,20 @@ pub struct Flights {
 /// A flight's waiters that have not yet been sent a first byte. While any
 /// have not, the others send no more: in a stampede the last waiter's
 /// first byte would otherwise queue behind megabytes written to the first.
+///
+/// A waiter whose connection cannot take its first chunk (a client that
+/// stopped reading with a pipelined request queued behind) must not hold
+/// everyone else back: after [`TURN_WAIT`] the flight stops taking turns.
 #[derive(Debug, Default)]
 pub struct Turns {
     waiting: AtomicUsize,
     all_served: Notify,
+    off: AtomicBool,
 }
+
+/// The longest any waiter waits for the others' first chunks. A stampede
+/// of 500 sends all of them in about 10 ms on two cores.
+const TURN_WAIT: Duration = Duration::from_millis(100);
 
 /// One waiter's place in [`Turns`]: held from joining a flight until its
 /// first chunk is out (or it gives up), released on drop.
@@ -132,16 +142,28 @@ impl Drop for Turn {
 }
 
 impl Turns {
-    /// Returns once every waiter has had its first chunk.
+    /// Returns once every waiter has had its first chunk, or turns are off.
     async fn all_served(&self) {
-        loop {
-            let notified = self.all_served.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            if self.waiting.load(Ordering::Acquire) == 0 {
-                return;
+        self.all_served_within(TURN_WAIT).await
+    }
+
+    async fn all_served_within(&self, limit: Duration) {
+        if self.off.load(Ordering::Acquire) {
+            return;
+        }
+        let wait = async {
+            loop {
+                let notified = self.all_served.notified();
+                tokio::pin!(notified);
+                notified.as_mut().enable();
+                if self.waiting.load(Ordering::Acquire) == 0 {
+                    return;
+                }
+                notified.await;
             }
-            notified.await;
+        };
+        if tokio::time::timeout(limit, wait).await.is_err() {
+            self.off.store(true, Ordering::Release);
         }
     }
 }
@@ -325,6 +347,39 @@ async fn open_at(path: &std::path::Path, pos: u64) -> std::io::Result<tokio::fs:
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn the_others_go_on_once_every_waiter_had_its_first_chunk() {
+        let flights = Flights::default();
+        let (_rx, first, leader) = flights.join("k");
+        let (_rx2, second, joined) = flights.join("k");
+        assert!(leader.is_some() && joined.is_none());
+        let turns = first.0.clone();
+        drop(first);
+        let wait = tokio::spawn({
+            let turns = turns.clone();
+            async move { turns.all_served_within(Duration::from_secs(60)).await }
+        });
+        drop(second);
+        wait.await.unwrap();
+        assert!(
+            !turns.off.load(Ordering::Acquire),
+            "released, not timed out"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_waiter_that_never_takes_its_first_chunk_holds_the_others_once() {
+        let flights = Flights::default();
+        let (_rx, first, _) = flights.join("k");
+        let (_rx2, _stuck, _) = flights.join("k");
+        let turns = first.0.clone();
+        drop(first);
+        turns.all_served_within(Duration::from_millis(10)).await;
+        assert!(turns.off.load(Ordering::Acquire));
+        // Turns are off for this flight: nobody waits again.
+        turns.all_served_within(Duration::from_secs(3600)).await;
+    }
 
     #[test]
     fn buffered_bytes_are_found_across_chunks() {
