@@ -134,7 +134,7 @@ fb() { echo "first byte wait p50 $(j 'd["extra"]["first_byte_wait_p50_ms"]' "$1"
 for far in "" " far"; do
   if [ -z "$far" ]; then edge=$E ngx=$NP pfx=near where="origin on loopback"; else edge=$EW ngx=$NPW pfx=far where="origin 25 ms away"; fi
   r=$($BIN/cairn-bench stampede --http http://$edge --endpoint http://$O --bucket site --prefix "$pfx" --size 4MiB --concurrency 500 --metrics http://$edge/metrics --json --quiet)
-  row "Edge stampede, $where: 500 clients, cold 4 MiB | origin fetches: $(j 'd["extra"]["origin_fetches"]' "$r") | $(fb "$r"); all $(j 'd["ops"]' "$r") bodies verified, whole body p50 $(j 'd["latency_ms"]["p50"]' "$r") ms | 1 fetch, ≤10 ms |"
+  row "Edge stampede, $where: 500 clients, cold 4 MiB | origin fetches: $(j 'str(d["extra"]["origin_fetches"])' "$r") | $(fb "$r"); all $(j 'd["ops"]' "$r") bodies verified, whole body p50 $(j 'd["latency_ms"]["p50"]' "$r") ms | 1 fetch, ≤10 ms |"
   r=$($BIN/cairn-bench stampede --http http://$ngx --endpoint http://$O --bucket site --prefix "$pfx" --size 4MiB --concurrency 500 --json --quiet)
   row "nginx proxy_cache (cache lock on), same stampede, $where | origin fetches not counted | $(fb "$r"); whole body p50 $(j 'd["latency_ms"]["p50"]' "$r") ms | |"
 done
