@@ -23,6 +23,19 @@ impl Outcome {
             ..Self::default()
         }
     }
+
+    /// A body of `bytes` read whole; `verified` is false when its bytes
+    /// were checked and differ.
+    pub fn read(bytes: u64, x_cache: Option<String>, verified: bool) -> Self {
+        if !verified {
+            return Self::failed("verify: bytes differ");
+        }
+        Self {
+            bytes,
+            error: None,
+            x_cache,
+        }
+    }
 }
 
 /// Classifies a transport error into a kind worth counting.

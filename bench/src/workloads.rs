@@ -315,14 +315,7 @@ impl Bench {
                 Err(e) => return Outcome::failed(kind(&e)),
             }
         }
-        if verifier.is_some_and(|v| !v.finish()) {
-            return Outcome::failed("verify: bytes differ");
-        }
-        Outcome {
-            bytes: n,
-            error: None,
-            x_cache,
-        }
+        Outcome::read(n, x_cache, verifier.is_none_or(|v| v.finish()))
     }
 
     /// [`Self::get_key`] through the lean client.
@@ -356,14 +349,7 @@ impl Bench {
                 bytes: 0,
             };
         }
-        if verifier.is_some_and(|v| !v.finish()) {
-            return Outcome::failed("verify: bytes differ");
-        }
-        Outcome {
-            bytes: head.len,
-            error: None,
-            x_cache: head.x_cache,
-        }
+        Outcome::read(head.len, head.x_cache, verifier.is_none_or(|v| v.finish()))
     }
 
     async fn mixed(&self, i: u64) -> Outcome {
@@ -574,16 +560,12 @@ impl Bench {
                         Err(e) => return (Outcome::failed(kind(&e)), t0, None, t0.elapsed()),
                     }
                 }
-                let outcome = if v.finish() {
-                    Outcome {
-                        bytes: size,
-                        error: None,
-                        x_cache,
-                    }
-                } else {
-                    Outcome::failed("verify: bytes differ")
-                };
-                (outcome, t0, first, t0.elapsed())
+                (
+                    Outcome::read(size, x_cache, v.finish()),
+                    t0,
+                    first,
+                    t0.elapsed(),
+                )
             }));
         }
         let mut stats = Stats::default();
@@ -693,15 +675,7 @@ impl Bench {
         if let Err(kind) = conn.body_paced(head.len, true, |c| v.update(c)).await {
             return (Outcome::failed(kind), t0, first, t0.elapsed());
         }
-        let outcome = if v.finish() {
-            Outcome {
-                bytes: size,
-                error: None,
-                x_cache: head.x_cache,
-            }
-        } else {
-            Outcome::failed("verify: bytes differ")
-        };
+        let outcome = Outcome::read(size, head.x_cache, v.finish());
         (outcome, t0, first, t0.elapsed())
     }
 }

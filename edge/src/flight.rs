@@ -45,6 +45,11 @@ pub struct Buffered {
     chunks: Mutex<Vec<(u64, Bytes)>>,
 }
 
+/// The offset just past the last of `chunks`.
+fn end(chunks: &[(u64, Bytes)]) -> u64 {
+    chunks.last().map_or(0, |(at, c)| at + c.len() as u64)
+}
+
 /// How much of a body too large for the memory tier is held while it is
 /// fetched.
 pub const PREFIX: u64 = 1 << 20;
@@ -52,13 +57,12 @@ pub const PREFIX: u64 = 1 << 20;
 impl Buffered {
     /// Bytes held so far.
     pub fn held(&self) -> u64 {
-        let chunks = self.chunks.lock().unwrap_or_else(|e| e.into_inner());
-        chunks.last().map_or(0, |(at, c)| at + c.len() as u64)
+        end(&self.chunks.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     pub fn push(&self, chunk: Bytes) {
         let mut chunks = self.chunks.lock().unwrap_or_else(|e| e.into_inner());
-        let at = chunks.last().map_or(0, |(at, c)| at + c.len() as u64);
+        let at = end(&chunks);
         chunks.push((at, chunk));
     }
 
@@ -76,7 +80,9 @@ impl Buffered {
         })
     }
 
-    /// All bytes held, in one buffer.
+    /// All bytes held, copied into one buffer of their own: a received
+    /// chunk may share (and so keep alive) a larger read buffer, which the
+    /// memory tier, weighing bodies by length, would not account for.
     pub fn concat(&self) -> Bytes {
         let chunks = self.chunks.lock().unwrap_or_else(|e| e.into_inner());
         let mut all = bytes::BytesMut::with_capacity(chunks.iter().map(|(_, c)| c.len()).sum());

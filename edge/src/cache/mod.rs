@@ -229,16 +229,8 @@ impl Cache {
                 // Cannot tell: let the write decide.
                 Err(_) => return true,
             }
-            let oldest = self
-                .used
-                .lock()
-                .ok()
-                .and_then(|u| u.iter().min_by_key(|(_, t)| **t).map(|(k, _)| k.clone()));
-            match oldest {
-                Some(k) => {
-                    self.remove(&k);
-                }
-                None => return false,
+            if !self.evict_oldest() {
+                return false;
             }
         }
     }
@@ -246,17 +238,25 @@ impl Cache {
     /// Evicts least recently used keys until the disk tier fits.
     fn evict(&self) {
         while self.disk_used.load(Ordering::Relaxed) > self.disk_max {
-            let oldest = self
-                .used
-                .lock()
-                .ok()
-                .and_then(|u| u.iter().min_by_key(|(_, t)| **t).map(|(k, _)| k.clone()));
-            match oldest {
-                Some(k) => {
-                    self.remove(&k);
-                }
-                None => break,
+            if !self.evict_oldest() {
+                break;
             }
+        }
+    }
+
+    /// Removes the least recently used key; false when none is left.
+    fn evict_oldest(&self) -> bool {
+        let oldest = self
+            .used
+            .lock()
+            .ok()
+            .and_then(|u| u.iter().min_by_key(|(_, t)| **t).map(|(k, _)| k.clone()));
+        match oldest {
+            Some(k) => {
+                self.remove(&k);
+                true
+            }
+            None => false,
         }
     }
 
