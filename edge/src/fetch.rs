@@ -131,6 +131,7 @@ async fn fetch_into(
                     sie_ms: 0,
                     private: false,
                     total: None,
+                    replay: Default::default(),
                 };
                 state.cache.insert(key, entry);
             }
@@ -184,6 +185,7 @@ async fn receive(
         sie_ms: 0,
         private: fetch.signed,
         total,
+        replay: Default::default(),
     };
     entry.refresh(&policy);
     if !state.cache.make_room(declared.unwrap_or(0)) {

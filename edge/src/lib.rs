@@ -51,6 +51,9 @@ pub struct EdgeState {
     /// origin: the parent may not have applied the same change yet, and
     /// its old copy would otherwise be cached here again.
     pub changed: moka::sync::Cache<String, ()>,
+    /// `Via: 1.1 <name>`, added to every response (built once; `None` if
+    /// the name cannot be a header value).
+    pub via: Option<http::HeaderValue>,
 }
 
 impl EdgeState {
@@ -87,7 +90,9 @@ pub fn open(config: EdgeConfig) -> anyhow::Result<Arc<EdgeState>> {
         &config.secret_key,
         &config.region,
     );
+    let via = http::HeaderValue::from_str(&format!("1.1 {}", config.name)).ok();
     Ok(Arc::new(EdgeState {
+        via,
         config,
         cache,
         flights: Flights::default(),

@@ -11,7 +11,7 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::Response;
 use bytes::Bytes;
-use http::{HeaderMap, HeaderValue, Method, StatusCode};
+use http::{HeaderValue, Method, StatusCode};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio_util::io::ReaderStream;
 
@@ -79,9 +79,8 @@ pub async fn handle(State(state): State<Arc<EdgeState>>, req: Request) -> Respon
     if let Some(origin) = parts.headers.get("origin").and_then(|v| v.to_str().ok()) {
         crate::cors::decorate(&state, &bucket, origin, &parts.method, &mut resp).await;
     }
-    let h = resp.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&format!("1.1 {}", state.config.name)) {
-        h.append(http::header::VIA, v);
+    if let Some(via) = &state.via {
+        resp.headers_mut().append(http::header::VIA, via.clone());
     }
     resp
 }
@@ -427,15 +426,12 @@ fn build(
         if_modified_since: h("if-modified-since"),
         if_unmodified_since: h("if-unmodified-since"),
     };
-    let modified = entry
-        .header("last-modified")
-        .and_then(|v| httpdate::parse_http_date(v).ok())
-        .unwrap_or(UNIX_EPOCH);
+    let replay = entry.replay();
     let mut resp = Response::new(Body::empty());
-    replay_headers(resp.headers_mut(), entry);
+    *resp.headers_mut() = replay.headers.clone();
     resp.headers_mut()
         .insert("x-cache", HeaderValue::from_static(xcache));
-    match pre.evaluate(entry.etag().unwrap_or_default(), modified, true) {
+    match pre.evaluate(entry.etag().unwrap_or_default(), replay.modified, true) {
         Outcome::Proceed => {}
         Outcome::NotModified => {
             *resp.status_mut() = StatusCode::NOT_MODIFIED;
@@ -477,17 +473,6 @@ fn build(
         body(start, len)
     };
     resp
-}
-
-pub(crate) fn replay_headers(h: &mut HeaderMap, entry: &Entry) {
-    for (name, value) in &entry.headers {
-        if let (Ok(n), Ok(v)) = (
-            http::HeaderName::from_bytes(name.as_bytes()),
-            HeaderValue::from_str(value),
-        ) {
-            h.insert(n, v);
-        }
-    }
 }
 
 /// `Age` on everything served from cache.

@@ -16,7 +16,7 @@ use http::{HeaderValue, StatusCode};
 
 use crate::cache::entry::slice_key;
 use crate::flight;
-use crate::serve::{replay_headers, start_or_join};
+use crate::serve::start_or_join;
 use crate::upstream::Fetch;
 use crate::EdgeState;
 use cairn_shared::range;
@@ -31,7 +31,7 @@ async fn slice(
     key: &str,
     index: u64,
     signed: bool,
-) -> Option<(crate::cache::Entry, Bytes, bool)> {
+) -> Option<(Arc<crate::cache::Entry>, Bytes, bool)> {
     let sk = slice_key(ck, index);
     for round in 0..2 {
         if let Some(e) = state.cache.get(&sk) {
@@ -144,7 +144,7 @@ pub async fn serve(
     });
     let mut resp = Response::new(Body::from_stream(body));
     *resp.status_mut() = StatusCode::PARTIAL_CONTENT;
-    replay_headers(resp.headers_mut(), &first_entry);
+    *resp.headers_mut() = first_entry.replay().headers.clone();
     let h = resp.headers_mut();
     h.remove(http::header::CONTENT_RANGE);
     h.insert(

@@ -1,8 +1,10 @@
 //! One cached response: what to replay and how fresh it is. Persisted as
 //! JSON beside the body so a restarted edge serves its disk cache at once.
 
+use std::sync::OnceLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use http::{HeaderMap, HeaderName, HeaderValue};
 use serde::{Deserialize, Serialize};
 
 use cairn_shared::freshness::Policy;
@@ -39,6 +41,20 @@ pub struct Entry {
     /// For a slice (a byte range cached on its own): the whole object's size.
     #[serde(default)]
     pub total: Option<u64>,
+    /// `headers` as a response needs them, built on first use (leave it
+    /// empty): every later hit clones the map instead of parsing and
+    /// validating each header again. `headers` never change once an entry
+    /// is made, so it never goes stale.
+    #[serde(skip)]
+    pub replay: OnceLock<Replay>,
+}
+
+/// What every response from an entry starts from.
+#[derive(Debug, Clone)]
+pub struct Replay {
+    pub headers: HeaderMap,
+    /// `Last-Modified`, parsed (the epoch when absent or unreadable).
+    pub modified: SystemTime,
 }
 
 pub fn now_ms() -> i64 {
@@ -69,6 +85,25 @@ pub enum Freshness {
 }
 
 impl Entry {
+    pub fn replay(&self) -> &Replay {
+        self.replay.get_or_init(|| {
+            let mut headers = HeaderMap::with_capacity(self.headers.len() + 6);
+            for (name, value) in &self.headers {
+                if let (Ok(n), Ok(v)) = (
+                    HeaderName::from_bytes(name.as_bytes()),
+                    HeaderValue::from_str(value),
+                ) {
+                    headers.insert(n, v);
+                }
+            }
+            let modified = self
+                .header("last-modified")
+                .and_then(|v| httpdate::parse_http_date(v).ok())
+                .unwrap_or(UNIX_EPOCH);
+            Replay { headers, modified }
+        })
+    }
+
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()

@@ -9,7 +9,10 @@
 //!
 //! Bodies are verified against their hash before they are first served
 //! from disk (small ones on every read into memory). This module knows
-//! nothing of HTTP or the upstream; `serve` combines them.
+//! nothing of requests or the upstream; `serve` combines them.
+//!
+//! The index holds entries behind `Arc`: a hit takes a reference, not a
+//! copy of every header string.
 
 pub mod disk;
 pub mod entry;
@@ -17,7 +20,7 @@ pub mod entry;
 use std::collections::{HashMap, HashSet};
 use std::io::{self, Read};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use bytes::Bytes;
 
@@ -27,7 +30,7 @@ pub use entry::{Entry, Freshness};
 pub const MEMORY_OBJECT_MAX: u64 = 8 << 20;
 
 pub struct Cache {
-    index: RwLock<HashMap<String, Entry>>,
+    index: RwLock<HashMap<String, Arc<Entry>>>,
     /// Last use of each key (ms), for eviction.
     used: Mutex<HashMap<String, i64>>,
     memory: moka::sync::Cache<String, Bytes>,
@@ -58,7 +61,7 @@ impl Cache {
         let now = entry::now_ms();
         Ok(Self {
             used: Mutex::new(loaded.iter().map(|(k, _)| (k.clone(), now)).collect()),
-            index: RwLock::new(loaded.into_iter().collect()),
+            index: RwLock::new(loaded.into_iter().map(|(k, e)| (k, Arc::new(e))).collect()),
             memory,
             disk,
             disk_max,
@@ -71,11 +74,17 @@ impl Cache {
         &self.disk
     }
 
-    pub fn get(&self, key: &str) -> Option<Entry> {
+    pub fn get(&self, key: &str) -> Option<Arc<Entry>> {
         let e = self.index.read().ok()?.get(key).cloned();
         if e.is_some() {
             if let Ok(mut u) = self.used.lock() {
-                u.insert(key.to_owned(), entry::now_ms());
+                let now = entry::now_ms();
+                match u.get_mut(key) {
+                    Some(at) => *at = now,
+                    None => {
+                        u.insert(key.to_owned(), now);
+                    }
+                }
             }
         }
         e
@@ -91,7 +100,7 @@ impl Cache {
             .index
             .write()
             .ok()
-            .and_then(|mut i| i.insert(key.to_owned(), entry.clone()));
+            .and_then(|mut i| i.insert(key.to_owned(), Arc::new(entry.clone())));
         if let Some(h) = &new_body {
             if !self.body_referenced_except(h, Some(key)) {
                 self.disk_used.fetch_add(entry.size, Ordering::Relaxed);
@@ -110,11 +119,11 @@ impl Cache {
     }
 
     /// Updates freshness after a 304 without touching the body.
-    pub fn update(&self, key: &str, f: impl FnOnce(&mut Entry)) -> Option<Entry> {
+    pub fn update(&self, key: &str, f: impl FnOnce(&mut Entry)) -> Option<Arc<Entry>> {
         let updated = {
             let mut index = self.index.write().ok()?;
             let e = index.get_mut(key)?;
-            f(e);
+            f(Arc::make_mut(e));
             e.clone()
         };
         let _ = self.disk.write_entry(key, &updated);
@@ -162,7 +171,7 @@ impl Cache {
     pub fn expire_all(&self) {
         if let Ok(mut i) = self.index.write() {
             for e in i.values_mut() {
-                e.expire();
+                Arc::make_mut(e).expire();
             }
         }
     }
