@@ -8,10 +8,17 @@
 //! bench can out-drive what it measures, and it stamps a body's first byte
 //! in the task that reads it from the socket (the stampede's measure).
 //!
+//! A stampede's connections also ask the kernel when each response's first
+//! byte arrived (`SO_TIMESTAMPING`, software receive stamps): 500 readers
+//! share two cores with the server they measure, and the moment a reader
+//! task gets to run is the bench's delay, not the server's.
+//!
 //! It reads `Content-Length` bodies only, which is what S3 endpoints, edges
 //! and nginx send for objects; anything else is counted as an error kind.
 
+use std::os::fd::AsRawFd;
 use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -28,6 +35,10 @@ pub struct Pool {
 pub struct Conn {
     stream: TcpStream,
     buf: BytesMut,
+    /// The socket stamps what it receives ([`Pool::connect_timed`]).
+    timed: bool,
+    /// When the current response's first byte arrived, once read.
+    arrived: Option<Instant>,
 }
 
 /// A response's status line and the headers the bench looks at.
@@ -71,7 +82,21 @@ impl Pool {
         Ok(Conn {
             stream,
             buf: BytesMut::with_capacity(64 * 1024),
+            timed: false,
+            arrived: None,
         })
+    }
+
+    /// A new connection that learns when each response's first byte
+    /// arrived.
+    pub async fn connect_timed(&self) -> Result<Conn, String> {
+        use nix::sys::socket::{setsockopt, sockopt::Timestamping, TimestampingFlag};
+        let mut conn = self.connect().await?;
+        let flags = TimestampingFlag::SOF_TIMESTAMPING_RX_SOFTWARE
+            | TimestampingFlag::SOF_TIMESTAMPING_SOFTWARE;
+        setsockopt(&conn.stream, Timestamping, &flags).map_err(|_| "timestamping".to_owned())?;
+        conn.timed = true;
+        Ok(conn)
     }
 
     /// The Host header (the URL's authority, as signed) and the request
@@ -129,6 +154,7 @@ impl Conn {
             req.push_str("\r\n");
         }
         req.push_str("\r\n");
+        self.arrived = None;
         self.stream
             .write_all(req.as_bytes())
             .await
@@ -151,35 +177,22 @@ impl Conn {
         }
     }
 
-    /// Waits until some of the body has arrived (for timing its first byte).
-    pub async fn first_bytes(&mut self) -> Result<(), String> {
+    /// Waits until some of the body has arrived (for timing its first
+    /// byte); on a timed connection, returns when the kernel received the
+    /// response's first byte.
+    pub async fn first_bytes(&mut self) -> Result<Option<Instant>, String> {
         while self.buf.is_empty() {
             if self.read_more().await? == 0 {
                 return Err("closed".into());
             }
         }
-        Ok(())
+        Ok(self.arrived)
     }
 
     /// Reads a body of `len` bytes, handing each piece to `f` as it comes.
-    pub async fn body(&mut self, len: u64, f: impl FnMut(&[u8])) -> Result<(), String> {
-        self.body_paced(len, false, f).await
-    }
-
-    /// [`Self::body`], optionally yielding to the runtime after each piece:
-    /// with hundreds of readers on two cores, one draining a large body
-    /// would otherwise delay the others' timestamps by its whole drain.
-    pub async fn body_paced(
-        &mut self,
-        len: u64,
-        yield_each: bool,
-        mut f: impl FnMut(&[u8]),
-    ) -> Result<(), String> {
+    pub async fn body(&mut self, len: u64, mut f: impl FnMut(&[u8])) -> Result<(), String> {
         let mut left = len;
         loop {
-            if yield_each {
-                tokio::task::yield_now().await;
-            }
             let take = (self.buf.len() as u64).min(left) as usize;
             if take > 0 {
                 f(&self.buf[..take]);
@@ -196,6 +209,9 @@ impl Conn {
     }
 
     async fn read_more(&mut self) -> Result<usize, String> {
+        if self.timed && self.arrived.is_none() {
+            return self.read_first_byte().await;
+        }
         if self.buf.capacity() - self.buf.len() < 16 * 1024 {
             self.buf.reserve(64 * 1024);
         }
@@ -203,6 +219,47 @@ impl Conn {
             .read_buf(&mut self.buf)
             .await
             .map_err(|_| "read".to_owned())
+    }
+
+    /// Reads a response's first byte alone, through `recvmsg`, keeping the
+    /// kernel's receive stamp: for TCP that is the stamp of the last segment
+    /// the read took bytes from, so a larger read of a response read late
+    /// would be stamped with a later segment's arrival.
+    async fn read_first_byte(&mut self) -> Result<usize, String> {
+        use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags, Timestamps};
+        let mut chunk = [0u8; 1];
+        let fd = self.stream.as_raw_fd();
+        loop {
+            self.stream
+                .readable()
+                .await
+                .map_err(|_| "read".to_owned())?;
+            let read = self.stream.try_io(tokio::io::Interest::READABLE, || {
+                let mut iov = [std::io::IoSliceMut::new(&mut chunk)];
+                let mut cmsg = nix::cmsg_space!(Timestamps);
+                let msg = recvmsg::<()>(fd, &mut iov, Some(&mut cmsg), MsgFlags::empty())?;
+                let stamp = msg.cmsgs()?.find_map(|c| match c {
+                    ControlMessageOwned::ScmTimestampsns(t) => Some(t.system),
+                    _ => None,
+                });
+                Ok((msg.bytes, stamp))
+            });
+            match read {
+                Ok((n, stamp)) => {
+                    self.buf.extend_from_slice(&chunk[..n]);
+                    self.arrived = stamp.map(|t| {
+                        let at = SystemTime::UNIX_EPOCH
+                            + Duration::new(t.tv_sec().max(0) as u64, t.tv_nsec().max(0) as u32);
+                        let (now, wall) = (Instant::now(), SystemTime::now());
+                        now.checked_sub(wall.duration_since(at).unwrap_or_default())
+                            .unwrap_or(now)
+                    });
+                    return Ok(n);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                Err(_) => return Err("read".into()),
+            }
+        }
     }
 }
 
@@ -251,6 +308,62 @@ mod tests {
             (h.status, h.len, h.x_cache.as_deref(), h.close),
             (200, 12, Some("HIT"), true)
         );
+    }
+
+    /// The stamp is when the response's first byte reached the socket, not
+    /// when the reader got to it.
+    #[tokio::test]
+    async fn a_timed_connection_stamps_the_first_bytes_arrival() {
+        const RESPONSE: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (sent_tx, sent_rx) = tokio::sync::oneshot::channel();
+        let server = tokio::spawn(async move {
+            let (mut sock, _) = listener.accept().await.unwrap();
+            let mut req = [0u8; 1024];
+            // Exchanges until one comes back stamped (the kernel turns
+            // stamping on a moment after it is first asked), then the
+            // measured one.
+            loop {
+                let n = sock.read(&mut req).await.unwrap();
+                if req[..n].starts_with(b"GET /measured") {
+                    break;
+                }
+                sock.write_all(RESPONSE).await.unwrap();
+            }
+            let before = Instant::now();
+            sock.write_all(RESPONSE).await.unwrap();
+            sent_tx.send(before).unwrap();
+            // Hold the connection open until the client is done.
+            let _ = sock.read(&mut req).await;
+        });
+        let pool = Pool::new(&format!("http://{addr}")).unwrap();
+        let mut conn = pool.connect_timed().await.unwrap();
+        for _ in 0..1000 {
+            let head = conn.send("x", "/health", &[]).await.unwrap();
+            conn.first_bytes().await.unwrap();
+            conn.body(head.len, |_| {}).await.unwrap();
+            if conn.arrived.is_some() {
+                break;
+            }
+        }
+        conn.arrived = None;
+        conn.stream
+            .write_all(b"GET /measured HTTP/1.1\r\nhost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let before = sent_rx.await.unwrap();
+        // The reader comes late; the stamp must not.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let late = Instant::now();
+        while !conn.buf.ends_with(b"hello") {
+            conn.read_more().await.unwrap();
+        }
+        let arrived = conn.arrived.expect("a receive stamp");
+        assert!(arrived >= before, "stamped before it was sent");
+        assert!(arrived < late, "stamped when read, not when it arrived");
+        drop(conn);
+        server.await.unwrap();
     }
 
     #[test]

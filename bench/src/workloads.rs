@@ -3,18 +3,18 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Instant;
 
 use anyhow::{bail, Context};
 use futures_util::StreamExt;
 use rand::{Rng, SeedableRng};
 use reqwest::Method;
-use serde_json::json;
 
 use crate::run::{self, Plan};
 use crate::s3::Target;
 use crate::stats::{kind, Outcome, Stats};
 use crate::{body, wire, Args, Payload, Workload};
+
+mod stampede;
 
 /// Object sizes: fixed, or uniform in a range (fixed per key, so a GET
 /// knows what a PUT wrote).
@@ -493,200 +493,6 @@ impl Bench {
         }
         Ok(size)
     }
-
-    /// `concurrency` clients ask for one cold object at once; reports the
-    /// spread of their first bytes and, with `--metrics`, origin fetches.
-    async fn stampede(self) -> anyhow::Result<(Stats, f64, BTreeMap<String, serde_json::Value>)> {
-        let n = self.args.concurrency.max(1);
-        let fetches_before = match &self.args.metrics {
-            Some(m) => Some(upstream_fetches(&self.inner.client, m).await?),
-            None => None,
-        };
-        // Connections are opened first, so the stampede measures the
-        // cache, not n TCP handshakes.
-        let barrier = Arc::new(tokio::sync::Barrier::new(n));
-        let size = self.inner.sizes.of(0);
-        let started = Instant::now();
-        let mut tasks = Vec::new();
-        for _ in 0..n {
-            let (me, barrier) = (self.clone(), barrier.clone());
-            tasks.push(tokio::spawn(async move {
-                if let Some(pool) = &me.inner.wire {
-                    return me.stampede_wire(pool, &barrier, size).await;
-                }
-                let client = reqwest::Client::new();
-                let t = &me.inner.read;
-                let _ = client.get(format!("{}/health", t.base)).send().await;
-                barrier.wait().await;
-                let t0 = Instant::now();
-                let url = t.url(Some(&me.inner.cold), "");
-                let resp = match t.request(&client, Method::GET, &url) {
-                    Ok(r) => r.send().await,
-                    Err(_) => return (Outcome::failed("sign"), t0, None, t0.elapsed()),
-                };
-                let mut resp = match resp {
-                    Ok(r) if r.status().is_success() => r,
-                    Ok(r) => {
-                        return (
-                            Outcome::failed(format!("HTTP {}", r.status().as_u16())),
-                            t0,
-                            None,
-                            t0.elapsed(),
-                        )
-                    }
-                    Err(e) => return (Outcome::failed(kind(&e)), t0, None, t0.elapsed()),
-                };
-                let x_cache = resp
-                    .headers()
-                    .get("x-cache")
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_owned);
-                let mut first = None;
-                let mut v = body::Verifier::new(size, 42);
-                loop {
-                    match resp.chunk().await {
-                        Ok(Some(c)) => {
-                            if first.is_none() {
-                                first = Some(Instant::now());
-                                // Let the other clients take their first
-                                // bytes' times before this one spends CPU
-                                // verifying the rest: 500 clients share
-                                // this runtime.
-                                tokio::task::yield_now().await;
-                            }
-                            v.update(&c);
-                        }
-                        Ok(None) => break,
-                        Err(e) => return (Outcome::failed(kind(&e)), t0, None, t0.elapsed()),
-                    }
-                }
-                (
-                    Outcome::read(size, x_cache, v.finish()),
-                    t0,
-                    first,
-                    t0.elapsed(),
-                )
-            }));
-        }
-        let mut stats = Stats::default();
-        let mut firsts = Vec::new();
-        let mut sent = Vec::new();
-        for t in tasks {
-            let (outcome, t0, first, total) = t.await?;
-            if let Some(f) = first {
-                firsts.push(f);
-                sent.push((t0, f));
-            }
-            stats.record(outcome, total);
-        }
-        let secs = started.elapsed().as_secs_f64();
-        let mut extra = BTreeMap::new();
-        // How long after the first client's first byte the others got
-        // theirs: the first stands for the upstream's first byte arriving.
-        firsts.sort();
-        if let Some(&first) = firsts.first() {
-            let after = |q: f64| {
-                let i = ((firsts.len() - 1) as f64 * q).round() as usize;
-                (firsts[i] - first).as_secs_f64() * 1000.0
-            };
-            extra.insert("first_byte_after_first_p50_ms".into(), json!(after(0.5)));
-            extra.insert("first_byte_after_first_p99_ms".into(), json!(after(0.99)));
-            extra.insert("first_byte_after_first_max_ms".into(), json!(after(1.0)));
-            // The same, but fair to the edge: a client that sent its request
-            // after the first bytes were already flowing waited from its own
-            // send, not from the first byte.
-            let mut lags: Vec<f64> = sent
-                .iter()
-                .map(|&(t0, f)| (f - t0.max(first)).as_secs_f64() * 1000.0)
-                .collect();
-            lags.sort_by(f64::total_cmp);
-            let lag = |q: f64| lags[((lags.len() - 1) as f64 * q).round() as usize];
-            extra.insert("first_byte_wait_p50_ms".into(), json!(lag(0.5)));
-            extra.insert("first_byte_wait_p99_ms".into(), json!(lag(0.99)));
-            extra.insert("first_byte_wait_max_ms".into(), json!(lag(1.0)));
-            let (lo, hi) = (
-                sent.iter().map(|s| s.0).min(),
-                sent.iter().map(|s| s.0).max(),
-            );
-            if let (Some(lo), Some(hi)) = (lo, hi) {
-                extra.insert(
-                    "requests_sent_over_ms".into(),
-                    json!((hi - lo).as_secs_f64() * 1000.0),
-                );
-                let late = sent.iter().filter(|s| s.0 > first).count();
-                extra.insert("requests_sent_after_first_byte".into(), json!(late));
-            }
-        }
-        if let (Some(before), Some(m)) = (fetches_before, &self.args.metrics) {
-            let after = upstream_fetches(&self.inner.client, m).await?;
-            extra.insert("origin_fetches".into(), json!(after - before));
-        }
-        Ok((stats, secs, extra))
-    }
-}
-
-impl Bench {
-    /// One stampede client through the lean client: connects, waits at the
-    /// barrier, then GETs the cold key and stamps its first body byte in
-    /// the task that reads it. Returns (outcome, sent, first byte, total).
-    async fn stampede_wire(
-        &self,
-        pool: &wire::Pool,
-        barrier: &tokio::sync::Barrier,
-        size: u64,
-    ) -> (Outcome, Instant, Option<Instant>, std::time::Duration) {
-        let url = self.inner.read.url(Some(&self.inner.cold), "");
-        let headers = self.inner.read.signed_headers("GET", &url);
-        let conn = async {
-            let mut conn = pool.connect().await?;
-            let (host, _) = wire::Pool::target(&url);
-            let health = conn.send(host, "/health", &[]).await?;
-            conn.body(health.len, |_| {}).await?;
-            Ok::<_, String>(conn)
-        }
-        .await;
-        barrier.wait().await;
-        let t0 = Instant::now();
-        let (mut conn, headers) = match (conn, headers) {
-            (Ok(c), Ok(h)) => (c, h),
-            (Err(kind), _) => return (Outcome::failed(kind), t0, None, t0.elapsed()),
-            (_, Err(_)) => return (Outcome::failed("sign"), t0, None, t0.elapsed()),
-        };
-        let (host, target) = wire::Pool::target(&url);
-        let head = match conn.send(host, target, &headers).await {
-            Ok(h) if (200..300).contains(&h.status) => h,
-            Ok(h) => {
-                let kind = format!("HTTP {}", h.status);
-                return (Outcome::failed(kind), t0, None, t0.elapsed());
-            }
-            Err(kind) => return (Outcome::failed(kind), t0, None, t0.elapsed()),
-        };
-        let mut first = None;
-        if head.len > 0 {
-            if let Err(kind) = conn.first_bytes().await {
-                return (Outcome::failed(kind), t0, None, t0.elapsed());
-            }
-            first = Some(Instant::now());
-            // Let the other clients stamp their first bytes before this one
-            // spends CPU verifying the rest: 500 clients share this runtime.
-            tokio::task::yield_now().await;
-        }
-        let mut v = body::Verifier::new(size, 42);
-        if let Err(kind) = conn.body_paced(head.len, true, |c| v.update(c)).await {
-            return (Outcome::failed(kind), t0, first, t0.elapsed());
-        }
-        let outcome = Outcome::read(size, head.x_cache, v.finish());
-        (outcome, t0, first, t0.elapsed())
-    }
-}
-
-/// `cairn_edge_upstream_fetches_total` from a Prometheus page.
-async fn upstream_fetches(client: &reqwest::Client, url: &str) -> anyhow::Result<u64> {
-    let text = client.get(url).send().await?.text().await?;
-    text.lines()
-        .find_map(|l| l.strip_prefix("cairn_edge_upstream_fetches_total "))
-        .and_then(|v| v.trim().parse().ok())
-        .context("no cairn_edge_upstream_fetches_total in the metrics")
 }
 
 fn between<'a>(s: &'a str, a: &str, b: &str) -> Option<&'a str> {

@@ -101,7 +101,8 @@ async fn verified_gets_from_the_origin_and_the_edge_and_a_collapsed_stampede() {
     assert_clean(&stampede, 50);
     assert_eq!(stampede["extra"]["origin_fetches"], 1, "{stampede}");
     assert!(
-        stampede["extra"]["first_byte_wait_p99_ms"].is_number(),
+        stampede["extra"]["first_byte_wait_p99_ms"].is_number()
+            && stampede["extra"]["first_byte_seen_wait_p99_ms"].is_number(),
         "{stampede}"
     );
 }

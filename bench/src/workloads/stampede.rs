@@ -1,0 +1,276 @@
+//! The stampede: `concurrency` clients ask for one cold object at the same
+//! moment, as a CDN edge sees when a new asset goes live. What it measures
+//! is how long after the first client's first byte the others get theirs,
+//! and (from the edge's metrics) how many fetches reached the origin.
+//!
+//! The clients run on the cores the server under test uses, but stand for
+//! clients on other machines, so two things keep the bench's own work out
+//! of the measure: first bytes are stamped by the kernel as they arrive
+//! (`wire::Conn::first_bytes`), and no client verifies its body until
+//! every client has had its first byte ([`FirstBytes`]).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use reqwest::Method;
+use serde_json::json;
+use tokio::sync::watch;
+
+use super::Bench;
+use crate::stats::{kind, Outcome, Stats};
+use crate::{body, wire};
+
+/// Clients that have not had their first byte yet. A client that has
+/// holds off verifying its body until every client has had its first
+/// byte, or [`FIRST_BYTES_WAIT`] passed: the bench's CPU would otherwise
+/// go to checking the first bodies while the server is still sending the
+/// last first bytes, on cores they share.
+struct FirstBytes(watch::Sender<usize>);
+
+/// The longest a client waits for the others' first bytes before it
+/// reads on (a server can keep some waiting for good).
+const FIRST_BYTES_WAIT: Duration = Duration::from_secs(2);
+
+/// A client's place in [`FirstBytes`], given up when dropped: at its first
+/// byte, or when it fails before one.
+struct Awaiting(Arc<FirstBytes>);
+
+impl Drop for Awaiting {
+    fn drop(&mut self) {
+        self.0 .0.send_modify(|left| *left -= 1);
+    }
+}
+
+impl FirstBytes {
+    /// `n` clients, each holding one of the returned places.
+    fn new(n: usize) -> (Arc<Self>, Vec<Awaiting>) {
+        let fb = Arc::new(Self(watch::Sender::new(n)));
+        let places = (0..n).map(|_| Awaiting(fb.clone())).collect();
+        (fb, places)
+    }
+
+    async fn all_in(&self) {
+        let mut left = self.0.subscribe();
+        let _ = tokio::time::timeout(FIRST_BYTES_WAIT, left.wait_for(|&n| n == 0)).await;
+    }
+}
+
+impl Bench {
+    /// `concurrency` clients ask for one cold object at once; reports the
+    /// spread of their first bytes and, with `--metrics`, origin fetches.
+    pub(super) async fn stampede(
+        self,
+    ) -> anyhow::Result<(Stats, f64, BTreeMap<String, serde_json::Value>)> {
+        let n = self.args.concurrency.max(1);
+        let fetches_before = match &self.args.metrics {
+            Some(m) => Some(upstream_fetches(&self.inner.client, m).await?),
+            None => None,
+        };
+        // Connections are opened first, so the stampede measures the
+        // cache, not n TCP handshakes.
+        let barrier = Arc::new(tokio::sync::Barrier::new(n));
+        let (first_bytes, places) = FirstBytes::new(n);
+        let size = self.inner.sizes.of(0);
+        let started = Instant::now();
+        let mut tasks = Vec::new();
+        for place in places {
+            let (me, barrier, first_bytes) = (self.clone(), barrier.clone(), first_bytes.clone());
+            tasks.push(tokio::spawn(async move {
+                if let Some(pool) = &me.inner.wire {
+                    return me
+                        .stampede_wire(pool, &barrier, place, &first_bytes, size)
+                        .await;
+                }
+                let mut place = Some(place);
+                let client = reqwest::Client::new();
+                let t = &me.inner.read;
+                let _ = client.get(format!("{}/health", t.base)).send().await;
+                barrier.wait().await;
+                let t0 = Instant::now();
+                let url = t.url(Some(&me.inner.cold), "");
+                let resp = match t.request(&client, Method::GET, &url) {
+                    Ok(r) => r.send().await,
+                    Err(_) => return (Outcome::failed("sign"), t0, None, t0.elapsed()),
+                };
+                let mut resp = match resp {
+                    Ok(r) if r.status().is_success() => r,
+                    Ok(r) => {
+                        return (
+                            Outcome::failed(format!("HTTP {}", r.status().as_u16())),
+                            t0,
+                            None,
+                            t0.elapsed(),
+                        )
+                    }
+                    Err(e) => return (Outcome::failed(kind(&e)), t0, None, t0.elapsed()),
+                };
+                let x_cache = resp
+                    .headers()
+                    .get("x-cache")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned);
+                let mut first = None;
+                let mut v = body::Verifier::new(size, 42);
+                loop {
+                    match resp.chunk().await {
+                        Ok(Some(c)) => {
+                            if first.is_none() {
+                                first = Some((None, Instant::now()));
+                                drop(place.take());
+                                first_bytes.all_in().await;
+                            }
+                            v.update(&c);
+                        }
+                        Ok(None) => break,
+                        Err(e) => return (Outcome::failed(kind(&e)), t0, None, t0.elapsed()),
+                    }
+                }
+                (
+                    Outcome::read(size, x_cache, v.finish()),
+                    t0,
+                    first,
+                    t0.elapsed(),
+                )
+            }));
+        }
+        let mut stats = Stats::default();
+        let (mut arrived, mut seen, mut stamped) = (Vec::new(), Vec::new(), 0);
+        for t in tasks {
+            let (outcome, t0, first, total) = t.await?;
+            if let Some((a, s)) = first {
+                stamped += usize::from(a.is_some());
+                arrived.push((t0, a.unwrap_or(s)));
+                seen.push((t0, s));
+            }
+            stats.record(outcome, total);
+        }
+        let secs = started.elapsed().as_secs_f64();
+        let mut extra = BTreeMap::new();
+        // By the kernel's receive stamps (where the kernel gave one, else
+        // as seen): what the server delivered.
+        first_byte_waits(&arrived, "first_byte", &mut extra);
+        extra.insert("first_bytes_stamped_by_kernel".into(), json!(stamped));
+        // By when each reader task got to run: what the server delivered
+        // plus this bench's own scheduling on cores it shares.
+        first_byte_waits(&seen, "first_byte_seen", &mut extra);
+        if let (Some(lo), Some(hi), Some(first)) = (
+            arrived.iter().map(|s| s.0).min(),
+            arrived.iter().map(|s| s.0).max(),
+            arrived.iter().map(|s| s.1).min(),
+        ) {
+            extra.insert(
+                "requests_sent_over_ms".into(),
+                json!((hi - lo).as_secs_f64() * 1000.0),
+            );
+            let late = arrived.iter().filter(|s| s.0 > first).count();
+            extra.insert("requests_sent_after_first_byte".into(), json!(late));
+        }
+        if let (Some(before), Some(m)) = (fetches_before, &self.args.metrics) {
+            let after = upstream_fetches(&self.inner.client, m).await?;
+            extra.insert("origin_fetches".into(), json!(after - before));
+        }
+        Ok((stats, secs, extra))
+    }
+
+    /// One stampede client through the lean client: connects, waits at the
+    /// barrier, then GETs the cold key and stamps its first body byte: when
+    /// the kernel received it and when this task saw it; verifies the body
+    /// once every client has had its first byte. Returns (outcome, sent,
+    /// (first byte arrived if the kernel stamped it, seen), total).
+    async fn stampede_wire(
+        &self,
+        pool: &wire::Pool,
+        barrier: &tokio::sync::Barrier,
+        place: Awaiting,
+        first_bytes: &FirstBytes,
+        size: u64,
+    ) -> (
+        Outcome,
+        Instant,
+        Option<(Option<Instant>, Instant)>,
+        std::time::Duration,
+    ) {
+        let url = self.inner.read.url(Some(&self.inner.cold), "");
+        let headers = self.inner.read.signed_headers("GET", &url);
+        let conn = async {
+            let mut conn = pool.connect_timed().await?;
+            let (host, _) = wire::Pool::target(&url);
+            let health = conn.send(host, "/health", &[]).await?;
+            conn.body(health.len, |_| {}).await?;
+            Ok::<_, String>(conn)
+        }
+        .await;
+        barrier.wait().await;
+        let t0 = Instant::now();
+        let (mut conn, headers) = match (conn, headers) {
+            (Ok(c), Ok(h)) => (c, h),
+            (Err(kind), _) => return (Outcome::failed(kind), t0, None, t0.elapsed()),
+            (_, Err(_)) => return (Outcome::failed("sign"), t0, None, t0.elapsed()),
+        };
+        let (host, target) = wire::Pool::target(&url);
+        let head = match conn.send(host, target, &headers).await {
+            Ok(h) if (200..300).contains(&h.status) => h,
+            Ok(h) => {
+                let kind = format!("HTTP {}", h.status);
+                return (Outcome::failed(kind), t0, None, t0.elapsed());
+            }
+            Err(kind) => return (Outcome::failed(kind), t0, None, t0.elapsed()),
+        };
+        let mut first = None;
+        if head.len > 0 {
+            let arrived = match conn.first_bytes().await {
+                Ok(a) => a,
+                Err(kind) => return (Outcome::failed(kind), t0, None, t0.elapsed()),
+            };
+            let seen = Instant::now();
+            first = Some((arrived, seen));
+        }
+        drop(place);
+        first_bytes.all_in().await;
+        let mut v = body::Verifier::new(size, 42);
+        if let Err(kind) = conn.body(head.len, |c| v.update(c)).await {
+            return (Outcome::failed(kind), t0, first, t0.elapsed());
+        }
+        let outcome = Outcome::read(size, head.x_cache, v.finish());
+        (outcome, t0, first, t0.elapsed())
+    }
+}
+
+/// The stampede's first-byte measures from (request sent, first byte)
+/// pairs, as `{prefix}_after_first_*` (after the first client's first
+/// byte, which stands for the upstream's arriving) and `{prefix}_wait_*`
+/// (the same, but from a client's own send when it sent after the first
+/// byte was already flowing: fair to the server).
+fn first_byte_waits(
+    pairs: &[(Instant, Instant)],
+    prefix: &str,
+    extra: &mut BTreeMap<String, serde_json::Value>,
+) {
+    let Some(first) = pairs.iter().map(|p| p.1).min() else {
+        return;
+    };
+    let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
+    let mut after: Vec<f64> = pairs.iter().map(|&(_, f)| ms(f - first)).collect();
+    let mut wait: Vec<f64> = pairs
+        .iter()
+        .map(|&(sent, f)| ms(f.saturating_duration_since(sent.max(first))))
+        .collect();
+    for (name, v) in [("after_first", &mut after), ("wait", &mut wait)] {
+        v.sort_by(f64::total_cmp);
+        let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
+        for (q, label) in [(0.5, "p50"), (0.99, "p99"), (1.0, "max")] {
+            extra.insert(format!("{prefix}_{name}_{label}_ms"), json!(at(q)));
+        }
+    }
+}
+
+/// `cairn_edge_upstream_fetches_total` from a Prometheus page.
+async fn upstream_fetches(client: &reqwest::Client, url: &str) -> anyhow::Result<u64> {
+    let text = client.get(url).send().await?.text().await?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("cairn_edge_upstream_fetches_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .context("no cairn_edge_upstream_fetches_total in the metrics")
+}
