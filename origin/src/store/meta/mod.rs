@@ -99,13 +99,20 @@ impl Meta {
             });
             (ok, reply)
         });
-        let jobs = self.jobs.clone();
-        // The channel is bounded; sending may block when the writer is
-        // saturated, so do it off the async threads.
-        tokio::task::spawn_blocking(move || jobs.send(job))
-            .await
-            .map_err(S3Error::internal)?
-            .map_err(|_| S3Error::internal("metadata writer stopped"))?;
+        let stopped = || S3Error::internal("metadata writer stopped");
+        // The channel is bounded: when the writer is saturated, wait for
+        // room off the async threads.
+        match self.jobs.try_send(job) {
+            Ok(()) => {}
+            Err(mpsc::TrySendError::Full(job)) => {
+                let jobs = self.jobs.clone();
+                tokio::task::spawn_blocking(move || jobs.send(job))
+                    .await
+                    .map_err(S3Error::internal)?
+                    .map_err(|_| stopped())?
+            }
+            Err(mpsc::TrySendError::Disconnected(_)) => return Err(stopped()),
+        }
         rx.await
             .map_err(|_| S3Error::internal("metadata writer dropped a job"))?
     }
@@ -127,7 +134,10 @@ impl Meta {
         .map_err(S3Error::internal)?
     }
 
-    /// Synchronous read for command-line tools and start-up.
+    /// Runs `f` with a read-only connection on the calling thread: for
+    /// command-line tools and start-up, and for the hot path's lookups by
+    /// key (a GET's rows and small body), which take less time than the two
+    /// thread switches of [`Self::read`]. Anything that scans belongs there.
     pub fn read_now<R>(&self, f: impl FnOnce(&Connection) -> S3Result<R>) -> S3Result<R> {
         let conn = self.readers.take()?;
         let result = f(&conn);
