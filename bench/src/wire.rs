@@ -5,8 +5,7 @@
 //! reqwest spends about 47 µs of CPU per request on this machine (its pool,
 //! a connection task, channel hops between them); the targets it measures
 //! serve a 4 KiB hit in less. This path spends a fraction of that, so the
-//! bench can out-drive what it measures, and it stamps a body's first byte
-//! in the task that reads it from the socket (the stampede's measure).
+//! bench can out-drive what it measures.
 //!
 //! A stampede's connections also ask the kernel when each response's first
 //! byte arrived (`SO_TIMESTAMPING`, software receive stamps): 500 readers

@@ -78,73 +78,25 @@ impl Bench {
         for place in places {
             let (me, barrier, first_bytes) = (self.clone(), barrier.clone(), first_bytes.clone());
             tasks.push(tokio::spawn(async move {
-                if let Some(pool) = &me.inner.wire {
-                    return me
-                        .stampede_wire(pool, &barrier, place, &first_bytes, size)
-                        .await;
-                }
-                let mut place = Some(place);
-                let client = reqwest::Client::new();
-                let t = &me.inner.read;
-                let _ = client.get(format!("{}/health", t.base)).send().await;
-                barrier.wait().await;
-                let t0 = Instant::now();
-                let url = t.url(Some(&me.inner.cold), "");
-                let resp = match t.request(&client, Method::GET, &url) {
-                    Ok(r) => r.send().await,
-                    Err(_) => return (Outcome::failed("sign"), t0, None, t0.elapsed()),
-                };
-                let mut resp = match resp {
-                    Ok(r) if r.status().is_success() => r,
-                    Ok(r) => {
-                        return (
-                            Outcome::failed(format!("HTTP {}", r.status().as_u16())),
-                            t0,
-                            None,
-                            t0.elapsed(),
-                        )
+                match &me.inner.wire {
+                    Some(pool) => {
+                        me.client_wire(pool, &barrier, place, &first_bytes, size)
+                            .await
                     }
-                    Err(e) => return (Outcome::failed(kind(&e)), t0, None, t0.elapsed()),
-                };
-                let x_cache = resp
-                    .headers()
-                    .get("x-cache")
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_owned);
-                let mut first = None;
-                let mut v = body::Verifier::new(size, 42);
-                loop {
-                    match resp.chunk().await {
-                        Ok(Some(c)) => {
-                            if first.is_none() {
-                                first = Some((None, Instant::now()));
-                                drop(place.take());
-                                first_bytes.all_in().await;
-                            }
-                            v.update(&c);
-                        }
-                        Ok(None) => break,
-                        Err(e) => return (Outcome::failed(kind(&e)), t0, None, t0.elapsed()),
-                    }
+                    None => me.client_reqwest(&barrier, place, &first_bytes, size).await,
                 }
-                (
-                    Outcome::read(size, x_cache, v.finish()),
-                    t0,
-                    first,
-                    t0.elapsed(),
-                )
             }));
         }
         let mut stats = Stats::default();
         let (mut arrived, mut seen, mut stamped) = (Vec::new(), Vec::new(), 0);
         for t in tasks {
-            let (outcome, t0, first, total) = t.await?;
-            if let Some((a, s)) = first {
+            let c = t.await?;
+            if let Some((a, s)) = c.first {
                 stamped += usize::from(a.is_some());
-                arrived.push((t0, a.unwrap_or(s)));
-                seen.push((t0, s));
+                arrived.push((c.sent, a.unwrap_or(s)));
+                seen.push((c.sent, s));
             }
-            stats.record(outcome, total);
+            stats.record(c.outcome, c.total);
         }
         let secs = started.elapsed().as_secs_f64();
         let mut extra = BTreeMap::new();
@@ -174,24 +126,18 @@ impl Bench {
         Ok((stats, secs, extra))
     }
 
-    /// One stampede client through the lean client: connects, waits at the
-    /// barrier, then GETs the cold key and stamps its first body byte: when
-    /// the kernel received it and when this task saw it; verifies the body
-    /// once every client has had its first byte. Returns (outcome, sent,
-    /// (first byte arrived if the kernel stamped it, seen), total).
-    async fn stampede_wire(
+    /// One client through the lean client: connects, waits at the
+    /// barrier, GETs the cold key and stamps its first body byte (when the
+    /// kernel received it, and when this task saw it), then verifies the
+    /// body once every client has had its first byte.
+    async fn client_wire(
         &self,
         pool: &wire::Pool,
         barrier: &tokio::sync::Barrier,
         place: Awaiting,
         first_bytes: &FirstBytes,
         size: u64,
-    ) -> (
-        Outcome,
-        Instant,
-        Option<(Option<Instant>, Instant)>,
-        std::time::Duration,
-    ) {
+    ) -> Landing {
         let url = self.inner.read.url(Some(&self.inner.cold), "");
         let headers = self.inner.read.signed_headers("GET", &url);
         let conn = async {
@@ -203,38 +149,112 @@ impl Bench {
         }
         .await;
         barrier.wait().await;
-        let t0 = Instant::now();
+        let mut landing = Landing::new();
         let (mut conn, headers) = match (conn, headers) {
             (Ok(c), Ok(h)) => (c, h),
-            (Err(kind), _) => return (Outcome::failed(kind), t0, None, t0.elapsed()),
-            (_, Err(_)) => return (Outcome::failed("sign"), t0, None, t0.elapsed()),
+            (Err(kind), _) => return landing.failed(kind),
+            (_, Err(_)) => return landing.failed("sign"),
         };
         let (host, target) = wire::Pool::target(&url);
         let head = match conn.send(host, target, &headers).await {
             Ok(h) if (200..300).contains(&h.status) => h,
-            Ok(h) => {
-                let kind = format!("HTTP {}", h.status);
-                return (Outcome::failed(kind), t0, None, t0.elapsed());
-            }
-            Err(kind) => return (Outcome::failed(kind), t0, None, t0.elapsed()),
+            Ok(h) => return landing.failed(format!("HTTP {}", h.status)),
+            Err(kind) => return landing.failed(kind),
         };
-        let mut first = None;
         if head.len > 0 {
-            let arrived = match conn.first_bytes().await {
-                Ok(a) => a,
-                Err(kind) => return (Outcome::failed(kind), t0, None, t0.elapsed()),
-            };
-            let seen = Instant::now();
-            first = Some((arrived, seen));
+            match conn.first_bytes().await {
+                Ok(arrived) => landing.first = Some((arrived, Instant::now())),
+                Err(kind) => return landing.failed(kind),
+            }
         }
         drop(place);
         first_bytes.all_in().await;
         let mut v = body::Verifier::new(size, 42);
         if let Err(kind) = conn.body(head.len, |c| v.update(c)).await {
-            return (Outcome::failed(kind), t0, first, t0.elapsed());
+            return landing.failed(kind);
         }
-        let outcome = Outcome::read(size, head.x_cache, v.finish());
-        (outcome, t0, first, t0.elapsed())
+        landing.ended(Outcome::read(size, head.x_cache, v.finish()))
+    }
+
+    /// The same client through reqwest (for `https://` targets), which
+    /// cannot give the kernel's stamp: the first byte is when it was seen.
+    async fn client_reqwest(
+        &self,
+        barrier: &tokio::sync::Barrier,
+        place: Awaiting,
+        first_bytes: &FirstBytes,
+        size: u64,
+    ) -> Landing {
+        let client = reqwest::Client::new();
+        let t = &self.inner.read;
+        let _ = client.get(format!("{}/health", t.base)).send().await;
+        barrier.wait().await;
+        let mut landing = Landing::new();
+        let url = t.url(Some(&self.inner.cold), "");
+        let resp = match t.request(&client, Method::GET, &url) {
+            Ok(r) => r.send().await,
+            Err(_) => return landing.failed("sign"),
+        };
+        let mut resp = match resp {
+            Ok(r) if r.status().is_success() => r,
+            Ok(r) => return landing.failed(format!("HTTP {}", r.status().as_u16())),
+            Err(e) => return landing.failed(kind(&e)),
+        };
+        let x_cache = resp
+            .headers()
+            .get("x-cache")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let mut place = Some(place);
+        let mut v = body::Verifier::new(size, 42);
+        loop {
+            match resp.chunk().await {
+                Ok(Some(c)) => {
+                    if landing.first.is_none() {
+                        landing.first = Some((None, Instant::now()));
+                        drop(place.take());
+                        first_bytes.all_in().await;
+                    }
+                    v.update(&c);
+                }
+                Ok(None) => break,
+                Err(e) => return landing.failed(kind(&e)),
+            }
+        }
+        landing.ended(Outcome::read(size, x_cache, v.finish()))
+    }
+}
+
+/// What one client saw.
+struct Landing {
+    outcome: Outcome,
+    /// When its request went out (after the barrier).
+    sent: Instant,
+    /// Its first body byte: when the kernel received it, if it gave a
+    /// stamp, and when the client saw it.
+    first: Option<(Option<Instant>, Instant)>,
+    /// From `sent` to the end of the body (or the failure).
+    total: Duration,
+}
+
+impl Landing {
+    fn new() -> Self {
+        Self {
+            outcome: Outcome::failed("unfinished"),
+            sent: Instant::now(),
+            first: None,
+            total: Duration::ZERO,
+        }
+    }
+
+    fn ended(mut self, outcome: Outcome) -> Self {
+        self.outcome = outcome;
+        self.total = self.sent.elapsed();
+        self
+    }
+
+    fn failed(self, kind: impl Into<String>) -> Self {
+        self.ended(Outcome::failed(kind))
     }
 }
 

@@ -95,13 +95,13 @@ impl Cache {
         if let Err(e) = self.disk.write_entry(key, &entry) {
             tracing::warn!(key, error = %e, "cannot persist cache entry");
         }
-        let new_body = entry.blake3.clone();
+        let entry = Arc::new(entry);
         let old = self
             .index
             .write()
             .ok()
-            .and_then(|mut i| i.insert(key.to_owned(), Arc::new(entry.clone())));
-        if let Some(h) = &new_body {
+            .and_then(|mut i| i.insert(key.to_owned(), entry.clone()));
+        if let Some(h) = &entry.blake3 {
             if !self.body_referenced_except(h, Some(key)) {
                 self.disk_used.fetch_add(entry.size, Ordering::Relaxed);
             }
