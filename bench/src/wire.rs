@@ -145,6 +145,17 @@ impl Conn {
         target: &str,
         headers: &[(String, String)],
     ) -> Result<Head, String> {
+        self.request(host, target, headers).await?;
+        self.head().await
+    }
+
+    /// Writes a GET.
+    pub async fn request(
+        &mut self,
+        host: &str,
+        target: &str,
+        headers: &[(String, String)],
+    ) -> Result<(), String> {
         let mut req = format!("GET {target} HTTP/1.1\r\nhost: {host}\r\n");
         for (k, v) in headers {
             req.push_str(k);
@@ -157,7 +168,11 @@ impl Conn {
         self.stream
             .write_all(req.as_bytes())
             .await
-            .map_err(|_| "write".to_owned())?;
+            .map_err(|_| "write".to_owned())
+    }
+
+    /// Reads the response head.
+    pub async fn head(&mut self) -> Result<Head, String> {
         loop {
             let mut names = [httparse::EMPTY_HEADER; 64];
             let mut resp = httparse::Response::new(&mut names);
@@ -176,9 +191,9 @@ impl Conn {
         }
     }
 
-    /// Waits until some of the body has arrived (for timing its first
-    /// byte); on a timed connection, returns when the kernel received the
-    /// response's first byte.
+    /// Waits until some of the response has arrived, without reading on
+    /// (for timing its first byte); on a timed connection, returns when the
+    /// kernel received the response's first byte.
     pub async fn first_bytes(&mut self) -> Result<Option<Instant>, String> {
         while self.buf.is_empty() {
             if self.read_more().await? == 0 {

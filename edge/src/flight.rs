@@ -7,9 +7,9 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::Stream;
@@ -113,12 +113,24 @@ pub struct Flights {
 /// have not, the others send no more: in a stampede the last waiter's
 /// first byte would otherwise queue behind megabytes written to the first.
 ///
+/// Requests in a stampede do not all arrive before the first bytes do:
+/// with a near origin the edge is still reading requests while it answers
+/// the first ones, and every waiter can have had its first chunk for a
+/// moment while the next request is being read. So once a flight has had
+/// more than one waiter, the others go on only when none has joined for
+/// [`SETTLE`]. A lone waiter (a plain miss) never waits.
+///
 /// A waiter whose connection cannot take its first chunk (a client that
-/// stopped reading with a pipelined request queued behind) must not hold
-/// everyone else back: after [`TURN_WAIT`] the flight stops taking turns.
-#[derive(Debug, Default)]
+/// stopped reading with a pipelined request queued behind), or requests
+/// that never stop arriving, must not hold everyone else back: after
+/// [`TURN_WAIT`] the flight stops taking turns.
+#[derive(Debug)]
 pub struct Turns {
     waiting: AtomicUsize,
+    joined: AtomicUsize,
+    /// When the last waiter joined, in microseconds after `born`.
+    last_join_us: AtomicU64,
+    born: Instant,
     all_served: Notify,
     off: AtomicBool,
 }
@@ -126,6 +138,11 @@ pub struct Turns {
 /// The longest any waiter waits for the others' first chunks. A stampede
 /// of 500 sends all of them in about 10 ms on two cores.
 const TURN_WAIT: Duration = Duration::from_millis(100);
+
+/// How long a stampede must go without a new waiter before the waiters
+/// served go on past their first chunk. Far more than the gap between two
+/// requests of a burst, far less than what the rest of a body takes.
+const SETTLE: Duration = Duration::from_millis(1);
 
 /// One waiter's place in [`Turns`]: held from joining a flight until its
 /// first chunk is out (or it gives up), released on drop.
@@ -135,6 +152,10 @@ pub struct Turn(Arc<Turns>);
 impl Turn {
     fn new(turns: Arc<Turns>) -> Self {
         turns.waiting.fetch_add(1, Ordering::AcqRel);
+        turns.joined.fetch_add(1, Ordering::AcqRel);
+        turns
+            .last_join_us
+            .store(turns.born.elapsed().as_micros() as u64, Ordering::Release);
         Self(turns)
     }
 }
@@ -148,12 +169,24 @@ impl Drop for Turn {
 }
 
 impl Turns {
-    /// Returns once every waiter has had its first chunk, or turns are off.
-    async fn all_served(&self) {
-        self.all_served_within(TURN_WAIT).await
+    fn new() -> Self {
+        Self {
+            waiting: AtomicUsize::new(0),
+            joined: AtomicUsize::new(0),
+            last_join_us: AtomicU64::new(0),
+            born: Instant::now(),
+            all_served: Notify::new(),
+            off: AtomicBool::new(false),
+        }
     }
 
-    async fn all_served_within(&self, limit: Duration) {
+    /// Returns once every waiter has had its first chunk and no new one
+    /// has joined for [`SETTLE`], or turns are off.
+    async fn all_served(&self) {
+        self.all_served_within(TURN_WAIT, SETTLE).await
+    }
+
+    async fn all_served_within(&self, limit: Duration, settle: Duration) {
         if self.off.load(Ordering::Acquire) {
             return;
         }
@@ -162,10 +195,19 @@ impl Turns {
                 let notified = self.all_served.notified();
                 tokio::pin!(notified);
                 notified.as_mut().enable();
-                if self.waiting.load(Ordering::Acquire) == 0 {
+                if self.waiting.load(Ordering::Acquire) != 0 {
+                    notified.await;
+                    continue;
+                }
+                if self.joined.load(Ordering::Acquire) < 2 {
                     return;
                 }
-                notified.await;
+                let last = Duration::from_micros(self.last_join_us.load(Ordering::Acquire));
+                let quiet = self.born.elapsed().saturating_sub(last);
+                if quiet >= settle {
+                    return;
+                }
+                tokio::time::sleep(settle - quiet).await;
             }
         };
         if tokio::time::timeout(limit, wait).await.is_err() {
@@ -191,7 +233,7 @@ impl Flights {
             return (rx.clone(), Turn::new(turns.clone()), None);
         }
         let (tx, rx) = watch::channel(Progress::default());
-        let turns = Arc::new(Turns::default());
+        let turns = Arc::new(Turns::new());
         running.insert(key.to_owned(), (rx.clone(), turns.clone()));
         (rx, Turn::new(turns), Some(tx))
     }
@@ -364,7 +406,11 @@ mod tests {
         drop(first);
         let wait = tokio::spawn({
             let turns = turns.clone();
-            async move { turns.all_served_within(Duration::from_secs(60)).await }
+            async move {
+                turns
+                    .all_served_within(Duration::from_secs(60), Duration::ZERO)
+                    .await
+            }
         });
         drop(second);
         wait.await.unwrap();
@@ -381,10 +427,53 @@ mod tests {
         let (_rx2, _stuck, _) = flights.join("k");
         let turns = first.0.clone();
         drop(first);
-        turns.all_served_within(Duration::from_millis(10)).await;
+        turns
+            .all_served_within(Duration::from_millis(10), Duration::ZERO)
+            .await;
         assert!(turns.off.load(Ordering::Acquire));
         // Turns are off for this flight: nobody waits again.
-        turns.all_served_within(Duration::from_secs(3600)).await;
+        turns
+            .all_served_within(Duration::from_secs(3600), Duration::ZERO)
+            .await;
+    }
+
+    #[tokio::test]
+    async fn a_lone_waiter_goes_on_at_once() {
+        let flights = Flights::default();
+        let (_rx, only, _) = flights.join("k");
+        let turns = only.0.clone();
+        drop(only);
+        // Were it held for the settling time, the limit would turn turns off.
+        turns
+            .all_served_within(Duration::from_secs(10), Duration::from_secs(3600))
+            .await;
+        assert!(!turns.off.load(Ordering::Acquire));
+    }
+
+    #[tokio::test]
+    async fn a_stampede_goes_on_only_once_no_waiter_has_joined_for_a_while() {
+        let flights = Flights::default();
+        let (_rx, first, _) = flights.join("k");
+        let before_last_join = Instant::now();
+        let (_rx2, second, _) = flights.join("k");
+        let turns = first.0.clone();
+        drop((first, second));
+        let settle = Duration::from_millis(50);
+        turns
+            .all_served_within(Duration::from_secs(10), settle)
+            .await;
+        // (Join times are kept to the microsecond.)
+        assert!(before_last_join.elapsed() >= settle - Duration::from_micros(1));
+        assert!(!turns.off.load(Ordering::Acquire), "settled, not timed out");
+
+        // Waiters that never stop joining hold the others back only until
+        // the limit, and then never again.
+        let (_rx3, third, _) = flights.join("k");
+        drop(third);
+        turns
+            .all_served_within(Duration::from_millis(20), Duration::from_secs(3600))
+            .await;
+        assert!(turns.off.load(Ordering::Acquire));
     }
 
     #[test]
