@@ -9,11 +9,10 @@ use std::time::Instant;
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use tokio::io::AsyncWriteExt;
-use tokio::sync::watch;
 
 use crate::cache::entry::{now_ms, REPLAYED};
 use crate::cache::{Entry, MEMORY_OBJECT_MAX};
-use crate::flight::{Head, Progress, PREFIX};
+use crate::flight::{Head, Lead, PREFIX};
 use crate::metrics::add;
 use crate::upstream::Fetch;
 use crate::EdgeState;
@@ -31,10 +30,11 @@ pub async fn run(
     bucket: String,
     object: String,
     fetch: Fetch,
-    tx: watch::Sender<Progress>,
+    lead: Lead,
 ) {
     let mut temp = None;
-    let result = fetch_into(&state, &key, &bucket, &object, &fetch, &tx, &mut temp).await;
+    let result = fetch_into(&state, &key, &bucket, &object, &fetch, &lead, &mut temp).await;
+    let tx = lead.tx;
     if let Err(e) = &result {
         tracing::warn!(key, error = %e, "upstream fetch failed");
         add(&state.metrics.upstream_errors, 1);
@@ -74,9 +74,10 @@ async fn fetch_into(
     bucket: &str,
     object: &str,
     fetch: &Fetch,
-    tx: &watch::Sender<Progress>,
+    lead: &Lead,
     temp: &mut Option<std::path::PathBuf>,
 ) -> anyhow::Result<()> {
+    let tx = &lead.tx;
     add(&state.metrics.upstream_fetches, 1);
     let started = Instant::now();
     let resp = state
@@ -99,8 +100,8 @@ async fn fetch_into(
             });
             Ok(())
         }
-        200 if fetch.range.is_none() => receive(state, key, fetch, resp, tx, temp).await,
-        206 if fetch.range.is_some() => receive(state, key, fetch, resp, tx, temp).await,
+        200 if fetch.range.is_none() => receive(state, key, fetch, resp, lead, temp).await,
+        206 if fetch.range.is_some() => receive(state, key, fetch, resp, lead, temp).await,
         200 => anyhow::bail!("upstream ignored the range of a slice fetch"),
         _ => {
             if status >= 500 {
@@ -151,9 +152,10 @@ async fn receive(
     key: &str,
     fetch: &Fetch,
     resp: reqwest::Response,
-    tx: &watch::Sender<Progress>,
+    lead: &Lead,
     temp_out: &mut Option<std::path::PathBuf>,
 ) -> anyhow::Result<()> {
+    let tx = &lead.tx;
     let policy = policy(state, &resp);
     let mut headers = Vec::new();
     for (name, value) in resp.headers() {
@@ -232,7 +234,7 @@ async fn receive(
     // Small bodies are held whole (they become the memory tier's copy),
     // larger ones only their first bytes; see `flight::Buffered`.
     let whole = declared.is_some_and(|d| d <= MEMORY_OBJECT_MAX);
-    let mut written = 0u64;
+    let (mut written, mut paused) = (0u64, false);
     let mut stream = resp.bytes_stream();
     let outcome: anyhow::Result<()> = async {
         while let Some(chunk) = stream.next().await {
@@ -247,6 +249,12 @@ async fn receive(
                 // then write the file behind them.
                 head.buffered.push(chunk.clone());
                 announce(available);
+                if !paused && available > 0 {
+                    // A stampede's waiters get their first chunks before
+                    // this task reads, hashes and writes on.
+                    paused = true;
+                    lead.turns.first_chunks_out().await;
+                }
                 file.write_all(&chunk).await?;
             } else {
                 // Waiters read these from the file: tokio's File queues

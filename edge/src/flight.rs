@@ -216,17 +216,33 @@ impl Turns {
     }
 }
 
+/// The longest a fetch holds back the rest of the body while a stampede's
+/// waiters get their first chunks (see [`Turns::first_chunks_out`]).
+const FETCH_PAUSE: Duration = Duration::from_millis(50);
+
+impl Turns {
+    /// For the fetch, once its first bytes are announced: returns when the
+    /// waiters have had their first chunks, as [`Turns::all_served`] does,
+    /// so that reading, hashing and writing the rest of the body does not
+    /// compete with them for the cores. Bounded by [`FETCH_PAUSE`], and a
+    /// timeout here does not turn turns off: a waiter whose range starts
+    /// past the bytes announced so far is only served once the fetch reads
+    /// on.
+    pub async fn first_chunks_out(&self) {
+        let _ = tokio::time::timeout(FETCH_PAUSE, self.all_served()).await;
+    }
+}
+
+/// What the request that starts a flight hands to its fetch.
+pub struct Lead {
+    pub tx: watch::Sender<Progress>,
+    pub turns: Arc<Turns>,
+}
+
 impl Flights {
     /// Joins the fetch for `key`, or registers a new one and returns its
-    /// sender (the caller must then run the fetch and call [`finish`]).
-    pub fn join(
-        &self,
-        key: &str,
-    ) -> (
-        watch::Receiver<Progress>,
-        Turn,
-        Option<watch::Sender<Progress>>,
-    ) {
+    /// [`Lead`] (the caller must then run the fetch and call [`finish`]).
+    pub fn join(&self, key: &str) -> (watch::Receiver<Progress>, Turn, Option<Lead>) {
         // A panic elsewhere must not wedge every future fetch: recover the map.
         let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
         if let Some((rx, turns)) = running.get(key) {
@@ -235,7 +251,11 @@ impl Flights {
         let (tx, rx) = watch::channel(Progress::default());
         let turns = Arc::new(Turns::new());
         running.insert(key.to_owned(), (rx.clone(), turns.clone()));
-        (rx, Turn::new(turns), Some(tx))
+        let lead = Lead {
+            tx,
+            turns: turns.clone(),
+        };
+        (rx, Turn::new(turns), Some(lead))
     }
 
     pub fn finish(&self, key: &str) {
@@ -474,6 +494,18 @@ mod tests {
             .all_served_within(Duration::from_millis(20), Duration::from_secs(3600))
             .await;
         assert!(turns.off.load(Ordering::Acquire));
+    }
+
+    #[tokio::test]
+    async fn the_fetch_reads_on_after_its_pause_without_turning_turns_off() {
+        let flights = Flights::default();
+        let (_rx, _unserved, lead) = flights.join("k");
+        let lead = lead.expect("the first to join leads");
+        // A waiter whose range starts past the bytes announced so far.
+        let started = Instant::now();
+        lead.turns.first_chunks_out().await;
+        assert!(started.elapsed() >= FETCH_PAUSE);
+        assert!(!lead.turns.off.load(Ordering::Acquire));
     }
 
     #[test]

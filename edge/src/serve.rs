@@ -155,8 +155,8 @@ async fn serve_object(
             }
             Some(e) if e.freshness() == Freshness::StaleRevalidate && e.status == 200 => {
                 // Serve at once; refresh in the background.
-                let (_rx, _turn, leader) = state.flights.join(&flight_key(&ck, signed));
-                if let Some(tx) = leader {
+                let (_rx, _turn, lead) = state.flights.join(&flight_key(&ck, signed));
+                if let Some(lead) = lead {
                     spawn_fetch(
                         state,
                         &ck,
@@ -167,7 +167,7 @@ async fn serve_object(
                             signed,
                             range: None,
                         },
-                        tx,
+                        lead,
                     );
                 }
                 add(&state.metrics.stale, 1);
@@ -282,9 +282,9 @@ pub(crate) fn start_or_join(
     key: &str,
     fetch: Fetch,
 ) -> (tokio::sync::watch::Receiver<Progress>, flight::Turn) {
-    let (rx, turn, leader) = state.flights.join(&flight_key(ck, fetch.signed));
-    if let Some(tx) = leader {
-        spawn_fetch(state, ck, bucket, key, fetch, tx);
+    let (rx, turn, lead) = state.flights.join(&flight_key(ck, fetch.signed));
+    if let Some(lead) = lead {
+        spawn_fetch(state, ck, bucket, key, fetch, lead);
     }
     (rx, turn)
 }
@@ -295,12 +295,14 @@ fn spawn_fetch(
     bucket: &str,
     key: &str,
     fetch: Fetch,
-    tx: tokio::sync::watch::Sender<Progress>,
+    lead: flight::Lead,
 ) {
     let flight = flight_key(ck, fetch.signed);
     let (state, bucket, key) = (state.clone(), bucket.to_owned(), key.to_owned());
     let ck = ck.to_owned();
-    tokio::spawn(crate::fetch::run(state, flight, ck, bucket, key, fetch, tx));
+    tokio::spawn(crate::fetch::run(
+        state, flight, ck, bucket, key, fetch, lead,
+    ));
 }
 
 pub(crate) fn upstream_failed(outcome: Result<Arc<Head>, String>) -> Response {
