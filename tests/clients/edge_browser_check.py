@@ -89,11 +89,22 @@ window.addEventListener('load', async () => {{
 
 chromium = shutil.which("chromium") or shutil.which("chromium-browser")
 assert chromium, "chromium is not installed"
-dom = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                      "--virtual-time-budget=20000", "--dump-dom", f"{page_origin}/index.html"],
-                     capture_output=True, text=True, timeout=120).stdout
+# Headless Chromium's media pipeline under a virtual time budget now and
+# then never fires 'seeked' (about 1 run in 20, with this edge and with
+# builds before it): a packet capture of such a run showed every request
+# answered in full, the video's last byte included. So a page that did
+# not finish is loaded again, up to three times; every check below still
+# applies to the run that finished, and an edge that failed a request
+# would fail every run.
+for attempt in range(3):
+    dom = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                          "--virtual-time-budget=20000", "--dump-dom", f"{page_origin}/index.html"],
+                         capture_output=True, text=True, timeout=120).stdout
+    m = re.search(r"RESULT:(\{.*\})", dom)
+    if m:
+        break
+    print(f"edge browser: the page did not finish (run {attempt + 1} of 3)")
 server.shutdown()
-m = re.search(r"RESULT:(\{.*\})", dom)
 assert m, f"the page did not finish: {dom[:2000]}"
 r = json.loads(m.group(1).replace("&quot;", '"'))
 print("edge browser:", r)
