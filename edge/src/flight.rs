@@ -146,6 +146,10 @@ const TURN_WAIT: Duration = Duration::from_millis(100);
 /// body takes.
 const SETTLE: Duration = Duration::from_millis(3);
 
+/// The longest a fetch holds back the rest of the body while a stampede's
+/// waiters get their first chunks (see [`Turns::first_chunks_out`]).
+const FETCH_PAUSE: Duration = Duration::from_millis(50);
+
 /// One waiter's place in [`Turns`]: held from joining a flight until its
 /// first chunk is out (or it gives up), released on drop.
 #[derive(Debug)]
@@ -216,13 +220,7 @@ impl Turns {
             self.off.store(true, Ordering::Release);
         }
     }
-}
 
-/// The longest a fetch holds back the rest of the body while a stampede's
-/// waiters get their first chunks (see [`Turns::first_chunks_out`]).
-const FETCH_PAUSE: Duration = Duration::from_millis(50);
-
-impl Turns {
     /// For the fetch, once its first bytes are announced: returns when the
     /// waiters have had their first chunks, as [`Turns::all_served`] does,
     /// so that reading, hashing and writing the rest of the body does not
