@@ -24,6 +24,10 @@ pub struct EdgeConfig {
     pub access_key: String,
     /// Its secret; also the HMAC key of signed edge URLs.
     pub secret_key: String,
+    /// The bearer token of the purge API; `None` turns purging off. Its
+    /// own credential: whoever may purge must not thereby read private
+    /// objects, which the edge key's secret does.
+    pub purge_token: Option<String>,
     pub region: String,
     pub cache_dir: PathBuf,
     pub memory_cache: u64,
@@ -61,6 +65,7 @@ impl EdgeConfig {
             upstream,
             access_key: access_key.into(),
             secret_key: secret_key.into(),
+            purge_token: None,
             region: "us-east-1".into(),
             cache_dir: cache_dir.into(),
             memory_cache: 256 << 20,
@@ -92,6 +97,9 @@ pub struct Settings {
     /// That key's secret [required]
     #[arg(long, env = "CAIRN_SECRET_KEY")]
     pub secret_key: Option<String>,
+    /// Bearer token for POST /_cairn/purge (at least 16 characters; purging is off without one)
+    #[arg(long, env = "CAIRN_PURGE_TOKEN")]
+    pub purge_token: Option<String>,
     /// Address to serve on [default: 127.0.0.1:9080]
     #[arg(long, env = "CAIRN_LISTEN")]
     pub listen: Option<SocketAddr>,
@@ -142,6 +150,7 @@ impl Settings {
             origin: self.origin.or(f.origin),
             access_key: self.access_key.or(f.access_key),
             secret_key: self.secret_key.or(f.secret_key),
+            purge_token: self.purge_token.or(f.purge_token),
             listen: self.listen.or(f.listen),
             cache_dir: self.cache_dir.or(f.cache_dir),
             memory_cache: self.memory_cache.or(f.memory_cache),
@@ -190,6 +199,18 @@ impl Settings {
             .clone()
             .unwrap_or_else(|| "./edge-cache".into());
         let mut c = EdgeConfig::new(upstream, access_key, secret_key, cache_dir);
+        if let Some(token) = &self.purge_token {
+            if token.len() < 16 {
+                return Err("purge_token must be at least 16 characters".into());
+            }
+            if *token == c.secret_key {
+                return Err(
+                    "purge_token must not be the edge key's secret (that secret reads every private object)"
+                        .into(),
+                );
+            }
+            c.purge_token = Some(token.clone());
+        }
         c.origin = origin.trim_end_matches('/').to_owned();
         if let Some(Size(n)) = self.memory_cache {
             c.memory_cache = n;

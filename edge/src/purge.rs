@@ -1,5 +1,8 @@
 //! `POST /_cairn/purge?bucket=B[&key=K | &prefix=P]`: drop cached copies
-//! now. Authenticated with `Authorization: Bearer <edge secret key>`.
+//! now. Authenticated with `Authorization: Bearer <purge token>`, a
+//! credential of its own (`purge_token`): the edge key's secret reads every
+//! private object on the origin, and whoever may purge must not thereby
+//! be able to read. Without a token configured, purging is off.
 
 use axum::body::Body;
 use axum::response::Response;
@@ -15,15 +18,18 @@ pub fn handle(state: &EdgeState, parts: &http::request::Parts) -> Response {
         .get(http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
-    let expected = state.config.secret_key.as_bytes();
-    let ok = token.is_some_and(|t| {
-        t.len() == expected.len() && t.bytes().zip(expected).fold(0u8, |a, (x, y)| a | (x ^ y)) == 0
-    });
-    if !ok {
+    let Some(expected) = state.config.purge_token.as_deref() else {
         return error(
             StatusCode::FORBIDDEN,
             "AccessDenied",
-            "Purging needs the edge key: Authorization: Bearer <secret>.",
+            "Purging is off on this edge (no purge_token is set).",
+        );
+    };
+    if !token.is_some_and(|t| same(t.as_bytes(), expected.as_bytes())) {
+        return error(
+            StatusCode::FORBIDDEN,
+            "AccessDenied",
+            "Purging needs the purge token: Authorization: Bearer <token>.",
         );
     }
     let pairs = crate::serve::query_pairs(parts.uri.query().unwrap_or_default());
@@ -49,4 +55,10 @@ pub fn handle(state: &EdgeState, parts: &http::request::Parts) -> Response {
         http::HeaderValue::from_static("application/json"),
     );
     resp
+}
+
+/// Compares in time that depends only on the lengths, so the token cannot
+/// be guessed byte by byte from response times.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

@@ -43,9 +43,15 @@ pub async fn handle(State(state): State<Arc<EdgeState>>, req: Request) -> Respon
         .headers
         .get(http::header::HOST)
         .and_then(|h| h.to_str().ok());
-    let t = target::target(host, &path, state.config.domain.as_deref());
+    let Ok(t) = target::target(host, &path, state.config.domain.as_deref()) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "InvalidURI",
+            "Couldn't parse the specified URI: object keys must be UTF-8.",
+        );
+    };
     if parts.method == Method::OPTIONS {
-        if let Some(bucket) = &t.bucket {
+        if let Some(bucket) = t.bucket.as_ref().filter(|b| target::plausible_bucket(b)) {
             return crate::cors::preflight(&state, bucket, &parts.headers).await;
         }
     }
@@ -59,11 +65,6 @@ pub async fn handle(State(state): State<Arc<EdgeState>>, req: Request) -> Respon
             .insert(http::header::ALLOW, HeaderValue::from_static("GET, HEAD"));
         return resp;
     }
-    let host = parts
-        .headers
-        .get(http::header::HOST)
-        .and_then(|h| h.to_str().ok());
-    let t = target::target(host, &path, state.config.domain.as_deref());
     let (Some(bucket), Some(key)) = (t.bucket, t.key) else {
         return error(
             StatusCode::NOT_FOUND,
@@ -71,6 +72,15 @@ pub async fn handle(State(state): State<Arc<EdgeState>>, req: Request) -> Respon
             "The edge serves objects: /bucket/key.",
         );
     };
+    if target::object_path(&bucket, &key).is_none() {
+        // Not a bucket any S3 endpoint can have, or a key (`.`, `..`)
+        // that no URL to the upstream can carry.
+        return error(
+            StatusCode::BAD_REQUEST,
+            "InvalidArgument",
+            "The edge cannot serve this bucket and key.",
+        );
+    }
     let signed = match check_signature(&state, &parts, &bucket, &key) {
         Ok(s) => s,
         Err((code, message)) => return error(StatusCode::FORBIDDEN, code, message),
@@ -319,20 +329,33 @@ pub(crate) fn upstream_failed(outcome: Result<Arc<Head>, String>) -> Response {
     }
 }
 
-/// An upstream answer other than 200/304, passed on as it came.
+/// An upstream answer other than 200/304, passed on with its status and
+/// S3 error code only. The upstream's error body was written for the edge
+/// (whose key signed the request): it can name the edge's access key
+/// (`<AWSAccessKeyId>`), the upstream's request ids and more, none of which
+/// an anonymous browser may see.
 fn passthrough(h: &Head) -> Response {
-    let mut resp = Response::new(Body::from(h.body.clone()));
-    *resp.status_mut() = StatusCode::from_u16(h.status).unwrap_or(StatusCode::BAD_GATEWAY);
-    if let Some(ct) = h
-        .content_type
-        .as_deref()
-        .and_then(|c| HeaderValue::from_str(c).ok())
-    {
-        resp.headers_mut().insert(http::header::CONTENT_TYPE, ct);
-    }
+    let status = StatusCode::from_u16(h.status).unwrap_or(StatusCode::BAD_GATEWAY);
+    let code = upstream_code(&h.body).unwrap_or(match status {
+        StatusCode::FORBIDDEN => "AccessDenied",
+        StatusCode::NOT_FOUND => "NoSuchKey",
+        s if s.is_server_error() => "ServiceUnavailable",
+        _ => "InvalidRequest",
+    });
+    let message = status.canonical_reason().unwrap_or("Upstream error");
+    let mut resp = error(status, code, message);
     resp.headers_mut()
         .insert("x-cache", HeaderValue::from_static("MISS"));
     resp
+}
+
+/// The `<Code>` of an S3 error body, if it looks like one (letters only).
+fn upstream_code(body: &[u8]) -> Option<&str> {
+    let text = std::str::from_utf8(body).ok()?;
+    let (_, rest) = text.split_once("<Code>")?;
+    let (code, _) = rest.split_once("</Code>")?;
+    (!code.is_empty() && code.len() <= 64 && code.bytes().all(|c| c.is_ascii_alphanumeric()))
+        .then_some(code)
 }
 
 /// Answers from a running (or just finished) fetch.

@@ -3,14 +3,7 @@
 //! key (SigV4, via `aws-sigv4`) for private fetches and the change feed.
 
 use cairn_shared::request_signer::RequestSigner;
-use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
-
-const PATH: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~')
-    .remove(b'/');
+use cairn_shared::target;
 
 pub struct Upstream {
     client: reqwest::Client,
@@ -40,13 +33,24 @@ impl Upstream {
         }
     }
 
-    pub fn object_url(&self, bucket: &str, key: &str) -> String {
-        format!(
-            "{}/{}/{}",
-            self.base,
-            bucket,
-            utf8_percent_encode(key, PATH)
-        )
+    /// The URL of `key` in `bucket`, which must address exactly that
+    /// object: the edge key reads every bucket, so a key that a URL parser
+    /// could fold into another path (`../other-bucket/k`) must never be
+    /// sent as one. Checked here against the parser reqwest itself uses.
+    pub fn object_url(&self, bucket: &str, key: &str) -> anyhow::Result<String> {
+        let path = target::object_path(bucket, key)
+            .ok_or_else(|| anyhow::anyhow!("the key {key:?} cannot be sent in a URL"))?;
+        let url = format!("{}{path}", self.base);
+        let parsed = reqwest::Url::parse(&url)?;
+        let base_path = reqwest::Url::parse(&self.base)?
+            .path()
+            .trim_end_matches('/')
+            .to_owned();
+        anyhow::ensure!(
+            parsed.path() == format!("{base_path}{path}") && parsed.query().is_none(),
+            "the key {key:?} would not reach its own object"
+        );
+        Ok(url)
     }
 
     /// SigV4 headers for a GET of `url` (`UNSIGNED-PAYLOAD`).
@@ -60,7 +64,7 @@ impl Upstream {
         key: &str,
         fetch: &Fetch,
     ) -> anyhow::Result<reqwest::Response> {
-        let url = self.object_url(bucket, key);
+        let url = self.object_url(bucket, key)?;
         let mut req = self.client.get(&url);
         if let Some(etag) = &fetch.if_none_match {
             req = req.header("if-none-match", etag);
@@ -78,7 +82,8 @@ impl Upstream {
 
     /// A bucket's CORS configuration XML (`None` when it has none).
     pub async fn bucket_cors(&self, bucket: &str) -> anyhow::Result<Option<Vec<u8>>> {
-        let url = format!("{}/{}?cors", self.base, utf8_percent_encode(bucket, PATH));
+        anyhow::ensure!(target::plausible_bucket(bucket), "no such bucket");
+        let url = format!("{}/{bucket}?cors", self.base);
         let mut req = self
             .client
             .get(&url)

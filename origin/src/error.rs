@@ -59,6 +59,8 @@ codes! {
     InvalidPartOrder => BAD_REQUEST, "The list of parts was not in ascending order.";
     InvalidRange => RANGE_NOT_SATISFIABLE, "The requested range is not satisfiable";
     InvalidRequest => BAD_REQUEST, "Invalid Request";
+    InvalidStorageClass => BAD_REQUEST, "The storage class you specified is not valid.";
+    InvalidURI => BAD_REQUEST, "Couldn't parse the specified URI.";
     KeyTooLongError => BAD_REQUEST, "Your key is too long.";
     MetadataTooLarge => BAD_REQUEST, "Your metadata headers exceed the maximum allowed metadata size.";
     MalformedPolicy => BAD_REQUEST, "Policies must be valid JSON and the first byte must be '{'";

@@ -138,13 +138,9 @@ async fn real_main() -> anyhow::Result<()> {
                 .duration_since(std::time::UNIX_EPOCH)?
                 .as_secs()
                 + expires_in.as_secs();
-            let sig = cairn_shared::signed_url::sign(&found.secret_key, &bucket, &key, expires);
-            let path =
-                percent_encoding::utf8_percent_encode(&key, cairn_origin::auth::encode::PATH_SET);
-            println!(
-                "{}/{bucket}/{path}?expires={expires}&sig={sig}",
-                edge.trim_end_matches('/')
-            );
+            let path = cairn_shared::signed_url::path(&found.secret_key, &bucket, &key, expires)
+                .ok_or_else(|| anyhow::anyhow!("the key {key:?} cannot be served from a URL"))?;
+            println!("{}{path}", edge.trim_end_matches('/'));
             Ok(())
         }
     }

@@ -67,10 +67,11 @@ impl XmlWriter {
     }
 }
 
-/// Parses a request body; anything that does not fit the shape is MalformedXML.
+/// Parses a request body, every text value byte for byte
+/// ([`cairn_shared::xml`]); anything that does not fit the shape is
+/// MalformedXML.
 pub fn parse<T: DeserializeOwned>(body: &[u8]) -> S3Result<T> {
-    let text = std::str::from_utf8(body).map_err(|_| S3Error::new(Code::MalformedXML))?;
-    quick_xml::de::from_str(text).map_err(|e| {
+    cairn_shared::xml::parse(body).map_err(|e| {
         tracing::debug!(error = %e, "malformed xml");
         S3Error::new(Code::MalformedXML)
     })

@@ -49,9 +49,7 @@ const MAX_RULES: usize = 100;
 
 /// Parses and validates a `CORSConfiguration` document.
 pub fn parse_config(xml: &[u8]) -> Result<Vec<CorsRule>, ConfigError> {
-    let text = std::str::from_utf8(xml).map_err(|_| ConfigError::Malformed)?;
-    let conf: CorsConfiguration =
-        quick_xml::de::from_str(text).map_err(|_| ConfigError::Malformed)?;
+    let conf: CorsConfiguration = crate::xml::parse(xml).map_err(|_| ConfigError::Malformed)?;
     if conf.rules.is_empty() || conf.rules.len() > MAX_RULES {
         return Err(ConfigError::Malformed);
     }

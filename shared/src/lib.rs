@@ -18,3 +18,4 @@ pub mod settings;
 pub mod signed_url;
 pub mod target;
 pub mod units;
+pub mod xml;

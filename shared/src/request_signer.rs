@@ -24,7 +24,7 @@ impl RequestSigner {
     /// The headers to add to `method url` (host, date, payload hash and
     /// Authorization).
     pub fn headers(&self, method: &str, url: &str) -> Result<Vec<(String, String)>, String> {
-        use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
+        use aws_sigv4::http_request::{sign, SignableBody, SignableRequest};
         let host = host_of(url).ok_or_else(|| format!("no host in {url}"))?;
         let identity = self.identity.clone().into();
         let params = aws_sigv4::sign::v4::SigningParams::builder()
@@ -32,7 +32,7 @@ impl RequestSigner {
             .region(&self.region)
             .name("s3")
             .time(SystemTime::now())
-            .settings(SigningSettings::default())
+            .settings(s3_settings())
             .build()
             .map_err(|e| e.to_string())?
             .into();
@@ -55,6 +55,18 @@ impl RequestSigner {
         out.push(("x-amz-content-sha256".into(), "UNSIGNED-PAYLOAD".into()));
         Ok(out)
     }
+}
+
+/// S3's signing rules: the path is signed as sent (encoded once, never
+/// normalized). The defaults (for other AWS services) encode it twice and
+/// fold `.`/`..` segments, so a key with `%2F` or `..` in it would be
+/// signed as another path than the one requested.
+fn s3_settings() -> aws_sigv4::http_request::SigningSettings {
+    use aws_sigv4::http_request::{PercentEncodingMode, SigningSettings, UriPathNormalizationMode};
+    let mut settings = SigningSettings::default();
+    settings.percent_encoding_mode = PercentEncodingMode::Single;
+    settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
+    settings
 }
 
 /// `host[:port]` of an `http(s)://host[:port]/...` URL.

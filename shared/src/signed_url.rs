@@ -21,6 +21,16 @@ pub fn sign(secret: &str, bucket: &str, key: &str, expires: u64) -> String {
     hex::encode(mac(secret, bucket, key, expires).finalize().into_bytes())
 }
 
+/// The path and query of a signed URL for `key` in `bucket` (the caller
+/// puts an edge's address in front), encoded so that browsers and URL
+/// libraries deliver exactly that key ([`crate::target::object_path`]).
+/// `None` for keys no URL can carry (`.` and `..`).
+pub fn path(secret: &str, bucket: &str, key: &str, expires: u64) -> Option<String> {
+    let path = crate::target::object_path(bucket, key)?;
+    let sig = sign(secret, bucket, key, expires);
+    Some(format!("{path}?expires={expires}&sig={sig}"))
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Invalid {
     Expired,

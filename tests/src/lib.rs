@@ -13,6 +13,8 @@ use aws_sdk_s3::config::Region;
 
 pub const ROOT_AK: &str = "CKTESTROOTACCESSKEY1";
 pub const ROOT_SK: &str = "test-root-secret-key-0123456789abcdefghij";
+/// The purge API's token of every [`TestEdge`] (`CAIRN_PURGE_TOKEN`).
+pub const PURGE_TOKEN: &str = "test-purge-token-0123456789";
 
 /// Path of a workspace binary next to the test executable's target dir.
 pub fn binary(name: &str) -> PathBuf {
@@ -423,6 +425,7 @@ impl TestEdge {
             .arg("--cache-dir")
             .arg(dir.path().join("cache"))
             .args(args)
+            .env("CAIRN_PURGE_TOKEN", PURGE_TOKEN)
             .env("CAIRN_LOG", "info");
         let (child, addr) = spawn_ready(
             cmd,
@@ -487,4 +490,58 @@ impl Drop for Tmpfs {
             .arg(self.dir.path())
             .status();
     }
+}
+
+/// A GET signed with SigV4 (`UNSIGNED-PAYLOAD`) by `(ak, sk)`, for the
+/// origin's own endpoints that no SDK knows (`/_cairn/sign`).
+pub async fn signed_get(url: &str, host: &str, keys: (&str, &str)) -> reqwest::Response {
+    let (headers, _) = sign_v4(
+        "GET",
+        url,
+        &[("host", host)],
+        "UNSIGNED-PAYLOAD",
+        std::time::SystemTime::now(),
+        "us-east-1",
+        "s3",
+        keys,
+    );
+    let mut req = http().get(url);
+    for (k, v) in headers {
+        req = req.header(k, v);
+    }
+    req.send().await.expect("signed GET")
+}
+
+/// One raw HTTP/1.1 request on a new connection, the request target sent
+/// exactly as given (no URL library folds `..` segments on the way, as
+/// `curl --path-as-is` sends it). Returns the status and the body.
+pub fn raw_request(
+    addr: &str,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+) -> (u16, Vec<u8>) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .expect("timeout");
+    let mut req = format!("{method} {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).expect("write");
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).expect("read");
+    let text = String::from_utf8_lossy(&out);
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = match out.windows(4).position(|w| w == b"\r\n\r\n") {
+        Some(at) => out[at + 4..].to_vec(),
+        None => Vec::new(),
+    };
+    (status, body)
 }

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::BucketCannedAcl;
-use cairn_tests::{payload, TestEdge, TestOrigin};
+use cairn_tests::{payload, TestEdge, TestOrigin, PURGE_TOKEN};
 
 async fn public_bucket(origin: &TestOrigin, name: &str) -> aws_sdk_s3::Client {
     let s3 = origin.client();
@@ -456,23 +456,28 @@ async fn purge_api() {
             .status(),
         403
     );
+    // The edge key's secret reads every private object: it is not the
+    // purge credential.
+    assert_eq!(
+        purge("bucket=purge&key=a/1", &edge.secret_key)
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
     assert_eq!(
         get(&format!("{}/purge/a/1", edge.url), &[]).await.xcache,
         "HIT"
     );
-    let resp = purge("bucket=purge&key=a/1", &edge.secret_key)
-        .await
-        .unwrap();
+    let resp = purge("bucket=purge&key=a/1", PURGE_TOKEN).await.unwrap();
     assert_eq!(resp.text().await.unwrap(), "{\"purged\":1}");
     assert_eq!(
         get(&format!("{}/purge/a/1", edge.url), &[]).await.xcache,
         "MISS"
     );
-    let resp = purge("bucket=purge&prefix=a/", &edge.secret_key)
-        .await
-        .unwrap();
+    let resp = purge("bucket=purge&prefix=a/", PURGE_TOKEN).await.unwrap();
     assert_eq!(resp.text().await.unwrap(), "{\"purged\":2}");
-    let resp = purge("bucket=purge", &edge.secret_key).await.unwrap();
+    let resp = purge("bucket=purge", PURGE_TOKEN).await.unwrap();
     assert_eq!(
         resp.text().await.unwrap(),
         "{\"purged\":1}",

@@ -142,6 +142,8 @@ impl Endpoint {
                     "analytics",
                     "metrics",
                     "inventory",
+                    // MinIO's notification listener (`?events=...`).
+                    "events",
                 ];
                 if let Some(sub) = UNSUPPORTED.iter().find(|s| has(s)) {
                     return not_impl(&format!("The bucket subresource '{sub}'"));

@@ -18,7 +18,7 @@ use http_body_util::BodyExt;
 use tracing::Instrument;
 
 use crate::auth::{self, encode};
-use crate::error::S3Result;
+use crate::error::{Code, S3Error, S3Result};
 use crate::metrics::Metrics;
 use crate::ops::{self, Ctx};
 use crate::state::AppState;
@@ -63,7 +63,9 @@ async fn respond(state: AppState, req: Request, request_id: String) -> Response 
             .headers
             .get(http::header::HOST)
             .and_then(|h| h.to_str().ok());
-        endpoint::target(host, parts.uri.path(), state.config.domain.as_deref()).bucket
+        endpoint::target(host, parts.uri.path(), state.config.domain.as_deref())
+            .ok()
+            .and_then(|t| t.bucket)
     });
     let result = serve(&state, parts, body, &mut op).await;
     let mut resp = match result {
@@ -147,7 +149,13 @@ async fn serve(
         .headers
         .get(http::header::HOST)
         .and_then(|h| h.to_str().ok());
-    let target: Target = endpoint::target(host, parts.uri.path(), state.config.domain.as_deref());
+    let target: Target = endpoint::target(host, parts.uri.path(), state.config.domain.as_deref())
+        .map_err(|_| {
+        S3Error::msg(
+            Code::InvalidURI,
+            "Couldn't parse the specified URI: object keys must be UTF-8.",
+        )
+    })?;
     let pairs = encode::query_pairs(parts.uri.query().unwrap_or(""));
     let has = |q: &str| pairs.iter().any(|(k, _)| k == q);
     let endpoint = Endpoint::parse(
@@ -183,6 +191,7 @@ async fn serve(
         SystemTime::now(),
     )?;
 
+    ops::unsupported::refuse(endpoint, &parts.headers)?;
     let ctx = Ctx {
         state: state.clone(),
         verified,

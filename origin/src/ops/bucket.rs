@@ -70,10 +70,10 @@ pub async fn head(ctx: &Ctx, name: &str) -> S3Result<Response> {
 
 pub async fn delete(ctx: &Ctx, name: &str) -> S3Result<Response> {
     ctx.owned_bucket(name).await?;
-    let n = name.to_owned();
+    let (n, blobs) = (name.to_owned(), ctx.state.blobs.clone());
     ctx.state
         .meta
-        .write(move |c, _| buckets::delete(c, &n))
+        .write(move |c, after| buckets::delete(c, &blobs, &n, after))
         .await?;
     Ok(empty(StatusCode::NO_CONTENT))
 }

@@ -6,7 +6,6 @@ use http::HeaderMap;
 
 use super::put::{stored_headers, WriteConditions};
 use super::{authorize, iso8601, now_ms, system_time, xml_response, Ctx};
-use crate::auth::encode;
 use crate::error::{Code, S3Error, S3Result};
 use crate::store::meta::{buckets, objects};
 use crate::xml::XmlWriter;
@@ -19,7 +18,12 @@ pub fn parse_source(value: &str) -> S3Result<(String, String)> {
         .split_once("?versionId=")
         .map(|(v, _)| v)
         .unwrap_or(value);
-    let decoded = encode::decode(value);
+    let decoded = percent_encoding::percent_decode_str(value)
+        .decode_utf8()
+        .map_err(|_| {
+            S3Error::msg(Code::InvalidArgument, "Copy Source must be UTF-8.")
+                .with("ArgumentName", "x-amz-copy-source")
+        })?;
     let trimmed = decoded.strip_prefix('/').unwrap_or(&decoded);
     match trimmed.split_once('/') {
         Some((b, k)) if !b.is_empty() && !k.is_empty() => Ok((b.to_owned(), k.to_owned())),

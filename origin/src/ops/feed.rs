@@ -124,11 +124,14 @@ pub async fn sign_url(ctx: &Ctx) -> S3Result<Response> {
         .map_err(S3Error::internal)?
         .as_secs()
         + expires_in;
-    let sig = cairn_shared::signed_url::sign(&edge.secret_key, bucket, key, expires);
-    let path = format!(
-        "/{bucket}/{}?expires={expires}&sig={sig}",
-        percent_encoding::utf8_percent_encode(key, crate::auth::encode::PATH_SET)
-    );
+    let path = cairn_shared::signed_url::path(&edge.secret_key, bucket, key, expires).ok_or_else(
+        || {
+            S3Error::msg(
+                Code::InvalidArgument,
+                "This key cannot be served from a URL.",
+            )
+        },
+    )?;
     let mut resp = Response::new(Body::from(
         json!({"path": path, "expires": expires}).to_string(),
     ));

@@ -63,6 +63,16 @@ pub async fn get_object(ctx: &Ctx, bucket: &str, key: &str, head: bool) -> S3Res
         Ok((buckets::get(c, bucket)?, row.map(|r| (r, parts)), small))
     })?;
     authorize_read(&ctx.verified.principal, bucket, bucket_row, key)?;
+    if matches!(ctx.verified.principal, crate::auth::Principal::Anonymous) {
+        // As S3: overrides need a signed request. Anonymous ones would let
+        // anyone make a public text object render as HTML on our domain.
+        if let Some((param, _)) = OVERRIDES.iter().find(|(p, _)| ctx.query(p).is_some()) {
+            return Err(S3Error::msg(
+                Code::InvalidRequest,
+                format!("Request specific response headers cannot be used for anonymous GET requests ({param})."),
+            ));
+        }
+    }
     let (row, parts) = row.ok_or_else(|| S3Error::new(Code::NoSuchKey).with("Key", key))?;
 
     let h = |n: &str| ctx.header(n);

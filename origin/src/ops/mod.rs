@@ -14,6 +14,7 @@ pub mod multipart;
 pub mod post;
 pub mod put;
 pub mod settings;
+pub mod unsupported;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

@@ -1,9 +1,13 @@
 //! Streaming a body into a temp blob while hashing it.
 //!
-//! The async side only moves `Bytes` into a small bounded channel; a
-//! blocking thread hashes (BLAKE3, MD5, and the optional SHA-256 and flexible
-//! checksum) and writes, so hashing never stalls the runtime and a slow disk
-//! pushes back on the client instead of filling memory.
+//! Hashing (BLAKE3, MD5, and the optional SHA-256 and flexible checksum)
+//! and writing run on the blocking pool, in short steps of at most
+//! [`BATCH`] bytes, never on the async threads. No upload holds a blocking
+//! thread while it waits for the client: the chunks a slow client sends
+//! gather in memory until a batch is full, and only then does one step
+//! run. With one step in flight at a time, a slow disk pushes back on the
+//! client instead of filling memory, and a fast client's next batch is
+//! read while the last one is written.
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -11,11 +15,10 @@ use std::io::{self, BufWriter, Write};
 use bytes::Bytes;
 use md5::{Digest, Md5};
 use sha2::Sha256;
-use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::{BlobHash, BlobStore, TempBlob};
-use crate::checksum::{Checksum, ChecksumAlgo};
+use crate::checksum::{Checksum, ChecksumAlgo, ChecksumHasher};
 
 /// Everything computed over a body while it was written.
 #[derive(Debug, Clone)]
@@ -27,12 +30,63 @@ pub struct Digests {
     pub checksum: Option<Checksum>,
 }
 
-/// Chunks in flight between the request and the hashing thread.
-const CHANNEL_DEPTH: usize = 8;
+/// Bytes gathered before a blocking step hashes and writes them.
+const BATCH: usize = 256 * 1024;
+
+/// The hashers and the file, owned by whichever side runs a step.
+struct State {
+    /// Removes the file on any exit until persisted.
+    temp: TempBlob,
+    out: BufWriter<File>,
+    b3: blake3::Hasher,
+    md5: Md5,
+    sha: Option<Sha256>,
+    sum: Option<ChecksumHasher>,
+    size: u64,
+}
+
+impl State {
+    fn absorb(&mut self, chunks: &[Bytes]) -> io::Result<()> {
+        for chunk in chunks {
+            self.b3.update(chunk);
+            self.md5.update(chunk);
+            if let Some(s) = self.sha.as_mut() {
+                s.update(chunk);
+            }
+            if let Some(s) = self.sum.as_mut() {
+                s.update(chunk);
+            }
+            self.out.write_all(chunk)?;
+            self.size += chunk.len() as u64;
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> io::Result<(TempBlob, Digests)> {
+        let file = self.out.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()?;
+        self.temp.hash = BlobHash(*self.b3.finalize().as_bytes());
+        let digests = Digests {
+            size: self.size,
+            blake3: self.temp.hash,
+            md5: self.md5.finalize().into(),
+            sha256: self.sha.map(|s| s.finalize().into()),
+            checksum: self.sum.map(|s| s.finish()),
+        };
+        Ok((self.temp, digests))
+    }
+}
+
+type Step = JoinHandle<io::Result<Box<State>>>;
 
 pub struct BlobWriter {
-    tx: Option<mpsc::Sender<Bytes>>,
-    task: JoinHandle<io::Result<(TempBlob, Digests)>>,
+    /// The state while no step runs.
+    idle: Option<Box<State>>,
+    /// The step running, which hands the state back.
+    running: Option<Step>,
+    /// Chunks gathered for the next step.
+    batch: Vec<Bytes>,
+    batch_len: usize,
 }
 
 impl BlobWriter {
@@ -43,69 +97,67 @@ impl BlobWriter {
     ) -> io::Result<Self> {
         let path = store.temp_path();
         let file = File::create(&path)?;
-        let (tx, mut rx) = mpsc::channel::<Bytes>(CHANNEL_DEPTH);
-        let task = tokio::task::spawn_blocking(move || {
-            // Until persisted, this guard removes the file on any exit.
-            let mut temp = TempBlob {
+        let state = State {
+            temp: TempBlob {
                 path,
                 hash: BlobHash::default(),
                 persisted: false,
-            };
-            let mut out = BufWriter::with_capacity(256 * 1024, file);
-            let mut b3 = blake3::Hasher::new();
-            let mut md5 = Md5::new();
-            let mut sha = want_sha256.then(Sha256::new);
-            let mut sum = checksum.map(ChecksumAlgo::hasher);
-            let mut size = 0u64;
-            while let Some(chunk) = rx.blocking_recv() {
-                b3.update(&chunk);
-                md5.update(&chunk);
-                if let Some(s) = sha.as_mut() {
-                    s.update(&chunk);
-                }
-                if let Some(s) = sum.as_mut() {
-                    s.update(&chunk);
-                }
-                out.write_all(&chunk)?;
-                size += chunk.len() as u64;
-            }
-            let file = out.into_inner().map_err(|e| e.into_error())?;
-            file.sync_all()?;
-            temp.hash = BlobHash(*b3.finalize().as_bytes());
-            let digests = Digests {
-                size,
-                blake3: temp.hash,
-                md5: md5.finalize().into(),
-                sha256: sha.map(|s| s.finalize().into()),
-                checksum: sum.map(|s| s.finish()),
-            };
-            Ok((temp, digests))
-        });
-        Ok(Self { tx: Some(tx), task })
+            },
+            out: BufWriter::with_capacity(BATCH, file),
+            b3: blake3::Hasher::new(),
+            md5: Md5::new(),
+            sha: want_sha256.then(Sha256::new),
+            sum: checksum.map(ChecksumAlgo::hasher),
+            size: 0,
+        };
+        Ok(Self {
+            idle: Some(Box::new(state)),
+            running: None,
+            batch: Vec::new(),
+            batch_len: 0,
+        })
     }
 
-    /// Queues a chunk. If the writer thread failed, returns its error.
+    /// Takes a chunk; once a batch is full, hands it to a blocking step
+    /// (after the previous step, whose error it returns, has finished).
     pub async fn write(&mut self, chunk: Bytes) -> io::Result<()> {
         if chunk.is_empty() {
             return Ok(());
         }
-        let tx = self.tx.as_ref().expect("write after finish");
-        if tx.send(chunk).await.is_err() {
-            // The thread ended early: it failed. Collect its error.
-            self.tx = None;
-            return match (&mut self.task).await {
-                Ok(Err(e)) => Err(e),
-                Ok(Ok(_)) => Err(io::Error::other("blob writer ended early")),
-                Err(e) => Err(io::Error::other(e)),
-            };
+        self.batch_len += chunk.len();
+        self.batch.push(chunk);
+        if self.batch_len >= BATCH {
+            let mut state = self.settle().await?;
+            let batch = std::mem::take(&mut self.batch);
+            self.batch_len = 0;
+            self.running = Some(tokio::task::spawn_blocking(move || {
+                state.absorb(&batch)?;
+                Ok(state)
+            }));
         }
         Ok(())
+    }
+
+    /// Waits for the running step, if any, and takes the state back.
+    async fn settle(&mut self) -> io::Result<Box<State>> {
+        if let Some(step) = self.running.take() {
+            return step.await.map_err(io::Error::other)?;
+        }
+        self.idle
+            .take()
+            .ok_or_else(|| io::Error::other("blob writer failed earlier"))
     }
 
     /// Ends the body: waits for the bytes to be on disk and returns them
     /// as a temp blob with their digests.
     pub async fn finish(mut self) -> io::Result<(TempBlob, Digests)> {
-        self.tx = None;
-        (&mut self.task).await.map_err(io::Error::other)?
+        let mut state = self.settle().await?;
+        let batch = std::mem::take(&mut self.batch);
+        tokio::task::spawn_blocking(move || {
+            state.absorb(&batch)?;
+            state.finish()
+        })
+        .await
+        .map_err(io::Error::other)?
     }
 }

@@ -2,7 +2,9 @@
 
 use rusqlite::{params, Connection, OptionalExtension};
 
+use super::AfterCommit;
 use crate::error::{Code, S3Error, S3Result};
+use crate::store::blob::BlobStore;
 
 #[derive(Debug, Clone)]
 pub struct BucketRow {
@@ -64,8 +66,15 @@ pub fn list_owned(conn: &Connection, owner: &str) -> S3Result<Vec<BucketRow>> {
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// Deletes an empty bucket; BucketNotEmpty while it holds any object.
-pub fn delete(conn: &Connection, name: &str) -> S3Result<()> {
+/// Deletes an empty bucket. Multipart uploads in progress do not keep it:
+/// they are aborted with it, their parts' references released (S3 does
+/// the same, and clients rely on it after failed uploads).
+pub fn delete(
+    conn: &Connection,
+    store: &BlobStore,
+    name: &str,
+    after: &mut Vec<AfterCommit>,
+) -> S3Result<()> {
     let has_objects: bool = conn
         .query_row(
             "SELECT 1 FROM objects WHERE bucket = ?1 LIMIT 1",
@@ -74,8 +83,11 @@ pub fn delete(conn: &Connection, name: &str) -> S3Result<()> {
         )
         .optional()?
         .unwrap_or(false);
-    if has_objects || super::uploads::any_in_bucket(conn, name)? {
+    if has_objects {
         return Err(S3Error::new(Code::BucketNotEmpty).with("BucketName", name));
+    }
+    for upload in super::uploads::in_bucket(conn, name)? {
+        super::uploads::finish(conn, store, &upload, &[], after)?;
     }
     if conn.execute("DELETE FROM buckets WHERE name = ?1", [name])? == 0 {
         return Err(S3Error::new(Code::NoSuchBucket).with("BucketName", name));

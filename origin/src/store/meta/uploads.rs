@@ -179,11 +179,10 @@ pub fn older_than(conn: &Connection, cutoff_ms: i64) -> S3Result<Vec<String>> {
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// Whether any upload is in progress in a bucket (DeleteBucket refuses).
-pub fn any_in_bucket(conn: &Connection, bucket: &str) -> S3Result<bool> {
-    Ok(conn
-        .prepare_cached("SELECT 1 FROM uploads WHERE bucket = ?1 LIMIT 1")?
-        .query_row([bucket], |_| Ok(()))
-        .optional()?
-        .is_some())
+/// Every upload in progress in a bucket (DeleteBucket discards them, as
+/// S3 does).
+pub fn in_bucket(conn: &Connection, bucket: &str) -> S3Result<Vec<String>> {
+    let mut stmt = conn.prepare_cached("SELECT upload_id FROM uploads WHERE bucket = ?1")?;
+    let rows = stmt.query_map([bucket], |r| r.get(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
 }

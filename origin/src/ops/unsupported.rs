@@ -1,0 +1,189 @@
+//! Request headers that ask for features Cairn does not have yet.
+//!
+//! Accepting them silently is worse than refusing: a client that asked for
+//! server-side encryption, a public object ACL or a retention lock believes
+//! its data is encrypted, published or protected when it is not. So a
+//! header that asks for what Cairn cannot do gets S3's error; one that asks
+//! for what is already true (`x-amz-acl: private`, which rclone sends by
+//! default; `x-amz-storage-class: STANDARD`) is accepted as it is.
+
+use http::HeaderMap;
+
+use crate::error::{Code, S3Error, S3Result};
+use crate::http::endpoint::Endpoint;
+
+/// Headers (or prefixes) whose mere presence asks for a missing feature.
+const REFUSED: &[(&str, &str)] = &[
+    ("x-amz-server-side-encryption", "Server-side encryption"),
+    (
+        "x-amz-copy-source-server-side-encryption",
+        "Server-side encryption",
+    ),
+    ("x-amz-grant-", "ACL grants"),
+    ("x-amz-object-lock-", "Object lock"),
+    ("x-amz-tagging", "Object tagging"),
+    ("x-amz-website-redirect-location", "Website redirects"),
+];
+
+/// Canned ACLs that describe an object of a single-owner bucket as it is.
+const TRUE_ACLS: &[&str] = &["private", "bucket-owner-full-control", "bucket-owner-read"];
+
+const STORAGE_CLASSES: &[&str] = &[
+    "STANDARD",
+    "REDUCED_REDUNDANCY",
+    "STANDARD_IA",
+    "ONEZONE_IA",
+    "INTELLIGENT_TIERING",
+    "GLACIER",
+    "DEEP_ARCHIVE",
+    "OUTPOSTS",
+    "GLACIER_IR",
+    "SNOW",
+    "EXPRESS_ONEZONE",
+];
+
+/// Refuses a request whose headers ask for a feature Cairn lacks.
+pub fn refuse(endpoint: Endpoint, headers: &HeaderMap) -> S3Result<()> {
+    use Endpoint::*;
+    let writes_object = matches!(
+        endpoint,
+        PutObject | CopyObject | CreateMultipartUpload | UploadPart | UploadPartCopy
+    );
+    let reads_object = matches!(endpoint, GetObject | HeadObject);
+    if !(writes_object || reads_object || endpoint == CreateBucket) {
+        return Ok(());
+    }
+    let refused: &[(&str, &str)] = if reads_object {
+        // SSE-C keys for an object that was never encrypted: S3 refuses.
+        &REFUSED[..1]
+    } else if endpoint == CreateBucket {
+        &REFUSED[2..3]
+    } else {
+        REFUSED
+    };
+    for name in headers.keys() {
+        let name = name.as_str();
+        if let Some((_, feature)) = refused.iter().find(|(h, _)| name.starts_with(h)) {
+            return Err(not_implemented(feature, name));
+        }
+    }
+    let value = |n: &str| headers.get(n).map(|v| v.to_str().unwrap_or("\u{FFFD}"));
+    if endpoint == CreateBucket {
+        if value("x-amz-bucket-object-lock-enabled").is_some_and(|v| v.eq_ignore_ascii_case("true"))
+        {
+            return Err(not_implemented(
+                "Object lock",
+                "x-amz-bucket-object-lock-enabled",
+            ));
+        }
+        return Ok(());
+    }
+    if !writes_object {
+        return Ok(());
+    }
+    if let Some(acl) = value("x-amz-acl") {
+        if !TRUE_ACLS.contains(&acl) {
+            return Err(not_implemented("Object ACLs", "x-amz-acl"));
+        }
+    }
+    if let Some(class) = value("x-amz-storage-class") {
+        if !STORAGE_CLASSES.contains(&class) {
+            return Err(S3Error::msg(
+                Code::InvalidStorageClass,
+                "The storage class you specified is not valid",
+            ));
+        }
+        if class != "STANDARD" {
+            return Err(not_implemented(
+                "Storage classes other than STANDARD",
+                "x-amz-storage-class",
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn not_implemented(feature: &str, header: &str) -> S3Error {
+    S3Error::msg(
+        Code::NotImplemented,
+        format!("{feature} ({header}) is not implemented by Cairn yet; nothing was stored."),
+    )
+    .with("Header", header)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(endpoint: Endpoint, pairs: &[(&str, &str)]) -> Result<(), Code> {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(
+                http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                v.parse().unwrap(),
+            );
+        }
+        refuse(endpoint, &h).map_err(|e| e.code)
+    }
+
+    #[test]
+    fn what_is_refused_and_what_is_already_true() {
+        use Endpoint::*;
+        let ni = Err(Code::NotImplemented);
+        type Case<'a> = (Endpoint, &'a [(&'a str, &'a str)], Result<(), Code>);
+        let cases: &[Case] = &[
+            (PutObject, &[], Ok(())),
+            (PutObject, &[("x-amz-acl", "private")], Ok(())),
+            (
+                PutObject,
+                &[("x-amz-acl", "bucket-owner-full-control")],
+                Ok(()),
+            ),
+            (PutObject, &[("x-amz-acl", "public-read")], ni),
+            (CopyObject, &[("x-amz-acl", "public-read-write")], ni),
+            (PutObject, &[("x-amz-storage-class", "STANDARD")], Ok(())),
+            (PutObject, &[("x-amz-storage-class", "GLACIER")], ni),
+            (
+                PutObject,
+                &[("x-amz-storage-class", "COLD")],
+                Err(Code::InvalidStorageClass),
+            ),
+            (PutObject, &[("x-amz-server-side-encryption", "AES256")], ni),
+            (
+                PutObject,
+                &[("x-amz-server-side-encryption", "aws:kms")],
+                ni,
+            ),
+            (
+                CreateMultipartUpload,
+                &[("x-amz-server-side-encryption-customer-algorithm", "AES256")],
+                ni,
+            ),
+            (
+                UploadPart,
+                &[("x-amz-server-side-encryption-customer-key", "k")],
+                ni,
+            ),
+            (
+                GetObject,
+                &[("x-amz-server-side-encryption-customer-key", "k")],
+                ni,
+            ),
+            (PutObject, &[("x-amz-grant-read", "uri=x")], ni),
+            (PutObject, &[("x-amz-object-lock-mode", "GOVERNANCE")], ni),
+            (PutObject, &[("x-amz-tagging", "a=b")], ni),
+            (PutObject, &[("x-amz-website-redirect-location", "/x")], ni),
+            (CreateBucket, &[("x-amz-grant-read", "uri=x")], ni),
+            (
+                CreateBucket,
+                &[("x-amz-bucket-object-lock-enabled", "true")],
+                ni,
+            ),
+            (CreateBucket, &[("x-amz-acl", "public-read")], Ok(())),
+            (ListObjects, &[("x-amz-tagging", "a=b")], Ok(())),
+        ];
+        for (endpoint, headers, want) in cases {
+            assert_eq!(check(*endpoint, headers), *want, "{endpoint:?} {headers:?}");
+        }
+    }
+}
