@@ -10,7 +10,10 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use std::sync::atomic::Ordering;
+
 use crate::metrics::add;
+use crate::upstream::KeyRefused;
 use crate::EdgeState;
 
 const WAIT_SECS: u64 = 20;
@@ -58,6 +61,9 @@ pub async fn run(state: Arc<EdgeState>) {
         {
             Ok(page) => {
                 backoff = Duration::from_millis(200);
+                if state.key_refused.swap(false, Ordering::AcqRel) {
+                    tracing::info!("the origin accepts this edge's key again");
+                }
                 if after.is_none() {
                     // Started without a position: what changed meanwhile
                     // is unknown, so nothing cached is fresh any more.
@@ -77,6 +83,11 @@ pub async fn run(state: Arc<EdgeState>) {
                 state
                     .feed_connected
                     .store(false, std::sync::atomic::Ordering::Relaxed);
+                if e.downcast_ref::<KeyRefused>().is_some()
+                    && !state.key_refused.swap(true, Ordering::AcqRel)
+                {
+                    tracing::warn!(error = %e, "edge key revoked: refusing signed URLs");
+                }
                 tracing::debug!(error = %e, "change feed unavailable; retrying");
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_secs(5));

@@ -44,6 +44,10 @@ pub struct EdgeState {
     pub feed: Upstream,
     pub metrics: Metrics,
     pub feed_connected: AtomicBool,
+    /// The origin refused this edge's key on the change feed (it was
+    /// deleted): signed URLs, which that key's secret vouches for, are
+    /// refused until the origin accepts the key again.
+    pub key_refused: AtomicBool,
     /// Buckets' CORS rules, read from the origin.
     pub cors: cors::BucketRules,
     /// Keys (and `bucket/` prefixes) the change feed reported changed in
@@ -100,6 +104,7 @@ pub fn open(config: EdgeConfig) -> anyhow::Result<Arc<EdgeState>> {
         feed,
         metrics: Metrics::default(),
         feed_connected: AtomicBool::new(false),
+        key_refused: AtomicBool::new(false),
         cors: cors::BucketRules::default(),
         changed: moka::sync::Cache::builder()
             .max_capacity(100_000)

@@ -108,6 +108,9 @@ fn check_signature(
     let (Some(expires), Some(sig)) = (get("expires"), get("sig")) else {
         return Ok(false);
     };
+    if state.key_refused.load(std::sync::atomic::Ordering::Acquire) {
+        return Err(("AccessDenied", "This edge's key was revoked."));
+    }
     let expires: u64 = expires
         .parse()
         .map_err(|_| ("AccessDenied", "Invalid expires."))?;
@@ -535,4 +538,46 @@ pub fn error(status: StatusCode, code: &str, message: &str) -> Response {
         HeaderValue::from_static("application/xml"),
     );
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn upstream_errors_keep_only_their_code() {
+        let body = b"<?xml version=\"1.0\"?><Error><Code>SignatureDoesNotMatch</Code><Message>m</Message><AWSAccessKeyId>CKEDGEKEY</AWSAccessKeyId><RequestId>R1</RequestId></Error>";
+        for (status, body, code) in [
+            (403, &body[..], "SignatureDoesNotMatch"),
+            (403, &b"not xml"[..], "AccessDenied"),
+            (404, &b"<Code>No<Such></Code>"[..], "NoSuchKey"),
+            (503, &b""[..], "ServiceUnavailable"),
+        ] {
+            let head = Head {
+                status,
+                body: Bytes::copy_from_slice(body),
+                ..Head::default()
+            };
+            assert_eq!(upstream_code(body).unwrap_or(code), code);
+            let resp = passthrough(&head);
+            assert_eq!(resp.status().as_u16(), status);
+        }
+        let resp = passthrough(&Head {
+            status: 403,
+            body: Bytes::copy_from_slice(body),
+            ..Head::default()
+        });
+        let text = axum::body::to_bytes(resp.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        let text = String::from_utf8_lossy(&text);
+        assert!(
+            text.contains("<Code>SignatureDoesNotMatch</Code>"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("CKEDGEKEY") && !text.contains("R1"),
+            "{text}"
+        );
+    }
 }

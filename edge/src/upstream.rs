@@ -5,6 +5,12 @@
 use cairn_shared::request_signer::RequestSigner;
 use cairn_shared::target;
 
+/// The origin refused the edge key (deleted, or a wrong secret): the
+/// edge's own authority, signed URLs, is revoked with it.
+#[derive(Debug, thiserror::Error)]
+#[error("the origin refused this edge's key: {0}")]
+pub struct KeyRefused(pub String);
+
 pub struct Upstream {
     client: reqwest::Client,
     base: String,
@@ -122,6 +128,11 @@ impl Upstream {
             req = req.header(k, v);
         }
         let resp = req.send().await?;
+        if resp.status() == reqwest::StatusCode::FORBIDDEN {
+            return Err(anyhow::Error::new(KeyRefused(
+                resp.text().await.unwrap_or_default(),
+            )));
+        }
         if !resp.status().is_success() {
             anyhow::bail!(
                 "feed answered {}: {}",

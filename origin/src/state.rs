@@ -32,7 +32,9 @@ pub struct KeyCache {
 }
 
 impl KeyCache {
-    const TTL: Duration = Duration::from_secs(10);
+    /// A deleted key (by `cairn-origin key delete`, another process)
+    /// stops working within this.
+    const TTL: Duration = Duration::from_secs(2);
 
     pub async fn get(&self, meta: &Meta, access_key: &str) -> S3Result<Option<AccessKey>> {
         if let Ok(map) = self.entries.read() {

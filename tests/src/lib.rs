@@ -237,6 +237,16 @@ pub fn status<E: std::fmt::Debug>(
     }
 }
 
+/// S3's signing rules (as the SDKs sign for S3): the path as sent,
+/// encoded once and never normalized.
+fn s3_settings() -> aws_sigv4::http_request::SigningSettings {
+    use aws_sigv4::http_request::{PercentEncodingMode, SigningSettings, UriPathNormalizationMode};
+    let mut settings = SigningSettings::default();
+    settings.percent_encoding_mode = PercentEncodingMode::Single;
+    settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
+    settings
+}
+
 /// Signs a raw request with SigV4 (via `aws-sigv4`) and returns the headers
 /// to add. `payload` is the x-amz-content-sha256 value to sign.
 #[allow(clippy::too_many_arguments)]
@@ -250,10 +260,10 @@ pub fn sign_v4(
     service: &str,
     (ak, sk): (&str, &str),
 ) -> (Vec<(String, String)>, String) {
-    use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
+    use aws_sigv4::http_request::{sign, SignableBody, SignableRequest};
     use aws_sigv4::sign::v4;
     let identity = Credentials::new(ak, sk, None, None, "t").into();
-    let mut settings = SigningSettings::default();
+    let mut settings = s3_settings();
     settings.payload_checksum_kind = aws_sigv4::http_request::PayloadChecksumKind::XAmzSha256;
     let params = v4::SigningParams::builder()
         .identity(&identity)
@@ -282,12 +292,10 @@ pub fn sign_v4(
 /// Presigns `url` (which may already carry query parameters, signed along
 /// with the rest) for `expires`, as other SDKs build presigned URLs.
 pub fn presign_v4(method: &str, url: &str, host: &str, expires: std::time::Duration) -> String {
-    use aws_sigv4::http_request::{
-        sign, SignableBody, SignableRequest, SignatureLocation, SigningSettings,
-    };
+    use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SignatureLocation};
     use aws_sigv4::sign::v4;
     let identity = Credentials::new(ROOT_AK, ROOT_SK, None, None, "t").into();
-    let mut settings = SigningSettings::default();
+    let mut settings = s3_settings();
     settings.signature_location = SignatureLocation::QueryParams;
     settings.expires_in = Some(expires);
     let params = v4::SigningParams::builder()

@@ -20,6 +20,8 @@ use crate::store::meta::changes;
 
 const MAX_WAIT: u64 = 30;
 const PAGE: usize = 1000;
+/// How often a waiting poll checks that its key still exists.
+const RECHECK: Duration = Duration::from_secs(1);
 
 pub async fn follow(ctx: &Ctx) -> S3Result<Response> {
     if !ctx.verified.principal.is_edge() {
@@ -56,11 +58,29 @@ pub async fn follow(ctx: &Ctx) -> S3Result<Response> {
         let woken = ctx.state.meta.committed.notified();
         tokio::pin!(woken);
         woken.as_mut().enable();
-        let (page, (oldest, newest)) = ctx
+        let ak = ctx
+            .verified
+            .principal
+            .access_key()
+            .unwrap_or_default()
+            .to_owned();
+        let (page, (oldest, newest), key) = ctx
             .state
             .meta
-            .read(move |c| Ok((changes::after(c, after, PAGE)?, changes::bounds(c)?)))
+            .read(move |c| {
+                Ok((
+                    changes::after(c, after, PAGE)?,
+                    changes::bounds(c)?,
+                    crate::store::meta::keys::get(c, &ak)?,
+                ))
+            })
             .await?;
+        // A key deleted while its edge waits here (`cairn-origin key
+        // delete` runs in another process, which wakes no one) ends the
+        // poll: the edge learns of its revocation within `RECHECK`.
+        if key.is_none() {
+            return Err(S3Error::new(Code::InvalidAccessKeyId));
+        }
         // `after` fell off the retained window: changes were lost to it.
         let reset = after > 0 && oldest > after + 1;
         if !page.is_empty() || reset || tokio::time::Instant::now() >= deadline {
@@ -80,7 +100,8 @@ pub async fn follow(ctx: &Ctx) -> S3Result<Response> {
             );
             return Ok(resp);
         }
-        let _ = tokio::time::timeout_at(deadline, woken).await;
+        let wake = deadline.min(tokio::time::Instant::now() + RECHECK);
+        let _ = tokio::time::timeout_at(wake, woken).await;
     }
 }
 
