@@ -50,6 +50,11 @@ pub struct EdgeConfig {
     /// A closed range of an uncached object is fetched in slices of this
     /// size (0 disables slicing).
     pub slice_size: u64,
+    /// Connection bounds (see `cairn_shared::listen`); the cap defaults to
+    /// what the open-file limit allows.
+    pub max_connections: Option<usize>,
+    pub header_timeout: Duration,
+    pub idle_timeout: Duration,
 }
 
 impl EdgeConfig {
@@ -78,6 +83,9 @@ impl EdgeConfig {
             name: "cairn-edge".into(),
             edge_region: "local".into(),
             slice_size: 4 << 20,
+            max_connections: None,
+            header_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -136,6 +144,15 @@ pub struct Settings {
     /// The region the origin's keys sign for [default: us-east-1]
     #[arg(long, env = "CAIRN_REGION")]
     pub signing_region: Option<String>,
+    /// Connections served at once; more are answered 503 [default: the open-file limit less 1024]
+    #[arg(long, env = "CAIRN_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+    /// Time a client has to send a request's headers, also the keep-alive idle timeout [default: 10s]
+    #[arg(long, env = "CAIRN_HEADER_TIMEOUT")]
+    pub header_timeout: Option<Span>,
+    /// A connection on which nothing moves for this long is closed [default: 60s]
+    #[arg(long, env = "CAIRN_IDLE_TIMEOUT")]
+    pub idle_timeout: Option<Span>,
     /// Log lines as text or json [default: text]
     #[arg(long, env = "CAIRN_LOG_FORMAT")]
     pub log_format: Option<LogFormat>,
@@ -163,6 +180,9 @@ impl Settings {
             negative_ttl: self.negative_ttl.or(f.negative_ttl),
             slice_size: self.slice_size.or(f.slice_size),
             signing_region: self.signing_region.or(f.signing_region),
+            max_connections: self.max_connections.or(f.max_connections),
+            header_timeout: self.header_timeout.or(f.header_timeout),
+            idle_timeout: self.idle_timeout.or(f.idle_timeout),
             log_format: self.log_format.or(f.log_format),
         })
     }
@@ -233,6 +253,13 @@ impl Settings {
         }
         if let Some(Span(d)) = self.negative_ttl {
             c.negative_ttl = d;
+        }
+        c.max_connections = self.max_connections;
+        if let Some(Span(d)) = self.header_timeout {
+            c.header_timeout = d;
+        }
+        if let Some(Span(d)) = self.idle_timeout {
+            c.idle_timeout = d;
         }
         if let Some(r) = &self.signing_region {
             c.region = r.clone();

@@ -24,7 +24,6 @@ use std::future::Future;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
-use axum::serve::ListenerExt;
 use axum::Router;
 use tokio::net::TcpListener;
 
@@ -33,6 +32,7 @@ use crate::config::EdgeConfig;
 use crate::flight::Flights;
 use crate::metrics::Metrics;
 use crate::upstream::Upstream;
+use cairn_shared::listen;
 
 pub struct EdgeState {
     pub config: EdgeConfig,
@@ -127,10 +127,14 @@ pub async fn run(
         follow::init(&state).await;
         tokio::spawn(follow::run(state.clone()));
     }
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    let c = &state.config;
+    let mut limits = listen::Limits::defaults(listen::raise_file_limit());
+    limits.header_timeout = c.header_timeout;
+    limits.idle_timeout = c.idle_timeout;
+    if let Some(n) = c.max_connections {
+        limits.max_connections = n.max(1);
+    }
+    tracing::info!(max_connections = limits.max_connections, "serving");
+    let shed = listen::shed_response("ServiceUnavailable", "Too many connections; retry.");
+    listen::serve(listener, app(state), limits, shed, shutdown).await
 }

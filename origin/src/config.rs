@@ -28,6 +28,14 @@ pub struct Config {
     pub max_object_size: u64,
     /// Multipart uploads older than this are aborted and their parts freed.
     pub upload_max_age: Duration,
+    /// Connection bounds (see `cairn_shared::listen`); the cap defaults to
+    /// what the open-file limit allows.
+    pub max_connections: Option<usize>,
+    pub header_timeout: Duration,
+    pub idle_timeout: Duration,
+    /// Uploads (PUT, UploadPart, POST) in progress at once; more are
+    /// answered 503 SlowDown. Each holds a batch buffer, not a thread.
+    pub max_uploads: usize,
 }
 
 impl Config {
@@ -38,6 +46,10 @@ impl Config {
             region: "us-east-1".to_owned(),
             max_object_size: DEFAULT_MAX_OBJECT_SIZE,
             upload_max_age: Duration::from_secs(7 * 86_400),
+            max_connections: None,
+            header_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            max_uploads: 1024,
         }
     }
 }
@@ -66,6 +78,18 @@ pub struct Settings {
     /// Largest single PUT [default: 5GiB]
     #[arg(long, env = "CAIRN_MAX_OBJECT_SIZE")]
     pub max_object_size: Option<Size>,
+    /// Connections served at once; more are answered 503 SlowDown [default: the open-file limit less 1024]
+    #[arg(long, env = "CAIRN_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+    /// Time a client has to send a request's headers, also the keep-alive idle timeout [default: 10s]
+    #[arg(long, env = "CAIRN_HEADER_TIMEOUT")]
+    pub header_timeout: Option<Span>,
+    /// A connection on which nothing moves for this long is closed [default: 60s]
+    #[arg(long, env = "CAIRN_IDLE_TIMEOUT")]
+    pub idle_timeout: Option<Span>,
+    /// Uploads in progress at once; more are answered 503 SlowDown [default: 1024]
+    #[arg(long, env = "CAIRN_MAX_UPLOADS")]
+    pub max_uploads: Option<usize>,
     /// Log lines as text or json [default: text]
     #[arg(long, env = "CAIRN_LOG_FORMAT")]
     pub log_format: Option<LogFormat>,
@@ -83,6 +107,10 @@ impl Settings {
             region: self.region.or(f.region),
             upload_max_age: self.upload_max_age.or(f.upload_max_age),
             max_object_size: self.max_object_size.or(f.max_object_size),
+            max_connections: self.max_connections.or(f.max_connections),
+            header_timeout: self.header_timeout.or(f.header_timeout),
+            idle_timeout: self.idle_timeout.or(f.idle_timeout),
+            max_uploads: self.max_uploads.or(f.max_uploads),
             log_format: self.log_format.or(f.log_format),
         })
     }
@@ -107,6 +135,16 @@ impl Settings {
         }
         if let Some(Size(n)) = self.max_object_size {
             c.max_object_size = n;
+        }
+        c.max_connections = self.max_connections;
+        if let Some(Span(d)) = self.header_timeout {
+            c.header_timeout = d;
+        }
+        if let Some(Span(d)) = self.idle_timeout {
+            c.idle_timeout = d;
+        }
+        if let Some(n) = self.max_uploads {
+            c.max_uploads = n.max(1);
         }
         c
     }

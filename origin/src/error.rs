@@ -76,6 +76,7 @@ codes! {
     PreconditionFailed => PRECONDITION_FAILED, "At least one of the preconditions you specified did not hold.";
     RequestTimeTooSkewed => FORBIDDEN, "The difference between the request time and the server's time is too large.";
     ServiceUnavailable => SERVICE_UNAVAILABLE, "Please reduce your request rate.";
+    SlowDown => SERVICE_UNAVAILABLE, "Please reduce your request rate.";
     SignatureDoesNotMatch => FORBIDDEN, "The request signature we calculated does not match the signature you provided. Check your key and signing method.";
     XAmzContentSHA256Mismatch => BAD_REQUEST, "The provided 'x-amz-content-sha256' header does not match what was computed.";
 }

@@ -21,8 +21,8 @@ use std::future::Future;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use axum::serve::ListenerExt;
 use axum::Router;
+use cairn_shared::listen;
 use tokio::net::TcpListener;
 
 use crate::config::Config;
@@ -43,6 +43,7 @@ pub async fn open(config: Config) -> anyhow::Result<AppState> {
         .with_context(|| format!("data dir {} is not writable", dir.display()))?;
     let meta = open_meta(dir)?;
     let state = AppState {
+        uploads: Arc::new(tokio::sync::Semaphore::new(config.max_uploads)),
         config: Arc::new(config),
         meta,
         blobs,
@@ -75,6 +76,7 @@ pub fn attach(config: Config) -> anyhow::Result<AppState> {
     let blobs = BlobStore::attach(dir);
     let meta = open_meta(dir)?;
     Ok(AppState {
+        uploads: Arc::new(tokio::sync::Semaphore::new(config.max_uploads)),
         config: Arc::new(config),
         meta,
         blobs,
@@ -231,16 +233,16 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    // Without TCP_NODELAY a response written as headers then body waits
-    // for the client's delayed ACK (~40 ms) on every small object.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-        }
-    });
     tokio::spawn(sweep_uploads(state.clone()));
     tokio::spawn(record_edges(state.clone()));
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    let c = &state.config;
+    let mut limits = listen::Limits::defaults(listen::raise_file_limit());
+    limits.header_timeout = c.header_timeout;
+    limits.idle_timeout = c.idle_timeout;
+    if let Some(n) = c.max_connections {
+        limits.max_connections = n.max(1);
+    }
+    tracing::info!(max_connections = limits.max_connections, "serving");
+    let shed = listen::shed_response("SlowDown", "Please reduce your request rate.");
+    listen::serve(listener, app(state), limits, shed, shutdown).await
 }

@@ -18,6 +18,9 @@ pub struct AppState {
     pub blobs: BlobStore,
     pub keys: Arc<KeyCache>,
     pub metrics: Arc<Metrics>,
+    /// One permit per upload in progress (`max_uploads`): past it, a new
+    /// upload is refused with SlowDown before a byte of it is read.
+    pub uploads: Arc<tokio::sync::Semaphore>,
     /// The data dir's lock, held while this state lives (servers only:
     /// admin commands attach without it).
     pub _lock: Option<Arc<std::fs::File>>,

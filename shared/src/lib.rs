@@ -10,6 +10,7 @@ pub mod conditional;
 pub mod cors;
 pub mod etag;
 pub mod freshness;
+pub mod listen;
 pub mod names;
 pub mod progress;
 pub mod range;

@@ -106,6 +106,11 @@ impl TestOrigin {
         self.dir.path().join("data")
     }
 
+    /// Files (sockets included) the process has open now.
+    pub fn open_files(&self) -> usize {
+        open_files(self.child.id())
+    }
+
     /// An SDK client signed with the root key, path-style addressing.
     pub fn client(&self) -> aws_sdk_s3::Client {
         self.client_with(ROOT_AK, ROOT_SK)
@@ -454,6 +459,11 @@ impl TestEdge {
         self.dir.path().join("cache")
     }
 
+    /// Files (sockets included) the process has open now.
+    pub fn open_files(&self) -> usize {
+        open_files(self.child.id())
+    }
+
     /// Stops the edge the hard way, keeping its cache directory.
     pub fn kill(mut self) -> tempfile::TempDir {
         let _ = self.child.kill();
@@ -552,4 +562,83 @@ pub fn raw_request(
         None => Vec::new(),
     };
     (status, body)
+}
+
+/// A `cairn-flood` process holding idle and slowloris connections open
+/// against `addr`; killed on drop.
+pub struct Flood {
+    child: Child,
+    counts: std::sync::mpsc::Receiver<(usize, usize, usize)>,
+    /// Idle and slow connections still open, connects finished.
+    last: (usize, usize, usize),
+}
+
+impl Flood {
+    pub fn spawn(addr: &str, idle: usize, slow: usize) -> Self {
+        let mut child = Command::new(binary("cairn-flood"))
+            .arg(addr)
+            .args(["--idle", &idle.to_string(), "--slow", &slow.to_string()])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn cairn-flood");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, counts) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let n = |k: &str| {
+                    line.split_whitespace()
+                        .find_map(|w| w.strip_prefix(k))
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(0)
+                };
+                if tx.send((n("idle="), n("slow="), n("tried="))).is_err() {
+                    break;
+                }
+            }
+        });
+        Flood {
+            child,
+            counts,
+            last: (0, 0, 0),
+        }
+    }
+
+    /// Waits until `(idle open, slow open, connects finished)` satisfy
+    /// `want`; those counts, or `None` after `timeout`.
+    pub fn wait_for(
+        &mut self,
+        want: impl Fn(usize, usize, usize) -> bool,
+        timeout: std::time::Duration,
+    ) -> Option<(usize, usize, usize)> {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            if want(self.last.0, self.last.1, self.last.2) {
+                return Some(self.last);
+            }
+            let left = deadline.checked_duration_since(std::time::Instant::now())?;
+            match self.counts.recv_timeout(left) {
+                Ok(c) => self.last = c,
+                Err(_) => return None,
+            }
+        }
+    }
+
+    pub fn last(&self) -> (usize, usize, usize) {
+        self.last
+    }
+}
+
+impl Drop for Flood {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// How many files process `pid` has open (`/proc/PID/fd`).
+pub fn open_files(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|d| d.count())
+        .unwrap_or(0)
 }

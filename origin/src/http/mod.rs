@@ -51,6 +51,14 @@ async fn respond(state: AppState, req: Request, request_id: String) -> Response 
     let path = req.uri().path().to_owned();
     let head = method == Method::HEAD;
     let (parts, body) = req.into_parts();
+    // A request that came with a body the handler may not have read (an
+    // early error, maybe after `Expect: 100-continue`): the connection
+    // cannot carry another request reliably, so the client is told.
+    let sent_body = parts.headers.contains_key(http::header::TRANSFER_ENCODING)
+        || parts
+            .headers
+            .get(http::header::CONTENT_LENGTH)
+            .is_some_and(|v| v.as_bytes() != b"0");
     let mut op = "Unknown";
     // What CORS needs once the request itself has been consumed.
     let origin = parts
@@ -80,7 +88,11 @@ async fn respond(state: AppState, req: Request, request_id: String) -> Response 
             ops::cors::decorate(&state, bucket, origin, &method, &mut resp).await;
         }
     }
+    let failed = resp.status().is_client_error() || resp.status().is_server_error();
     let headers = resp.headers_mut();
+    if sent_body && failed {
+        headers.insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+    }
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         headers.insert("x-amz-request-id", v.clone());
         headers.insert("x-amz-id-2", v);

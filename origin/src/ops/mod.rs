@@ -67,6 +67,17 @@ impl Ctx {
     }
 }
 
+/// A place for one more upload in progress, held while its body is read;
+/// SlowDown when `max_uploads` are running.
+pub fn upload_slot(state: &AppState) -> S3Result<tokio::sync::OwnedSemaphorePermit> {
+    state.uploads.clone().try_acquire_owned().map_err(|_| {
+        S3Error::msg(
+            Code::SlowDown,
+            "Too many uploads are in progress; please retry.",
+        )
+    })
+}
+
 /// The ownership rule, shared by handlers that load the bucket themselves.
 pub fn authorize(principal: &Principal, name: &str, row: Option<BucketRow>) -> S3Result<BucketRow> {
     let row = row.ok_or_else(|| S3Error::new(Code::NoSuchBucket).with("BucketName", name))?;

@@ -303,6 +303,7 @@ pub async fn post_object(
 
     let (min, max) = range.unwrap_or((0, state.config.max_object_size));
     let max = max.min(state.config.max_object_size);
+    let _slot = super::upload_slot(state)?;
     let mut writer = BlobWriter::start(&state.blobs, false, Some(ChecksumAlgo::Crc64Nvme))?;
     let mut size = 0u64;
     while let Some(chunk) = file

@@ -177,6 +177,7 @@ pub async fn receive(
     let algo = sent.algo.or(algo);
     let payload = &ctx.verified.payload;
     let mut reader = BodyReader::new(body, headers, payload, ctx.state.config.max_object_size)?;
+    let _slot = super::upload_slot(&ctx.state)?;
     let mut writer = BlobWriter::start(
         &ctx.state.blobs,
         matches!(payload, Payload::Sha256(_)),

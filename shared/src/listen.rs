@@ -1,0 +1,329 @@
+//! Serving HTTP/1.1 connections within bounds, for both daemons.
+//!
+//! A server that keeps every connection a client opens, for as long as the
+//! client likes, is one `for` loop away from being stopped: 20,000 idle
+//! sockets exhaust its file descriptors, and a few thousand clients that
+//! send their headers a byte at a time hold it just as well. So:
+//!
+//! - at most [`Limits::max_connections`] connections are served at once; a
+//!   connection beyond that is answered at once with the caller's `shed`
+//!   response (503) and closed, so the server keeps descriptors to accept
+//!   with and clients learn to back off;
+//! - a request's head must arrive within [`Limits::header_timeout`], counted
+//!   from when the connection opened or the previous response was sent, so
+//!   it also closes idle keep-alive connections;
+//! - a connection on which no byte moves either way for
+//!   [`Limits::idle_timeout`] is closed: a stalled upload, a client that
+//!   stopped reading its download.
+//!
+//! The soft limit on open files is raised to the hard limit at start
+//! ([`raise_file_limit`]), and the default connection cap leaves room below
+//! it for the files the server itself opens.
+//!
+//! This module knows sockets and hyper, nothing of S3 or caching.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+use std::time::Duration;
+
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tokio::time::{Instant, Sleep};
+
+/// The bounds every connection is served within.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_connections: usize,
+    pub header_timeout: Duration,
+    pub idle_timeout: Duration,
+}
+
+/// Refused connections that may linger at once (see [`refuse`]).
+const LINGERING: usize = 256;
+
+/// Files kept free for what the server opens itself (blobs, SQLite, logs,
+/// cache bodies, upstream connections).
+const RESERVED_FILES: u64 = 1024 + LINGERING as u64;
+
+impl Limits {
+    /// The defaults: a cap below the open-file limit, 10 s for a head
+    /// (and for an idle keep-alive connection), 60 s without progress.
+    pub fn defaults(file_limit: u64) -> Self {
+        Self {
+            max_connections: default_max_connections(file_limit),
+            header_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// The connection cap for a process allowed `file_limit` open files.
+pub fn default_max_connections(file_limit: u64) -> usize {
+    let usable = file_limit.saturating_sub(RESERVED_FILES).max(64);
+    usize::try_from(usable.min(100_000)).unwrap_or(100_000)
+}
+
+/// Raises the soft limit on open files to the hard limit; returns the
+/// limit now in force.
+pub fn raise_file_limit() -> u64 {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(n) => n,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot raise the open-file limit");
+            rlimit::getrlimit(rlimit::Resource::NOFILE)
+                .map(|(soft, _)| soft)
+                .unwrap_or(1024)
+        }
+    }
+}
+
+/// Serves `service` on `listener` until `shutdown` resolves, then lets the
+/// requests in flight finish (idle connections close at once).
+///
+/// `shed` is the whole HTTP response (status line, headers, body) written
+/// to a connection refused because `max_connections` are open
+/// ([`shed_response`]).
+pub async fn serve<S, B>(
+    listener: TcpListener,
+    service: S,
+    limits: Limits,
+    shed: bytes::Bytes,
+    shutdown: impl Future<Output = ()> + Send,
+) -> io::Result<()>
+where
+    S: tower_service::Service<
+            http::Request<Incoming>,
+            Response = http::Response<B>,
+            Error = Infallible,
+        > + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let permits = Arc::new(Semaphore::new(limits.max_connections));
+    let lingering = Arc::new(Semaphore::new(LINGERING));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout)
+        .keep_alive(true);
+    tokio::pin!(shutdown);
+    let mut last_accept_error: Option<Instant> = None;
+    loop {
+        let accepted = tokio::select! {
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => accepted,
+        };
+        let tcp = match accepted {
+            Ok((tcp, _)) => tcp,
+            Err(e) => {
+                // Out of descriptors (or a connection reset before accept):
+                // say so at most once a second, and give closing connections
+                // a moment instead of spinning.
+                if last_accept_error.is_none_or(|at| at.elapsed() > Duration::from_secs(1)) {
+                    tracing::warn!(error = %e, "accept failed");
+                    last_accept_error = Some(Instant::now());
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                continue;
+            }
+        };
+        let _ = tcp.set_nodelay(true);
+        let Ok(permit) = permits.clone().try_acquire_owned() else {
+            refuse(tcp, &shed, &lingering);
+            continue;
+        };
+        let io = TokioIo::new(IdleTimeout::new(tcp, limits.idle_timeout));
+        let conn = builder.serve_connection(io, TowerToHyperService::new(service.clone()));
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+            drop(permit);
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
+}
+
+/// A whole `503` response with an S3-style XML error, for [`serve`].
+pub fn shed_response(code: &str, message: &str) -> bytes::Bytes {
+    let body = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>{message}</Message></Error>\n"
+    );
+    format!(
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/xml\r\nRetry-After: 1\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into()
+}
+
+/// Answers a connection over the cap. The socket is new, so its send
+/// buffer takes the few hundred bytes at once. Closing a socket with the
+/// client's request still unread would reset it and could destroy the
+/// answer before the client reads it, so a few refused connections at a
+/// time linger up to a second, reading and discarding, after the answer;
+/// the rest are closed at once.
+fn refuse(tcp: TcpStream, shed: &bytes::Bytes, lingering: &Arc<Semaphore>) {
+    let _ = tcp.try_write(shed);
+    let Ok(permit) = lingering.clone().try_acquire_owned() else {
+        return;
+    };
+    tokio::spawn(async move {
+        let mut tcp = tcp;
+        let _ = tokio::io::AsyncWriteExt::shutdown(&mut tcp).await;
+        let mut sink = [0u8; 4096];
+        let drain = async {
+            while matches!(tokio::io::AsyncReadExt::read(&mut tcp, &mut sink).await, Ok(n) if n > 0)
+            {
+            }
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(1), drain).await;
+        drop(permit);
+    });
+}
+
+/// A stream that fails with `TimedOut` once neither a read nor a write
+/// has made progress for `timeout`. Progress only records the time; the
+/// timer is re-armed when it fires, so the hot path costs a clock read.
+pub struct IdleTimeout<T> {
+    inner: T,
+    timeout: Duration,
+    last: Instant,
+    timer: Pin<Box<Sleep>>,
+}
+
+impl<T> IdleTimeout<T> {
+    pub fn new(inner: T, timeout: Duration) -> Self {
+        let now = Instant::now();
+        Self {
+            inner,
+            timeout,
+            last: now,
+            timer: Box::pin(tokio::time::sleep_until(now + timeout)),
+        }
+    }
+
+    /// Called when the inner stream is not ready: `Ready(Err)` once the
+    /// connection has been idle too long, else `Pending` with the timer
+    /// armed for the deadline.
+    fn poll_idle(&mut self, cx: &mut Context<'_>) -> Poll<io::Error> {
+        loop {
+            ready!(self.timer.as_mut().poll(cx));
+            let deadline = self.last + self.timeout;
+            if Instant::now() >= deadline {
+                return Poll::Ready(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "connection idle for too long",
+                ));
+            }
+            self.timer.as_mut().reset(deadline);
+        }
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for IdleTimeout<T> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        match Pin::new(&mut this.inner).poll_read(cx, buf) {
+            Poll::Ready(r) => {
+                this.last = Instant::now();
+                Poll::Ready(r)
+            }
+            Poll::Pending => this.poll_idle(cx).map(Err),
+        }
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for IdleTimeout<T> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        match Pin::new(&mut this.inner).poll_write(cx, buf) {
+            Poll::Ready(r) => {
+                this.last = Instant::now();
+                Poll::Ready(r)
+            }
+            Poll::Pending => this.poll_idle(cx).map(Err),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        match Pin::new(&mut this.inner).poll_write_vectored(cx, bufs) {
+            Poll::Ready(r) => {
+                this.last = Instant::now();
+                Poll::Ready(r)
+            }
+            Poll::Pending => this.poll_idle(cx).map(Err),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    #[tokio::test(start_paused = true)]
+    async fn idle_streams_time_out_and_busy_ones_do_not() {
+        let (a, mut b) = tokio::io::duplex(64);
+        let mut a = IdleTimeout::new(a, Duration::from_secs(10));
+        let mut buf = [0u8; 8];
+        // Bytes every 6 s keep it open past 10 s.
+        for _ in 0..3 {
+            tokio::time::sleep(Duration::from_secs(6)).await;
+            b.write_all(b"x").await.unwrap();
+            assert_eq!(a.read(&mut buf).await.unwrap(), 1);
+        }
+        // Then silence: the read fails 10 s after the last byte.
+        let started = Instant::now();
+        let err = a.read(&mut buf).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+        assert_eq!(started.elapsed(), Duration::from_secs(10));
+    }
+
+    #[test]
+    fn the_cap_leaves_room_below_the_file_limit() {
+        assert_eq!(default_max_connections(20_000), 18_720);
+        assert_eq!(default_max_connections(1024), 64);
+        assert_eq!(default_max_connections(10_000_000), 100_000);
+    }
+}
