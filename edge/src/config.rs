@@ -55,6 +55,9 @@ pub struct EdgeConfig {
     pub max_connections: Option<usize>,
     pub header_timeout: Duration,
     pub idle_timeout: Duration,
+    /// How long the upstream may take to connect, to send a response head
+    /// and between body chunks before a fetch fails.
+    pub upstream_timeout: Duration,
 }
 
 impl EdgeConfig {
@@ -86,6 +89,7 @@ impl EdgeConfig {
             max_connections: None,
             header_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
+            upstream_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -153,6 +157,9 @@ pub struct Settings {
     /// A connection on which nothing moves for this long is closed [default: 60s]
     #[arg(long, env = "CAIRN_IDLE_TIMEOUT")]
     pub idle_timeout: Option<Span>,
+    /// The upstream's time to connect, to answer and between body chunks before a miss fails [default: 10s]
+    #[arg(long, env = "CAIRN_UPSTREAM_TIMEOUT")]
+    pub upstream_timeout: Option<Span>,
     /// Log lines as text or json [default: text]
     #[arg(long, env = "CAIRN_LOG_FORMAT")]
     pub log_format: Option<LogFormat>,
@@ -183,6 +190,7 @@ impl Settings {
             max_connections: self.max_connections.or(f.max_connections),
             header_timeout: self.header_timeout.or(f.header_timeout),
             idle_timeout: self.idle_timeout.or(f.idle_timeout),
+            upstream_timeout: self.upstream_timeout.or(f.upstream_timeout),
             log_format: self.log_format.or(f.log_format),
         })
     }
@@ -260,6 +268,9 @@ impl Settings {
         }
         if let Some(Span(d)) = self.idle_timeout {
             c.idle_timeout = d;
+        }
+        if let Some(Span(d)) = self.upstream_timeout {
+            c.upstream_timeout = d;
         }
         if let Some(r) = &self.signing_region {
             c.region = r.clone();

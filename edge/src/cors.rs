@@ -2,9 +2,15 @@
 //! edge key (`GET /bucket?cors`), kept for a short while, and dropped when
 //! the change feed reports a bucket-level change. Preflights are answered
 //! here; actual responses get the headers the matching rule allows.
+//!
+//! Bucket names come from clients, so the rules are kept in a bounded
+//! cache. A request never waits for the origin when rules are known: stale
+//! rules are served while one background task refreshes them, and kept
+//! while the origin is down. Only a bucket seen for the first time waits,
+//! at most [`FIRST_FETCH`]; a failure is remembered for [`RETRY`], so an
+//! outage costs each bucket one wait, not one per request.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::response::Response;
@@ -16,40 +22,95 @@ use cairn_shared::cors::{self, CorsRule};
 
 /// How long rules are trusted without a feed event (a safety net).
 const TTL: Duration = Duration::from_secs(30);
+/// How long a failed fetch is remembered before the next try.
+const RETRY: Duration = Duration::from_secs(5);
+/// The longest a request waits for a bucket's rules the first time.
+const FIRST_FETCH: Duration = Duration::from_secs(2);
+/// Buckets whose rules are kept.
+const BUCKETS: u64 = 10_000;
 
-#[derive(Default)]
+/// One bucket's rules as last fetched.
+#[derive(Debug)]
+struct Known {
+    rules: Vec<CorsRule>,
+    /// When they should be fetched again.
+    refresh_at: Instant,
+}
+
 pub struct BucketRules {
-    rules: Mutex<HashMap<String, (Vec<CorsRule>, Instant)>>,
+    known: moka::sync::Cache<String, Arc<Known>>,
+    /// Buckets being refreshed in the background (one task each).
+    refreshing: moka::sync::Cache<String, ()>,
+}
+
+impl Default for BucketRules {
+    fn default() -> Self {
+        Self {
+            known: moka::sync::Cache::new(BUCKETS),
+            refreshing: moka::sync::Cache::builder()
+                .max_capacity(BUCKETS)
+                .time_to_live(FIRST_FETCH * 2)
+                .build(),
+        }
+    }
 }
 
 impl BucketRules {
     pub fn forget(&self, bucket: &str) {
-        if let Ok(mut r) = self.rules.lock() {
-            r.remove(bucket);
+        self.known.invalidate(bucket);
+    }
+
+    async fn get(&self, state: &Arc<EdgeState>, bucket: &str) -> Vec<CorsRule> {
+        if let Some(known) = self.known.get(bucket) {
+            if known.refresh_at <= Instant::now() && !self.refreshing.contains_key(bucket) {
+                self.refreshing.insert(bucket.to_owned(), ());
+                let (state, bucket) = (state.clone(), bucket.to_owned());
+                tokio::spawn(async move {
+                    state.cors.fetch(&state, &bucket).await;
+                    state.cors.refreshing.invalidate(&bucket);
+                });
+            }
+            return known.rules.clone();
+        }
+        match tokio::time::timeout(FIRST_FETCH, self.fetch(state, bucket)).await {
+            Ok(rules) => rules,
+            Err(_) => {
+                self.remember(bucket, Vec::new(), RETRY);
+                Vec::new()
+            }
         }
     }
 
-    async fn get(&self, state: &EdgeState, bucket: &str) -> Vec<CorsRule> {
-        if let Ok(r) = self.rules.lock() {
-            if let Some((rules, at)) = r.get(bucket) {
-                if at.elapsed() < TTL {
-                    return rules.clone();
-                }
+    /// Reads the rules from the origin and keeps them. On failure the last
+    /// known rules stay (none for a new bucket) and are retried later.
+    async fn fetch(&self, state: &EdgeState, bucket: &str) -> Vec<CorsRule> {
+        match state.feed.bucket_cors(bucket).await {
+            Ok(xml) => {
+                let rules = xml
+                    .map(|x| cors::parse_config(&x).unwrap_or_default())
+                    .unwrap_or_default();
+                self.remember(bucket, rules.clone(), TTL);
+                rules
             }
-        }
-        // No rules (404) or an unreachable origin both mean "no CORS".
-        let fetched = match state.feed.bucket_cors(bucket).await {
-            Ok(Some(xml)) => cors::parse_config(&xml).unwrap_or_default(),
-            Ok(None) => Vec::new(),
             Err(e) => {
                 tracing::debug!(bucket, error = %e, "cannot read CORS rules");
-                return Vec::new();
+                let last = self
+                    .known
+                    .get(bucket)
+                    .map(|k| k.rules.clone())
+                    .unwrap_or_default();
+                self.remember(bucket, last.clone(), RETRY);
+                last
             }
-        };
-        if let Ok(mut r) = self.rules.lock() {
-            r.insert(bucket.to_owned(), (fetched.clone(), Instant::now()));
         }
-        fetched
+    }
+
+    fn remember(&self, bucket: &str, rules: Vec<CorsRule>, for_: Duration) {
+        let known = Known {
+            rules,
+            refresh_at: Instant::now() + for_,
+        };
+        self.known.insert(bucket.to_owned(), Arc::new(known));
     }
 }
 
@@ -62,7 +123,11 @@ fn apply(resp: &mut Response, values: Vec<(&'static str, String)>) {
 }
 
 /// Answers an OPTIONS preflight.
-pub async fn preflight(state: &EdgeState, bucket: &str, headers: &http::HeaderMap) -> Response {
+pub async fn preflight(
+    state: &Arc<EdgeState>,
+    bucket: &str,
+    headers: &http::HeaderMap,
+) -> Response {
     let h = |n: &str| headers.get(n).and_then(|v| v.to_str().ok());
     let (Some(origin), Some(method)) = (h("origin"), h("access-control-request-method")) else {
         return error(
@@ -92,7 +157,7 @@ pub async fn preflight(state: &EdgeState, bucket: &str, headers: &http::HeaderMa
 
 /// Adds CORS headers to an actual response when the rules allow `origin`.
 pub async fn decorate(
-    state: &EdgeState,
+    state: &Arc<EdgeState>,
     bucket: &str,
     origin: &str,
     method: &http::Method,

@@ -38,6 +38,7 @@ pub async fn run(
     if let Err(e) = &result {
         tracing::warn!(key, error = %e, "upstream fetch failed");
         add(&state.metrics.upstream_errors, 1);
+        state.failing.insert(key.clone(), ());
     }
     tx.send_modify(|p| p.done = Some(result.map_err(|e| e.to_string())));
     state.flights.finish(&flight);
@@ -46,6 +47,19 @@ pub async fn run(
     if let Some(temp) = temp {
         tx.closed().await;
         let _ = tokio::fs::remove_file(&temp).await;
+    }
+}
+
+/// The next piece of an upstream body; an upstream that sends nothing for
+/// `gap` fails the fetch instead of holding its waiters forever.
+async fn next_chunk(
+    stream: &mut (impl futures_util::Stream<Item = reqwest::Result<Bytes>> + Unpin),
+    gap: std::time::Duration,
+) -> anyhow::Result<Option<Bytes>> {
+    match tokio::time::timeout(gap, stream.next()).await {
+        Ok(Some(chunk)) => Ok(Some(chunk?)),
+        Ok(None) => Ok(None),
+        Err(_) => anyhow::bail!("the upstream sent nothing for {gap:?}"),
     }
 }
 
@@ -106,12 +120,13 @@ async fn fetch_into(
         _ => {
             if status >= 500 {
                 add(&state.metrics.upstream_errors, 1);
+                state.failing.insert(key.to_owned(), ());
             }
             let content_type = header(&resp, "content-type");
             let mut body = BytesMut::new();
             let mut stream = resp.bytes_stream();
-            while let Some(chunk) = stream.next().await {
-                body.extend_from_slice(&chunk?);
+            while let Some(chunk) = next_chunk(&mut stream, state.upstream.timeout()).await? {
+                body.extend_from_slice(&chunk);
                 if body.len() > MAX_ERROR_BODY {
                     break;
                 }
@@ -217,6 +232,7 @@ async fn receive(
         status: 200,
         entry: Some(entry.clone()),
         temp: Some(temp.clone()),
+        length: declared,
         ..Head::default()
     });
     let mut announced = false;
@@ -236,9 +252,9 @@ async fn receive(
     let whole = declared.is_some_and(|d| d <= MEMORY_OBJECT_MAX);
     let (mut written, mut paused) = (0u64, false);
     let mut stream = resp.bytes_stream();
+    let gap = state.upstream.timeout();
     let outcome: anyhow::Result<()> = async {
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk?;
+        while let Some(chunk) = next_chunk(&mut stream, gap).await? {
             written += chunk.len() as u64;
             // The last byte is held back until the body is verified and
             // stored: no client sees a complete response before the cache

@@ -26,6 +26,9 @@ pub struct Head {
     pub entry: Option<Entry>,
     /// For 200: where the body is being written.
     pub temp: Option<PathBuf>,
+    /// For 200: the body's length, if the upstream declared one (a parent
+    /// edge or other S3 endpoint may stream without Content-Length).
+    pub length: Option<u64>,
     /// For other statuses: the (small) body to pass on.
     pub body: Bytes,
     pub content_type: Option<String>,
@@ -106,7 +109,7 @@ type Running = (watch::Receiver<Progress>, Arc<Turns>);
 
 #[derive(Default)]
 pub struct Flights {
-    running: Mutex<HashMap<String, Running>>,
+    running: Arc<Mutex<HashMap<String, Running>>>,
 }
 
 /// A flight's waiters that have not yet been sent a first byte. While any
@@ -237,6 +240,29 @@ impl Turns {
 pub struct Lead {
     pub tx: watch::Sender<Progress>,
     pub turns: Arc<Turns>,
+    /// Takes the flight out of the map however the fetch ends.
+    _registered: Registered,
+}
+
+/// A flight's place in the map, removed on drop: a fetch task that panics
+/// (or is cancelled) must not leave its key answering 504 until restart.
+struct Registered {
+    running: Arc<Mutex<HashMap<String, Running>>>,
+    key: String,
+    turns: Arc<Turns>,
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        // Only this flight's entry: a newer one may hold the key by now.
+        if running
+            .get(&self.key)
+            .is_some_and(|(_, t)| Arc::ptr_eq(t, &self.turns))
+        {
+            running.remove(&self.key);
+        }
+    }
 }
 
 impl Flights {
@@ -254,14 +280,20 @@ impl Flights {
         let lead = Lead {
             tx,
             turns: turns.clone(),
+            _registered: Registered {
+                running: self.running.clone(),
+                key: key.to_owned(),
+                turns: turns.clone(),
+            },
         };
         (rx, Turn::new(turns), Some(lead))
     }
 
+    /// Ends the flight for `key` now (its waiters have their answer), so
+    /// new requests start afresh; also done when its [`Lead`] drops.
     pub fn finish(&self, key: &str) {
-        if let Ok(mut running) = self.running.lock() {
-            running.remove(key);
-        }
+        let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        running.remove(key);
     }
 
     pub fn in_flight(&self) -> usize {
@@ -300,6 +332,10 @@ const FIRST_CHUNK: u64 = 4 * 1024;
 /// Stream state after an error has been yielded: end the stream.
 const FAILED: u64 = u64::MAX;
 
+/// A `len` for [`body_stream`] that means "every byte the fetch gets",
+/// for a body whose length the upstream did not declare.
+pub const TO_THE_END: u64 = u64::MAX - 1;
+
 /// Streams `len` bytes from `start` of a body still being written: from
 /// memory while [`Head::buffered`] holds them, then from the temp file.
 /// `turn` is released with the first chunk; later chunks wait until every
@@ -314,8 +350,13 @@ pub fn body_stream(
 ) -> impl Stream<Item = std::io::Result<Bytes>> + Send + 'static {
     let turns = turn.0.clone();
     let mut turn = Some(turn);
+    let end = if len == TO_THE_END {
+        TO_THE_END
+    } else {
+        start.saturating_add(len).min(TO_THE_END - 1)
+    };
     futures_util::stream::unfold(
-        (rx, None::<tokio::fs::File>, start, start + len),
+        (rx, None::<tokio::fs::File>, start, end),
         move |(mut rx, mut file, pos, end)| {
             let (path, head, turns) = (path.clone(), head.clone(), turns.clone());
             if pos != start {
@@ -387,6 +428,8 @@ pub fn body_stream(
                         Some(Err(e)) => {
                             return Some((Err(std::io::Error::other(e)), (rx, None, FAILED, end)))
                         }
+                        // A body of unknown length ends with its fetch.
+                        Some(Ok(())) if end == TO_THE_END => return None,
                         Some(Ok(())) => {
                             return Some((
                                 Err(std::io::Error::other("body shorter than announced")),
@@ -417,6 +460,23 @@ async fn open_at(path: &std::path::Path, pos: u64) -> std::io::Result<tokio::fs:
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_lead_dropped_without_finishing_leaves_the_map() {
+        let flights = Flights::default();
+        let (_rx, _turn, lead) = flights.join("k");
+        // The fetch task panicked: its lead is dropped unfinished.
+        drop(lead);
+        assert_eq!(flights.in_flight(), 0);
+        let (_rx, _turn, lead) = flights.join("k");
+        assert!(lead.is_some(), "the next request starts a new fetch");
+        // An old lead never removes a newer flight of the same key.
+        flights.finish("k");
+        let (_rx2, _turn2, newer) = flights.join("k");
+        assert!(newer.is_some());
+        drop(lead);
+        assert_eq!(flights.in_flight(), 1);
+    }
+
     #[tokio::test]
     async fn the_others_go_on_once_every_waiter_had_its_first_chunk() {
         let flights = Flights::default();
@@ -444,8 +504,8 @@ mod tests {
     #[tokio::test]
     async fn a_waiter_that_never_takes_its_first_chunk_holds_the_others_once() {
         let flights = Flights::default();
-        let (_rx, first, _) = flights.join("k");
-        let (_rx2, _stuck, _) = flights.join("k");
+        let (_rx, first, _lead_first) = flights.join("k");
+        let (_rx2, _stuck, _no_lead) = flights.join("k");
         let turns = first.0.clone();
         drop(first);
         turns
@@ -461,7 +521,7 @@ mod tests {
     #[tokio::test]
     async fn a_lone_waiter_goes_on_at_once() {
         let flights = Flights::default();
-        let (_rx, only, _) = flights.join("k");
+        let (_rx, only, _lead_only) = flights.join("k");
         let turns = only.0.clone();
         drop(only);
         // Were it held for the settling time, the limit would turn turns off.
@@ -474,9 +534,9 @@ mod tests {
     #[tokio::test]
     async fn a_stampede_goes_on_only_once_no_waiter_has_joined_for_a_while() {
         let flights = Flights::default();
-        let (_rx, first, _) = flights.join("k");
+        let (_rx, first, _lead_first) = flights.join("k");
         let before_last_join = Instant::now();
-        let (_rx2, second, _) = flights.join("k");
+        let (_rx2, second, _no_lead) = flights.join("k");
         let turns = first.0.clone();
         drop((first, second));
         let settle = Duration::from_millis(50);
@@ -489,7 +549,7 @@ mod tests {
 
         // Waiters that never stop joining hold the others back only until
         // the limit, and then never again.
-        let (_rx3, third, _) = flights.join("k");
+        let (_rx3, third, _no_lead) = flights.join("k");
         drop(third);
         turns
             .all_served_within(Duration::from_millis(20), Duration::from_secs(3600))

@@ -120,9 +120,7 @@ fn apply(state: &EdgeState, page: &Value) {
             None => {
                 state.changed.insert(format!("{bucket}/"), ());
                 state.cors.forget(bucket);
-                for k in state.cache.keys_with_prefix(&format!("{bucket}/")) {
-                    state.cache.remove(&k);
-                }
+                state.cache.remove_prefix(&format!("{bucket}/"));
             }
         }
     }

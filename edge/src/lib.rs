@@ -55,6 +55,10 @@ pub struct EdgeState {
     /// origin: the parent may not have applied the same change yet, and
     /// its old copy would otherwise be cached here again.
     pub changed: moka::sync::Cache<String, ()>,
+    /// Keys whose last fetch failed (no answer, or 5xx) in the last few
+    /// seconds: a stale copy usable on error is served at once instead of
+    /// each request waiting out the upstream timeout again.
+    pub failing: moka::sync::Cache<String, ()>,
     /// `Via: 1.1 <name>`, added to every response (built once; `None` if
     /// the name cannot be a header value).
     pub via: Option<http::HeaderValue>,
@@ -87,12 +91,14 @@ pub fn open(config: EdgeConfig) -> anyhow::Result<Arc<EdgeState>> {
         &config.access_key,
         &config.secret_key,
         &config.region,
+        config.upstream_timeout,
     );
     let feed = Upstream::new(
         &config.origin,
         &config.access_key,
         &config.secret_key,
         &config.region,
+        config.upstream_timeout,
     );
     let via = http::HeaderValue::from_str(&format!("1.1 {}", config.name)).ok();
     Ok(Arc::new(EdgeState {
@@ -106,6 +112,10 @@ pub fn open(config: EdgeConfig) -> anyhow::Result<Arc<EdgeState>> {
         feed_connected: AtomicBool::new(false),
         key_refused: AtomicBool::new(false),
         cors: cors::BucketRules::default(),
+        failing: moka::sync::Cache::builder()
+            .max_capacity(100_000)
+            .time_to_live(std::time::Duration::from_secs(5))
+            .build(),
         changed: moka::sync::Cache::builder()
             .max_capacity(100_000)
             .time_to_live(std::time::Duration::from_secs(30))

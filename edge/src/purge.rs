@@ -41,13 +41,12 @@ pub fn handle(state: &EdgeState, parts: &http::request::Parts) -> Response {
             "bucket is required",
         );
     };
-    let keys = match (get("key"), get("prefix")) {
-        (Some(k), _) => vec![format!("{bucket}/{k}")],
+    let purged = match (get("key"), get("prefix")) {
+        (Some(k), _) => usize::from(state.cache.remove_object(&format!("{bucket}/{k}"))),
         (None, p) => state
             .cache
-            .keys_with_prefix(&format!("{bucket}/{}", p.unwrap_or(""))),
+            .remove_prefix(&format!("{bucket}/{}", p.unwrap_or(""))),
     };
-    let purged = keys.iter().filter(|k| state.cache.remove_object(k)).count();
     add(&state.metrics.purges, purged as u64);
     let mut resp = Response::new(Body::from(format!("{{\"purged\":{purged}}}")));
     resp.headers_mut().insert(

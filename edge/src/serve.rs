@@ -188,6 +188,16 @@ async fn serve_object(
                     return r;
                 }
             }
+            Some(e)
+                if e.status == 200 && e.usable_on_error() && state.failing.contains_key(&ck) =>
+            {
+                // The upstream just failed for this key: serve the stale
+                // copy now rather than wait for it to fail again.
+                add(&state.metrics.stale, 1);
+                if let Some(r) = respond_cached(state, parts, &ck, &e, "STALE").await {
+                    return r;
+                }
+            }
             Some(e) => {
                 let validator = (e.status == 200)
                     .then(|| e.etag().map(str::to_owned))
@@ -373,6 +383,27 @@ fn respond_head(
         return passthrough(h);
     };
     let (temp, head) = (temp.clone(), h.clone());
+    if h.length.is_none() {
+        // No declared length (a parent or other S3 endpoint streaming):
+        // the whole body, as it comes, without Content-Length; ranges and
+        // preconditions apply to the cached copy once it is complete.
+        let mut resp = Response::new(if parts.method == Method::HEAD {
+            Body::empty()
+        } else {
+            Body::from_stream(flight::body_stream(
+                rx,
+                turn,
+                head,
+                temp,
+                0,
+                flight::TO_THE_END,
+            ))
+        });
+        *resp.headers_mut() = entry.replay().headers.clone();
+        resp.headers_mut()
+            .insert("x-cache", HeaderValue::from_static(xcache));
+        return resp;
+    }
     build(parts, entry, xcache, move |start, len| {
         Body::from_stream(flight::body_stream(rx, turn, head, temp, start, len))
     })

@@ -21,9 +21,17 @@ use crate::upstream::Fetch;
 use crate::EdgeState;
 use cairn_shared::range;
 
-/// Makes sure slice `index` is cached, fetching it if needed; returns its
-/// entry, its bytes and whether it was already cached. `None` if the
-/// upstream will not serve it as a slice.
+/// What fetching one slice came to.
+enum Slice {
+    /// Its entry, its bytes and whether it was already cached.
+    Got(Arc<crate::cache::Entry>, Bytes, bool),
+    /// The slice starts past the object's end (the upstream said 416).
+    Unsatisfiable,
+    /// The upstream will not serve it as a slice: fetch the whole object.
+    Unavailable,
+}
+
+/// Makes sure slice `index` is cached, fetching it if needed.
 async fn slice(
     state: &Arc<EdgeState>,
     ck: &str,
@@ -31,7 +39,7 @@ async fn slice(
     key: &str,
     index: u64,
     signed: bool,
-) -> Option<(Arc<crate::cache::Entry>, Bytes, bool)> {
+) -> Slice {
     let sk = slice_key(ck, index);
     for round in 0..2 {
         if let Some(e) = state.cache.get(&sk) {
@@ -40,13 +48,19 @@ async fn slice(
                 if let Ok(Ok(Some(bytes))) =
                     tokio::task::spawn_blocking(move || st.cache.read_small(&sk2, &e2)).await
                 {
-                    return Some((e, bytes, round == 0));
+                    return Slice::Got(e, bytes, round == 0);
                 }
                 continue;
             }
         }
         let size = state.config.slice_size;
-        let range = (index * size, index * size + size - 1);
+        // Client numbers: a start no object can reach is unsatisfiable.
+        let Some(range) = index
+            .checked_mul(size)
+            .and_then(|start| Some((start, start.checked_add(size - 1)?)))
+        else {
+            return Slice::Unsatisfiable;
+        };
         // A slice is read once complete: it takes no turn.
         let (mut rx, _) = start_or_join(
             state,
@@ -59,21 +73,39 @@ async fn slice(
                 range: Some(range),
             },
         );
-        let head = flight::head(&mut rx).await.ok()?;
-        if head.status != 200 {
-            return None;
+        let Ok(head) = flight::head(&mut rx).await else {
+            return Slice::Unavailable;
+        };
+        match head.status {
+            200 => {}
+            416 => return Slice::Unsatisfiable,
+            _ => return Slice::Unavailable,
         }
         // Wait for the whole slice: it is small and cached as one piece.
         loop {
             let done = rx.borrow_and_update().done.clone();
             match done {
                 Some(Ok(())) => break,
-                Some(Err(_)) => return None,
-                None => rx.changed().await.ok()?,
+                Some(Err(_)) => return Slice::Unavailable,
+                None => {
+                    if rx.changed().await.is_err() {
+                        return Slice::Unavailable;
+                    }
+                }
             }
         }
     }
-    None
+    Slice::Unavailable
+}
+
+/// 416, with the object's size when it is known.
+fn unsatisfiable(total: Option<u64>) -> Response {
+    let mut resp = Response::new(Body::empty());
+    *resp.status_mut() = StatusCode::RANGE_NOT_SATISFIABLE;
+    if let Some(v) = total.and_then(|t| HeaderValue::from_str(&format!("bytes */{t}")).ok()) {
+        resp.headers_mut().insert(http::header::CONTENT_RANGE, v);
+    }
+    resp
 }
 
 /// Serves a closed range from slices; `None` to fall back to a whole fetch.
@@ -90,7 +122,13 @@ pub async fn serve(
         return None;
     };
     let size = state.config.slice_size;
-    let (first_entry, first, was_cached) = slice(state, ck, bucket, key, a / size, signed).await?;
+    let (first_entry, first, was_cached) =
+        match slice(state, ck, bucket, key, a / size, signed).await {
+            Slice::Got(e, b, cached) => (e, b, cached),
+            // Answered here: a whole fetch would only find the same.
+            Slice::Unsatisfiable => return Some(unsatisfiable(None)),
+            Slice::Unavailable => return None,
+        };
     if first_entry.private && !signed {
         return Some(crate::serve::error(
             StatusCode::FORBIDDEN,
@@ -100,13 +138,7 @@ pub async fn serve(
     }
     let total = first_entry.total?;
     let Some(span) = range::ByteRange::FromTo(a, b).resolve(total) else {
-        let mut resp = Response::new(Body::empty());
-        *resp.status_mut() = StatusCode::RANGE_NOT_SATISFIABLE;
-        resp.headers_mut().insert(
-            http::header::CONTENT_RANGE,
-            HeaderValue::from_str(&format!("bytes */{total}")).ok()?,
-        );
-        return Some(resp);
+        return Some(unsatisfiable(Some(total)));
     };
     let (first_index, last_index) = (span.start / size, span.end / size);
     let (state2, ck2, bucket2, key2) = (
@@ -124,8 +156,8 @@ pub async fn serve(
             let bytes = match cached {
                 Some(b) => b,
                 None => match slice(&state, &ck, &bucket, &key, index, signed).await {
-                    Some((_, b, _)) => b,
-                    None => {
+                    Slice::Got(_, b, _) => b,
+                    Slice::Unsatisfiable | Slice::Unavailable => {
                         return Some((
                             Err(std::io::Error::other("slice unavailable")),
                             (last_index + 1, None),

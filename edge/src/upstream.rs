@@ -13,6 +13,10 @@ pub struct KeyRefused(pub String);
 
 pub struct Upstream {
     client: reqwest::Client,
+    /// How long a fetch may wait for the upstream's response head (and a
+    /// connect may take): a black-holed upstream must fail the fetch, so
+    /// waiters get a stale copy or a 504, not a hang.
+    timeout: std::time::Duration,
     base: String,
     signer: RequestSigner,
 }
@@ -28,12 +32,20 @@ pub struct Fetch {
 }
 
 impl Upstream {
-    pub fn new(base: &str, access_key: &str, secret_key: &str, region: &str) -> Self {
+    pub fn new(
+        base: &str,
+        access_key: &str,
+        secret_key: &str,
+        region: &str,
+        timeout: std::time::Duration,
+    ) -> Self {
         Self {
             client: reqwest::Client::builder()
                 .pool_max_idle_per_host(64)
+                .connect_timeout(timeout)
                 .build()
                 .expect("http client"),
+            timeout,
             base: base.trim_end_matches('/').to_owned(),
             signer: RequestSigner::new(access_key, secret_key, region),
         }
@@ -57,6 +69,11 @@ impl Upstream {
             "the key {key:?} would not reach its own object"
         );
         Ok(url)
+    }
+
+    /// The longest wait for a response head, or between body chunks.
+    pub fn timeout(&self) -> std::time::Duration {
+        self.timeout
     }
 
     /// SigV4 headers for a GET of `url` (`UNSIGNED-PAYLOAD`).
@@ -83,7 +100,10 @@ impl Upstream {
                 req = req.header(k, v);
             }
         }
-        Ok(req.send().await?)
+        match tokio::time::timeout(self.timeout, req.send()).await {
+            Ok(resp) => Ok(resp?),
+            Err(_) => anyhow::bail!("no answer from upstream within {:?}", self.timeout),
+        }
     }
 
     /// A bucket's CORS configuration XML (`None` when it has none).

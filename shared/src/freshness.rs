@@ -23,6 +23,21 @@ pub struct Directives {
     pub stale_if_error: Option<u64>,
 }
 
+/// The largest delta-seconds a cache must represent (RFC 9111 §1.2.2):
+/// any larger value, however many digits, counts as this.
+pub const MAX_DELTA_SECONDS: u64 = 1 << 31;
+
+/// A delta-seconds value: digits only, capped at [`MAX_DELTA_SECONDS`].
+fn delta_seconds(arg: &str) -> Option<u64> {
+    if arg.is_empty() || !arg.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(
+        arg.parse::<u64>()
+            .map_or(MAX_DELTA_SECONDS, |n| n.min(MAX_DELTA_SECONDS)),
+    )
+}
+
 pub fn parse_cache_control(value: &str) -> Directives {
     let mut d = Directives::default();
     for item in value.split(',') {
@@ -30,7 +45,7 @@ pub fn parse_cache_control(value: &str) -> Directives {
             Some((n, a)) => (n.trim(), Some(a.trim().trim_matches('"'))),
             None => (item.trim(), None),
         };
-        let secs = arg.and_then(|a| a.parse::<u64>().ok());
+        let secs = arg.and_then(delta_seconds);
         match name.to_ascii_lowercase().as_str() {
             "no-store" => d.no_store = true,
             "no-cache" => d.no_cache = true,
@@ -89,16 +104,17 @@ pub fn policy(
                     .unwrap_or(Duration::ZERO),
             )
         });
+    let cap = Duration::from_secs(MAX_DELTA_SECONDS);
     let ttl = if d.no_cache {
         Duration::ZERO
     } else {
-        explicit.unwrap_or(defaults.ttl)
+        explicit.unwrap_or(defaults.ttl).min(cap)
     };
     let stale = |v: Option<u64>, default: Duration| {
         if d.must_revalidate {
             Duration::ZERO
         } else {
-            v.map(Duration::from_secs).unwrap_or(default)
+            v.map(Duration::from_secs).unwrap_or(default).min(cap)
         }
     };
     Policy {
@@ -131,8 +147,19 @@ mod tests {
     #[test]
     fn table() {
         let s = Duration::from_secs;
+        let big = s(MAX_DELTA_SECONDS);
         let cases: &[Case] = &[
             (None, None, true, s(60), s(0), s(300)),
+            // Delta-seconds past what a cache represents count as 2^31.
+            (
+                Some("max-age=99999999999999999999999, stale-while-revalidate=9223372036854775"),
+                None,
+                true,
+                big,
+                big,
+                s(300),
+            ),
+            (Some("max-age=-1"), None, true, s(0), s(0), s(300)),
             (Some("max-age=10"), None, true, s(10), s(0), s(300)),
             (
                 Some("max-age=10, s-maxage=99"),

@@ -64,16 +64,23 @@ pub fn now_ms() -> i64 {
         .as_millis() as i64
 }
 
-/// The cache key of slice `index` of `key`. NUL cannot occur in an S3 key
-/// (XML could not list it), so slice keys never collide with object keys.
+/// The cache key of slice `index` of `key` (`bucket/object`). Object
+/// keys start with their bucket's name, which starts with a letter or
+/// digit; slice keys start with NUL, so no object key (an S3 key may hold
+/// NUL) can ever name a slice.
 pub fn slice_key(key: &str, index: u64) -> String {
-    format!("{key}\0slice{index}")
+    format!("{SLICES}{key}\0{index}")
 }
 
-/// The prefix every slice key of `key` starts with.
+/// The prefix every slice key of `key` starts with (it may also cover
+/// slices of keys that extend `key` with NUL: dropping those too is
+/// harmless).
 pub fn slice_prefix(key: &str) -> String {
-    format!("{key}\0slice")
+    format!("{SLICES}{key}\0")
 }
+
+/// What every slice key starts with.
+pub const SLICES: &str = "\0";
 
 /// Where an entry stands right now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,7 +130,7 @@ impl Entry {
         let age = now_ms() - self.stored_ms;
         if age < self.ttl_ms {
             Freshness::Fresh
-        } else if age < self.ttl_ms + self.swr_ms {
+        } else if age < self.ttl_ms.saturating_add(self.swr_ms) {
             Freshness::StaleRevalidate
         } else {
             Freshness::Stale
@@ -132,15 +139,16 @@ impl Entry {
 
     /// Whether a stale copy may stand in for a failing origin now.
     pub fn usable_on_error(&self) -> bool {
-        now_ms() - self.stored_ms < self.ttl_ms + self.sie_ms.max(self.swr_ms)
+        now_ms() - self.stored_ms < self.ttl_ms.saturating_add(self.sie_ms.max(self.swr_ms))
     }
 
     /// Marks the entry as just received or revalidated under `policy`.
     pub fn refresh(&mut self, policy: &Policy) {
         self.stored_ms = now_ms();
-        self.ttl_ms = policy.ttl.as_millis() as i64;
-        self.swr_ms = policy.stale_while_revalidate.as_millis() as i64;
-        self.sie_ms = policy.stale_if_error.as_millis() as i64;
+        let ms = |d: std::time::Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+        self.ttl_ms = ms(policy.ttl);
+        self.swr_ms = ms(policy.stale_while_revalidate);
+        self.sie_ms = ms(policy.stale_if_error);
     }
 
     /// Forces revalidation on the next request (the origin said it changed,

@@ -44,7 +44,17 @@ pub struct Cache {
 impl Cache {
     pub fn open(dir: &std::path::Path, memory_max: u64, disk_max: u64) -> io::Result<Self> {
         let disk = disk::Layout::open(dir)?;
-        let loaded = disk.load()?;
+        let mut loaded = disk.load()?;
+        // Slices cached by earlier versions were keyed `key\0sliceN`, which
+        // an object key can spell: forget them (and, to be sure, any object
+        // key with NUL), costing at worst a refetch.
+        loaded.retain(|(k, _)| {
+            let keep = k.starts_with(entry::SLICES) || !k.contains('\0');
+            if !keep {
+                disk.remove_entry(k);
+            }
+            keep
+        });
         let mut seen = HashSet::new();
         let mut used = 0;
         for (_, e) in &loaded {
@@ -154,8 +164,23 @@ impl Cache {
         }
     }
 
-    /// Keys under `prefix` (`bucket/` for a whole bucket).
-    pub fn keys_with_prefix(&self, prefix: &str) -> Vec<String> {
+    /// Drops every object under `prefix` (`bucket/` for a whole bucket,
+    /// `bucket/dir/` for a folder) and every slice of one; returns how many
+    /// objects (not slices) were dropped.
+    pub fn remove_prefix(&self, prefix: &str) -> usize {
+        let slices = format!("{}{prefix}", entry::SLICES);
+        let mut objects = 0;
+        for k in self.keys_with_prefix(prefix) {
+            objects += usize::from(self.remove(&k));
+        }
+        for k in self.keys_with_prefix(&slices) {
+            self.remove(&k);
+        }
+        objects
+    }
+
+    /// Keys under `prefix`.
+    fn keys_with_prefix(&self, prefix: &str) -> Vec<String> {
         self.index
             .read()
             .map(|i| {
