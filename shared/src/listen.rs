@@ -32,7 +32,6 @@ use std::time::Duration;
 
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
@@ -105,6 +104,7 @@ where
             Error = Infallible,
         > + Clone
         + Send
+        + Unpin
         + 'static,
     S::Future: Send + 'static,
     B: http_body::Body + Send + 'static,
@@ -113,7 +113,8 @@ where
 {
     let permits = Arc::new(Semaphore::new(limits.max_connections));
     let lingering = Arc::new(Semaphore::new(LINGERING));
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    // Tells every connection to finish its request in flight and close.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
         .timer(TokioTimer::new())
@@ -146,17 +147,31 @@ where
             continue;
         };
         let io = TokioIo::new(IdleTimeout::new(tcp, limits.idle_timeout));
-        let conn = builder.serve_connection(io, TowerToHyperService::new(service.clone()));
-        let conn = graceful.watch(conn);
+        let mut conn = builder.serve_connection(io, Boxed(service.clone()));
+        let mut stopping = stop_rx.clone();
         tokio::spawn(async move {
-            if let Err(e) = conn.await {
+            let served = loop {
+                tokio::select! {
+                    r = std::future::poll_fn(|cx| conn.poll_without_shutdown(cx)) => break r,
+                    _ = stopping.changed() => Pin::new(&mut conn).graceful_shutdown(),
+                }
+            };
+            if let Err(e) = served {
                 tracing::debug!(error = %e, "connection ended with an error");
             }
+            let tcp = conn.into_parts().io.into_inner().inner;
+            linger(tcp).await;
             drop(permit);
         });
     }
     drop(listener);
-    graceful.shutdown().await;
+    // Idle connections close now; the others after their response.
+    let _ = stop_tx.send(true);
+    permits
+        .acquire_many(u32::try_from(limits.max_connections).unwrap_or(u32::MAX))
+        .await
+        .map(drop)
+        .ok();
     Ok(())
 }
 
@@ -172,30 +187,76 @@ pub fn shed_response(code: &str, message: &str) -> bytes::Bytes {
     .into()
 }
 
+/// A tower service as a hyper one whose futures are boxed: hyper hands a
+/// connection back (for the lingering close) only when they are `Unpin`.
+struct Boxed<S>(S);
+
+type BoxedResponse<B> = Pin<Box<dyn Future<Output = Result<http::Response<B>, Infallible>> + Send>>;
+
+impl<S, B> hyper::service::Service<http::Request<Incoming>> for Boxed<S>
+where
+    S: tower_service::Service<
+            http::Request<Incoming>,
+            Response = http::Response<B>,
+            Error = Infallible,
+        > + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = http::Response<B>;
+    type Error = Infallible;
+    type Future = BoxedResponse<B>;
+
+    fn call(&self, req: http::Request<Incoming>) -> Self::Future {
+        let mut service = self.0.clone();
+        Box::pin(async move {
+            std::future::poll_fn(|cx| service.poll_ready(cx)).await?;
+            service.call(req).await
+        })
+    }
+}
+
 /// Answers a connection over the cap. The socket is new, so its send
-/// buffer takes the few hundred bytes at once. Closing a socket with the
-/// client's request still unread would reset it and could destroy the
-/// answer before the client reads it, so a few refused connections at a
-/// time linger up to a second, reading and discarding, after the answer;
-/// the rest are closed at once.
+/// buffer takes the few hundred bytes at once. A few refused connections
+/// at a time get a lingering close; the rest are closed at once.
 fn refuse(tcp: TcpStream, shed: &bytes::Bytes, lingering: &Arc<Semaphore>) {
     let _ = tcp.try_write(shed);
     let Ok(permit) = lingering.clone().try_acquire_owned() else {
         return;
     };
     tokio::spawn(async move {
-        let mut tcp = tcp;
-        let _ = tokio::io::AsyncWriteExt::shutdown(&mut tcp).await;
-        let mut sink = [0u8; 4096];
-        let drain = async {
-            while matches!(tokio::io::AsyncReadExt::read(&mut tcp, &mut sink).await, Ok(n) if n > 0)
-            {
-            }
-        };
-        let _ = tokio::time::timeout(Duration::from_secs(1), drain).await;
+        linger(tcp).await;
         drop(permit);
     });
 }
+
+/// Closes a connection the way nginx's lingering close does: the server
+/// may have answered (an early error) before reading all the client sent,
+/// and closing a socket with unread bytes resets it, which can destroy the
+/// answer before the client reads it. So: end our side, then read and
+/// discard what still comes, for a moment, and close.
+async fn linger(mut tcp: TcpStream) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    if tcp.shutdown().await.is_err() {
+        return;
+    }
+    let mut sink = [0u8; 16 * 1024];
+    let mut left = LINGER_BYTES;
+    let drain = async {
+        while left > 0 {
+            match tcp.read(&mut sink).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => left = left.saturating_sub(n),
+            }
+        }
+    };
+    let _ = tokio::time::timeout(LINGER, drain).await;
+}
+
+/// The most a closing connection reads and discards, and for how long.
+const LINGER_BYTES: usize = 1 << 20;
+const LINGER: Duration = Duration::from_secs(2);
 
 /// A stream that fails with `TimedOut` once neither a read nor a write
 /// has made progress for `timeout`. Progress only records the time; the

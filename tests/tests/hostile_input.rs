@@ -311,3 +311,69 @@ async fn a_deleted_edge_key_stops_working_at_the_edge_within_seconds() {
         assert!(!body.contains("AWSAccessKeyId"), "{body}");
     }
 }
+
+/// A multipart/form-data POST with `fields` before a small file.
+async fn post_form(origin: &TestOrigin, fields: &[(String, String)]) -> (u16, String) {
+    let mut form = reqwest::multipart::Form::new();
+    for (k, v) in fields {
+        form = form.text(k.clone(), v.clone());
+    }
+    form = form.part("file", reqwest::multipart::Part::bytes(b"data".to_vec()));
+    let resp = reqwest::Client::new()
+        .post(format!("{}/formb", origin.url))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn a_post_form_is_bounded_before_its_signature_is_checked() {
+    let origin = TestOrigin::spawn();
+    origin
+        .client()
+        .create_bucket()
+        .bucket("formb")
+        .send()
+        .await
+        .unwrap();
+    let many: Vec<_> = (0..1000)
+        .map(|i| (format!("x-ignore-{i}"), "v".to_owned()))
+        .collect();
+    let (status, body) = post_form(&origin, &many).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("at most 64 fields"), "{body}");
+    let huge = vec![("x-ignore-a".to_owned(), "v".repeat(200 * 1024))];
+    let (status, body) = post_form(&origin, &huge).await;
+    assert_eq!(status, 400, "{body}");
+    let wide: Vec<_> = (0..3)
+        .map(|i| (format!("x-ignore-{i}"), "v".repeat(60 * 1024)))
+        .collect();
+    let (status, body) = post_form(&origin, &wide).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("MaxPostPreDataLengthExceededError"), "{body}");
+    // A form signed with a credential for another service is refused by
+    // the same scope checks header signatures get.
+    let fields: Vec<_> = [
+        ("key", "k"),
+        (
+            "policy",
+            "eyJleHBpcmF0aW9uIjoiMjA5OS0wMS0wMVQwMDowMDowMFoiLCJjb25kaXRpb25zIjpbXX0=",
+        ),
+        ("x-amz-algorithm", "AWS4-HMAC-SHA256"),
+        (
+            "x-amz-credential",
+            "CKTESTROOTACCESSKEY1/20260101/us-east-1/iam/aws4_request",
+        ),
+        ("x-amz-date", "20260101T000000Z"),
+        ("x-amz-signature", "00"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let (status, body) = post_form(&origin, &fields).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("only the S3 API"), "{body}");
+}

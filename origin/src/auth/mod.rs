@@ -9,6 +9,7 @@
 
 pub mod chunked;
 pub mod encode;
+pub mod post_policy;
 pub mod sigv2;
 pub mod sigv4;
 

@@ -50,7 +50,7 @@ pub fn parse_amz_date(s: &str) -> Option<SystemTime> {
 }
 
 /// Splits `AK/date/region/service/aws4_request`.
-fn credential(
+pub(super) fn credential(
     cred: &str,
     amz_date: &str,
     on_err: fn(&str) -> S3Error,
@@ -231,22 +231,7 @@ impl V4Request {
         region: &str,
         now: SystemTime,
     ) -> S3Result<Payload> {
-        if self.service != "s3" {
-            return Err(S3Error::msg(
-                Code::InvalidRequest,
-                format!(
-                    "This endpoint serves only the S3 API; the request was signed for '{}'.",
-                    self.service
-                ),
-            ));
-        }
-        if self.region != region {
-            return Err(malformed(&format!(
-                "the region '{}' is wrong; expecting '{region}'",
-                self.region
-            ))
-            .with("Region", region));
-        }
+        check_scope(&self.service, &self.region, region)?;
         match self.expires {
             Some(expires) => {
                 if now > self.time + Duration::from_secs(expires) {
@@ -325,6 +310,25 @@ impl V4Request {
             },
         })
     }
+}
+
+/// A credential scope must be for S3 in this origin's region.
+pub(super) fn check_scope(service: &str, signed_region: &str, region: &str) -> S3Result<()> {
+    if service != "s3" {
+        return Err(S3Error::msg(
+            Code::InvalidRequest,
+            format!(
+                "This endpoint serves only the S3 API; the request was signed for '{service}'."
+            ),
+        ));
+    }
+    if signed_region != region {
+        return Err(malformed(&format!(
+            "the region '{signed_region}' is wrong; expecting '{region}'"
+        ))
+        .with("Region", region));
+    }
+    Ok(())
 }
 
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {

@@ -11,14 +11,13 @@ use axum::body::Body;
 use axum::response::Response;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
-use hmac::{Hmac, Mac};
 use http::{HeaderMap, HeaderValue, StatusCode};
 use serde_json::Value;
 
 use super::put::{commit, single_blob_row, WriteConditions, STORED_HEADERS};
 use super::{authorize, empty, xml_response};
-use crate::auth::sigv4::{constant_time_eq, parse_amz_date};
-use crate::auth::{Principal, V4_ALGORITHM};
+use crate::auth::post_policy::PolicyCredentials;
+use crate::auth::Principal;
 use crate::checksum::ChecksumAlgo;
 use crate::error::{Code, S3Error, S3Result};
 use crate::state::AppState;
@@ -29,6 +28,10 @@ use cairn_shared::names::ObjectKey;
 
 /// Largest non-file form field.
 const MAX_FIELD: usize = 64 * 1024;
+/// Most fields before the file, and most bytes they may hold together:
+/// they are read before the signature can be checked, so they are bounded.
+const MAX_FIELDS: usize = 64;
+const MAX_FIELDS_BYTES: usize = 128 * 1024;
 /// Fields a policy need not mention.
 const EXEMPT: &[&str] = &[
     "x-amz-signature",
@@ -56,72 +59,16 @@ impl Form {
     }
 }
 
-/// Checks the policy's signature and returns the access key that signed it.
+/// Checks the policy's signature (in `auth`) and returns who signed it.
 async fn verify_signature(state: &AppState, form: &Form, policy_b64: &str) -> S3Result<Principal> {
-    let lookup = |ak: String| async move {
-        state
-            .keys
-            .get(&state.meta, &ak)
-            .await?
-            .ok_or_else(|| S3Error::new(Code::InvalidAccessKeyId).with("AWSAccessKeyId", ak))
+    let Some(credentials) = PolicyCredentials::parse(|n| form.get(n))? else {
+        return Err(denied("Anonymous uploads are not allowed; sign the policy"));
     };
-    if let Some(sig) = form.get("x-amz-signature") {
-        if form.get("x-amz-algorithm") != Some(V4_ALGORITHM) {
-            return Err(S3Error::msg(
-                Code::InvalidArgument,
-                "x-amz-algorithm must be AWS4-HMAC-SHA256",
-            ));
-        }
-        let cred = form.get("x-amz-credential").unwrap_or_default();
-        let parts: Vec<&str> = cred.split('/').collect();
-        let date = form.get("x-amz-date").and_then(parse_amz_date);
-        let (5, Some(time)) = (parts.len(), date) else {
-            return Err(S3Error::msg(
-                Code::InvalidArgument,
-                "x-amz-credential and x-amz-date must be valid",
-            ));
-        };
-        if parts[2] != state.config.region {
-            return Err(S3Error::msg(
-                Code::AuthorizationHeaderMalformed,
-                format!(
-                    "the region '{}' is wrong; expecting '{}'",
-                    parts[2], state.config.region
-                ),
-            )
-            .with("Region", state.config.region.as_str()));
-        }
-        let key = lookup(parts[0].to_owned()).await?;
-        let signing =
-            aws_sigv4::sign::v4::generate_signing_key(&key.secret_key, time, parts[2], parts[3]);
-        let expected = aws_sigv4::sign::v4::calculate_signature(signing, policy_b64.as_bytes());
-        if !constant_time_eq(expected.as_bytes(), sig.as_bytes()) {
-            return Err(S3Error::new(Code::SignatureDoesNotMatch));
-        }
-        return Ok(Principal::Key {
-            access_key: key.access_key,
-            name: key.name,
-            role: key.role,
-        });
-    }
-    if let (Some(ak), Some(sig)) = (form.get("awsaccesskeyid"), form.get("signature")) {
-        let key = lookup(ak.to_owned()).await?;
-        let mut mac = Hmac::<sha1::Sha1>::new_from_slice(key.secret_key.as_bytes())
-            .map_err(S3Error::internal)?;
-        mac.update(policy_b64.as_bytes());
-        if !constant_time_eq(
-            B64.encode(mac.finalize().into_bytes()).as_bytes(),
-            sig.as_bytes(),
-        ) {
-            return Err(S3Error::new(Code::SignatureDoesNotMatch));
-        }
-        return Ok(Principal::Key {
-            access_key: key.access_key,
-            name: key.name,
-            role: key.role,
-        });
-    }
-    Err(denied("Anonymous uploads are not allowed; sign the policy"))
+    let key = state
+        .keys
+        .get(&state.meta, credentials.access_key())
+        .await?;
+    credentials.verify(policy_b64, key.as_ref(), &state.config.region)
 }
 
 /// The policy's conditions, checked against the form. Returns the
@@ -250,6 +197,7 @@ pub async fn post_object(
     })?;
     let mut multipart = multer::Multipart::new(body.into_data_stream(), boundary);
     let mut form = Form { fields: Vec::new() };
+    let mut fields_bytes = 0usize;
     let mut file = None;
     while let Some(mut field) = multipart
         .next_field()
@@ -261,7 +209,17 @@ pub async fn post_object(
             file = Some(field);
             break;
         }
+        if form.fields.len() >= MAX_FIELDS {
+            return Err(S3Error::msg(
+                Code::InvalidArgument,
+                format!("A POST form may have at most {MAX_FIELDS} fields before the file."),
+            ));
+        }
         let value = read_field(&mut field).await?;
+        fields_bytes += name.len() + value.len();
+        if fields_bytes > MAX_FIELDS_BYTES {
+            return Err(S3Error::new(Code::MaxPostPreDataLengthExceededError));
+        }
         form.fields.push((name, value));
     }
     let mut file = file.ok_or_else(|| {
