@@ -83,7 +83,7 @@ fn policy(state: &EdgeState, resp: &reqwest::Response) -> freshness::Policy {
 }
 
 async fn fetch_into(
-    state: &EdgeState,
+    state: &Arc<EdgeState>,
     key: &str,
     bucket: &str,
     object: &str,
@@ -163,7 +163,7 @@ async fn fetch_into(
 }
 
 async fn receive(
-    state: &EdgeState,
+    state: &Arc<EdgeState>,
     key: &str,
     fetch: &Fetch,
     resp: reqwest::Response,
@@ -300,14 +300,13 @@ async fn receive(
     if policy.storable {
         entry.size = written;
         entry.blake3 = Some(hash.clone());
-        let body = state.cache.layout().body(&hash);
-        if !body.exists() {
-            std::fs::hard_link(&temp, &body)?;
-        }
         if whole {
             state.cache.remember(&hash, head.buffered.concat());
         }
-        state.cache.insert(key, entry);
+        // Linking the body into place is file I/O: off the async threads.
+        let (cache_state, key, temp) = (state.clone(), key.to_owned(), temp.clone());
+        tokio::task::spawn_blocking(move || cache_state.cache.insert_with_body(&key, entry, &temp))
+            .await??;
     }
     announce(written);
     Ok(())

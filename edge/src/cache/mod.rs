@@ -12,37 +12,52 @@
 //! nothing of requests or the upstream; `serve` combines them.
 //!
 //! The index holds entries behind `Arc`: a hit takes a reference, not a
-//! copy of every header string.
+//! copy of every header string. Index files are written and removed by one
+//! writer thread, in order, so no request waits for an fsync.
 
 pub mod disk;
 pub mod entry;
+mod writer;
 
 use std::collections::{HashMap, HashSet};
 use std::io::{self, Read};
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
+use lru::LruCache;
 
 pub use entry::{Entry, Freshness};
 
 /// Bodies up to this size are kept in (and served from) memory.
 pub const MEMORY_OBJECT_MAX: u64 = 8 << 20;
 
+/// The index: every key in least-recently-used order, and how many keys
+/// reference each body. Every operation on it is O(1) but prefix scans
+/// (purges, bucket-wide changes), so a miss costs the same with a million
+/// entries as with ten.
+struct Index {
+    entries: LruCache<String, Arc<Entry>>,
+    /// Keys referencing each body (by BLAKE3): a body's file is removed
+    /// when its count reaches zero.
+    refs: HashMap<String, usize>,
+}
+
 pub struct Cache {
-    index: RwLock<HashMap<String, Arc<Entry>>>,
-    /// Last use of each key (ms), for eviction.
-    used: Mutex<HashMap<String, i64>>,
+    index: Arc<Mutex<Index>>,
     memory: moka::sync::Cache<String, Bytes>,
     disk: disk::Layout,
     disk_max: u64,
     disk_used: AtomicU64,
     /// Bodies whose bytes were checked against their hash since start.
     verified: Mutex<HashSet<String>>,
+    /// Entry files written and removed, in order, off the async threads.
+    writer: writer::Writer,
 }
 
 impl Cache {
-    pub fn open(dir: &std::path::Path, memory_max: u64, disk_max: u64) -> io::Result<Self> {
+    pub fn open(dir: &Path, memory_max: u64, disk_max: u64) -> io::Result<Self> {
         let disk = disk::Layout::open(dir)?;
         let mut loaded = disk.load()?;
         // Slices cached by earlier versions were keyed `key\0sliceN`, which
@@ -55,23 +70,29 @@ impl Cache {
             }
             keep
         });
-        let mut seen = HashSet::new();
+        let mut index = Index {
+            entries: LruCache::unbounded(),
+            refs: HashMap::new(),
+        };
         let mut used = 0;
-        for (_, e) in &loaded {
+        for (k, e) in loaded {
             if let Some(h) = &e.blake3 {
-                if seen.insert(h.clone()) {
+                let n = index.refs.entry(h.clone()).or_insert(0);
+                if *n == 0 {
                     used += e.size;
                 }
+                *n += 1;
             }
+            index.entries.put(k, Arc::new(e));
         }
         let memory = moka::sync::Cache::builder()
             .weigher(|_k: &String, v: &Bytes| v.len().try_into().unwrap_or(u32::MAX))
             .max_capacity(memory_max)
             .build();
-        let now = entry::now_ms();
+        let index = Arc::new(Mutex::new(index));
         Ok(Self {
-            used: Mutex::new(loaded.iter().map(|(k, _)| (k.clone(), now)).collect()),
-            index: RwLock::new(loaded.into_iter().map(|(k, e)| (k, Arc::new(e))).collect()),
+            writer: writer::Writer::start(disk.clone(), index.clone())?,
+            index,
             memory,
             disk,
             disk_max,
@@ -80,63 +101,123 @@ impl Cache {
         })
     }
 
+    /// The index, recovered if a panic poisoned its lock (its state is
+    /// updated in steps that each leave it consistent).
+    fn index(&self) -> MutexGuard<'_, Index> {
+        self.index.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     pub fn layout(&self) -> &disk::Layout {
         &self.disk
     }
 
+    /// The entry for `key`, marked as just used.
     pub fn get(&self, key: &str) -> Option<Arc<Entry>> {
-        let e = self.index.read().ok()?.get(key).cloned();
-        if e.is_some() {
-            if let Ok(mut u) = self.used.lock() {
-                let now = entry::now_ms();
-                match u.get_mut(key) {
-                    Some(at) => *at = now,
-                    None => {
-                        u.insert(key.to_owned(), now);
-                    }
-                }
-            }
-        }
-        e
+        self.index().entries.get(key).cloned()
     }
 
-    /// Stores an entry whose body (if any) is already in `blobs/`.
-    pub fn insert(&self, key: &str, entry: Entry) {
-        if let Err(e) = self.disk.write_entry(key, &entry) {
-            tracing::warn!(key, error = %e, "cannot persist cache entry");
-        }
+    /// Stores an entry. Its body (if any) must be complete at `body`
+    /// (a verified download): it is linked into `blobs/` under its hash
+    /// unless that body is stored already. Waits for the disk: call it
+    /// from a blocking thread.
+    pub fn insert_with_body(&self, key: &str, entry: Entry, body: &Path) -> io::Result<()> {
         let entry = Arc::new(entry);
-        let old = self
-            .index
-            .write()
-            .ok()
-            .and_then(|mut i| i.insert(key.to_owned(), entry.clone()));
+        let released = {
+            let mut index = self.index();
+            if let Some(h) = &entry.blake3 {
+                // Linked under the lock: a concurrent removal of the same
+                // body checks its count under it too.
+                let target = self.disk.body(h);
+                if !index.refs.contains_key(h) && !target.exists() {
+                    std::fs::hard_link(body, &target)?;
+                }
+            }
+            self.put(&mut index, key, entry.clone())
+        };
+        self.after_put(key, &entry, released);
+        // The fetch holds back its last byte until this returns: what a
+        // client received as cached survives a crash, and evictions it
+        // caused are done.
+        self.writer.flush();
+        Ok(())
+    }
+
+    /// Stores an entry whose body (if any) is already stored under its
+    /// hash for another key (a remembered 404 has none).
+    pub fn insert(&self, key: &str, entry: Entry) {
+        let entry = Arc::new(entry);
+        let released = {
+            let mut index = self.index();
+            self.put(&mut index, key, entry.clone())
+        };
+        self.after_put(key, &entry, released);
+    }
+
+    /// Puts `entry` under `key` in the index, counting its body; returns
+    /// the bodies the change leaves unreferenced.
+    fn put(&self, index: &mut Index, key: &str, entry: Arc<Entry>) -> Vec<(String, u64)> {
         if let Some(h) = &entry.blake3 {
-            if !self.body_referenced_except(h, Some(key)) {
+            let n = index.refs.entry(h.clone()).or_insert(0);
+            if *n == 0 {
                 self.disk_used.fetch_add(entry.size, Ordering::Relaxed);
             }
+            *n += 1;
+        }
+        let old = index.entries.put(key.to_owned(), entry);
+        let mut released = Vec::new();
+        if let Some(old) = old {
+            released.extend(self.unref(index, &old));
+        }
+        released
+    }
+
+    /// Writes the entry file, forgets released bodies, evicts to fit.
+    fn after_put(&self, key: &str, entry: &Arc<Entry>, released: Vec<(String, u64)>) {
+        if let Some(h) = &entry.blake3 {
             if let Ok(mut v) = self.verified.lock() {
                 v.insert(h.clone());
             }
         }
-        if let Ok(mut u) = self.used.lock() {
-            u.insert(key.to_owned(), entry::now_ms());
-        }
-        if let Some(old) = old {
-            self.release(&old);
-        }
+        self.writer.write_entry(key, entry);
+        self.drop_bodies(released);
         self.evict();
+    }
+
+    /// One reference less to `old`'s body; the body if none is left.
+    fn unref(&self, index: &mut Index, old: &Entry) -> Option<(String, u64)> {
+        let h = old.blake3.as_ref()?;
+        let n = index.refs.get_mut(h)?;
+        *n -= 1;
+        if *n > 0 {
+            return None;
+        }
+        index.refs.remove(h);
+        Some((h.clone(), old.size))
+    }
+
+    /// Forgets bodies no entry references: memory now, files in the
+    /// background (only if still unreferenced by then).
+    fn drop_bodies(&self, bodies: Vec<(String, u64)>) {
+        for (h, size) in bodies {
+            self.memory.invalidate(&h);
+            let used = self.disk_used.load(Ordering::Relaxed);
+            self.disk_used.fetch_sub(size.min(used), Ordering::Relaxed);
+            if let Ok(mut v) = self.verified.lock() {
+                v.remove(&h);
+            }
+            self.writer.remove_body(&h);
+        }
     }
 
     /// Updates freshness after a 304 without touching the body.
     pub fn update(&self, key: &str, f: impl FnOnce(&mut Entry)) -> Option<Arc<Entry>> {
         let updated = {
-            let mut index = self.index.write().ok()?;
-            let e = index.get_mut(key)?;
+            let mut index = self.index();
+            let e = index.entries.peek_mut(key)?;
             f(Arc::make_mut(e));
             e.clone()
         };
-        let _ = self.disk.write_entry(key, &updated);
+        self.writer.write_entry(key, &updated);
         Some(updated)
     }
 
@@ -150,18 +231,18 @@ impl Cache {
     }
 
     pub fn remove(&self, key: &str) -> bool {
-        let old = self.index.write().ok().and_then(|mut i| i.remove(key));
-        self.disk.remove_entry(key);
-        if let Ok(mut u) = self.used.lock() {
-            u.remove(key);
-        }
-        match old {
-            Some(old) => {
-                self.release(&old);
-                true
+        let (found, released) = {
+            let mut index = self.index();
+            match index.entries.pop(key) {
+                Some(old) => (true, self.unref(&mut index, &old)),
+                None => (false, None),
             }
-            None => false,
+        };
+        if found {
+            self.writer.remove_entry(key);
+            self.drop_bodies(released.into_iter().collect());
         }
+        found
     }
 
     /// Drops every object under `prefix` (`bucket/` for a whole bucket,
@@ -179,30 +260,25 @@ impl Cache {
         objects
     }
 
-    /// Keys under `prefix`.
+    /// Keys under `prefix` (a scan: for purges and bucket-wide changes).
     fn keys_with_prefix(&self, prefix: &str) -> Vec<String> {
-        self.index
-            .read()
-            .map(|i| {
-                i.keys()
-                    .filter(|k| k.starts_with(prefix))
-                    .cloned()
-                    .collect()
-            })
-            .unwrap_or_default()
+        self.index()
+            .entries
+            .iter()
+            .filter(|(k, _)| k.starts_with(prefix))
+            .map(|(k, _)| k.clone())
+            .collect()
     }
 
     /// Marks every entry stale: used when the change feed lost track.
     pub fn expire_all(&self) {
-        if let Ok(mut i) = self.index.write() {
-            for e in i.values_mut() {
-                Arc::make_mut(e).expire();
-            }
+        for (_, e) in self.index().entries.iter_mut() {
+            Arc::make_mut(e).expire();
         }
     }
 
     pub fn len(&self) -> usize {
-        self.index.read().map(|i| i.len()).unwrap_or(0)
+        self.index().entries.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -216,33 +292,6 @@ impl Cache {
     pub fn memory_bytes(&self) -> u64 {
         self.memory.run_pending_tasks();
         self.memory.weighted_size()
-    }
-
-    fn body_referenced_except(&self, hash: &str, except: Option<&str>) -> bool {
-        self.index
-            .read()
-            .map(|i| {
-                i.iter()
-                    .any(|(k, e)| Some(k.as_str()) != except && e.blake3.as_deref() == Some(hash))
-            })
-            .unwrap_or(true)
-    }
-
-    /// Drops a body no entry references any more.
-    fn release(&self, old: &Entry) {
-        if let Some(h) = &old.blake3 {
-            if !self.body_referenced_except(h, None) {
-                self.memory.invalidate(h);
-                self.disk.remove_body(h);
-                self.disk_used.fetch_sub(
-                    old.size.min(self.disk_used.load(Ordering::Relaxed)),
-                    Ordering::Relaxed,
-                );
-                if let Ok(mut v) = self.verified.lock() {
-                    v.remove(h);
-                }
-            }
-        }
     }
 
     /// Makes room on the cache's filesystem for a body of `len` bytes,
@@ -266,6 +315,9 @@ impl Cache {
             if !self.evict_oldest() {
                 return false;
             }
+            // Evicted bodies are unlinked in the background: let the
+            // writer catch up before measuring again.
+            self.writer.flush();
         }
     }
 
@@ -280,18 +332,17 @@ impl Cache {
 
     /// Removes the least recently used key; false when none is left.
     fn evict_oldest(&self) -> bool {
-        let oldest = self
-            .used
-            .lock()
-            .ok()
-            .and_then(|u| u.iter().min_by_key(|(_, t)| **t).map(|(k, _)| k.clone()));
-        match oldest {
-            Some(k) => {
-                self.remove(&k);
-                true
-            }
-            None => false,
-        }
+        let (key, released) = {
+            let mut index = self.index();
+            let Some((key, old)) = index.entries.pop_lru() else {
+                return false;
+            };
+            let released = self.unref(&mut index, &old);
+            (key, released)
+        };
+        self.writer.remove_entry(&key);
+        self.drop_bodies(released.into_iter().collect());
+        true
     }
 
     /// Reads a small body, from memory or from disk, verifying disk bytes
