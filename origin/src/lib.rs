@@ -236,13 +236,7 @@ pub async fn run(
     tokio::spawn(sweep_uploads(state.clone()));
     tokio::spawn(record_edges(state.clone()));
     let c = &state.config;
-    let mut limits = listen::Limits::defaults(listen::raise_file_limit());
-    limits.header_timeout = c.header_timeout;
-    limits.idle_timeout = c.idle_timeout;
-    if let Some(n) = c.max_connections {
-        limits.max_connections = n.max(1);
-    }
-    tracing::info!(max_connections = limits.max_connections, "serving");
+    let limits = listen::Limits::configured(c.max_connections, c.header_timeout, c.idle_timeout);
     let shed = listen::shed_response("SlowDown", "Please reduce your request rate.");
     listen::serve(listener, app(state), limits, shed, shutdown).await
 }

@@ -64,6 +64,25 @@ impl Limits {
     }
 }
 
+impl Limits {
+    /// The limits a daemon runs with: the settings given, the cap by
+    /// default what the open-file limit (raised first) allows.
+    pub fn configured(
+        max_connections: Option<usize>,
+        header_timeout: Duration,
+        idle_timeout: Duration,
+    ) -> Self {
+        let mut limits = Self::defaults(raise_file_limit());
+        limits.header_timeout = header_timeout;
+        limits.idle_timeout = idle_timeout;
+        if let Some(n) = max_connections {
+            limits.max_connections = n.max(1);
+        }
+        tracing::info!(max_connections = limits.max_connections, "serving");
+        limits
+    }
+}
+
 /// The connection cap for a process allowed `file_limit` open files.
 pub fn default_max_connections(file_limit: u64) -> usize {
     let usable = file_limit.saturating_sub(RESERVED_FILES).max(64);

@@ -106,6 +106,18 @@ impl TestOrigin {
         self.dir.path().join("data")
     }
 
+    /// Creates a public-read bucket with the root key; the client.
+    pub async fn public_bucket(&self, name: &str) -> aws_sdk_s3::Client {
+        let s3 = self.client();
+        s3.create_bucket()
+            .bucket(name)
+            .acl(aws_sdk_s3::types::BucketCannedAcl::PublicRead)
+            .send()
+            .await
+            .expect("create a public bucket");
+        s3
+    }
+
     /// Files (sockets included) the process has open now.
     pub fn open_files(&self) -> usize {
         open_files(self.child.id())

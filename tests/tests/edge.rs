@@ -4,18 +4,10 @@
 use std::time::{Duration, Instant};
 
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::BucketCannedAcl;
 use cairn_tests::{payload, TestEdge, TestOrigin, PURGE_TOKEN};
 
 async fn public_bucket(origin: &TestOrigin, name: &str) -> aws_sdk_s3::Client {
-    let s3 = origin.client();
-    s3.create_bucket()
-        .bucket(name)
-        .acl(BucketCannedAcl::PublicRead)
-        .send()
-        .await
-        .unwrap();
-    s3
+    origin.public_bucket(name).await
 }
 
 async fn put(

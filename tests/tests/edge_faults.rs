@@ -7,18 +7,10 @@ use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::BucketCannedAcl;
 use cairn_tests::{presign_v4, raw_request, TestEdge, TestOrigin};
 
 async fn public_bucket(origin: &TestOrigin, name: &str) -> aws_sdk_s3::Client {
-    let s3 = origin.client();
-    s3.create_bucket()
-        .bucket(name)
-        .acl(BucketCannedAcl::PublicRead)
-        .send()
-        .await
-        .unwrap();
-    s3
+    origin.public_bucket(name).await
 }
 
 async fn get(url: &str, headers: &[(&str, &str)]) -> (u16, String, Vec<u8>) {
