@@ -36,6 +36,9 @@ pub struct Config {
     /// Uploads (PUT, UploadPart, POST) in progress at once; more are
     /// answered 503 SlowDown. Each holds a batch buffer, not a thread.
     pub max_uploads: usize,
+    /// Uploads slower than this on average (bytes a second, after 30 s)
+    /// are refused with RequestTimeout; 0 turns the minimum off.
+    pub min_body_rate: u64,
 }
 
 impl Config {
@@ -50,6 +53,7 @@ impl Config {
             header_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
             max_uploads: 1024,
+            min_body_rate: 1024,
         }
     }
 }
@@ -90,6 +94,9 @@ pub struct Settings {
     /// Uploads in progress at once; more are answered 503 SlowDown [default: 1024]
     #[arg(long, env = "CAIRN_MAX_UPLOADS")]
     pub max_uploads: Option<usize>,
+    /// Uploads slower than this on average after 30 s are refused (RequestTimeout); 0 = no minimum [default: 1KiB]
+    #[arg(long, env = "CAIRN_MIN_BODY_RATE")]
+    pub min_body_rate: Option<Size>,
     /// Log lines as text or json [default: text]
     #[arg(long, env = "CAIRN_LOG_FORMAT")]
     pub log_format: Option<LogFormat>,
@@ -111,6 +118,7 @@ impl Settings {
             header_timeout: self.header_timeout.or(f.header_timeout),
             idle_timeout: self.idle_timeout.or(f.idle_timeout),
             max_uploads: self.max_uploads.or(f.max_uploads),
+            min_body_rate: self.min_body_rate.or(f.min_body_rate),
             log_format: self.log_format.or(f.log_format),
         })
     }
@@ -145,6 +153,9 @@ impl Settings {
         }
         if let Some(n) = self.max_uploads {
             c.max_uploads = n.max(1);
+        }
+        if let Some(Size(n)) = self.min_body_rate {
+            c.min_body_rate = n;
         }
         c
     }

@@ -377,3 +377,62 @@ async fn a_post_form_is_bounded_before_its_signature_is_checked() {
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("only the S3 API"), "{body}");
 }
+
+#[tokio::test]
+async fn an_upload_slower_than_the_minimum_rate_is_refused_and_stores_nothing() {
+    use std::io::{Read, Write};
+    let origin = TestOrigin::spawn_with(&["--min-body-rate", "1KiB"]);
+    let s3 = origin.client();
+    s3.create_bucket().bucket("rate").send().await.unwrap();
+    let url = cairn_tests::presign_v4(
+        "PUT",
+        &format!("{}/rate/trickle", origin.url),
+        &origin.addr,
+        Duration::from_secs(600),
+    );
+    let target = url.trim_start_matches(&origin.url).to_owned();
+    let addr = origin.addr.clone();
+    let started = Instant::now();
+    let answer = tokio::task::spawn_blocking(move || {
+        let mut tcp = std::net::TcpStream::connect(&addr).unwrap();
+        tcp.set_read_timeout(Some(Duration::from_millis(500)))
+            .unwrap();
+        let head =
+            format!("PUT {target} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 1000000\r\n\r\n");
+        tcp.write_all(head.as_bytes()).unwrap();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        // 100 bytes a second, far below 1 KiB/s, until the server answers.
+        for _ in 0..120 {
+            if tcp.write_all(&[b'x'; 50]).is_err() {
+                break;
+            }
+            match tcp.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    got.extend_from_slice(&buf[..n]);
+                    break;
+                }
+                Err(_) => {}
+            }
+        }
+        String::from_utf8_lossy(&got).into_owned()
+    })
+    .await
+    .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains("RequestTimeout"), "{answer}");
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_secs(29) && waited < Duration::from_secs(40),
+        "refused after {waited:?}"
+    );
+    let err = s3
+        .head_object()
+        .bucket("rate")
+        .key("trickle")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(status(&err), 404, "nothing was stored");
+}

@@ -22,7 +22,15 @@ pub struct BodyReader {
     declared: Option<u64>,
     limit: u64,
     read: u64,
+    /// The slowest average an upload may keep up after [`RATE_GRACE`]
+    /// (bytes a second; 0: no minimum).
+    min_rate: u64,
+    started: std::time::Instant,
 }
+
+/// How long an upload may go before its average rate is held to the
+/// minimum: a slow start (a phone waking its radio) is not a slow client.
+pub const RATE_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
 
 fn header_u64(headers: &HeaderMap, name: &str) -> S3Result<Option<u64>> {
     match headers.get(name) {
@@ -77,7 +85,35 @@ impl BodyReader {
             declared,
             limit,
             read: 0,
+            min_rate: 0,
+            started: std::time::Instant::now(),
         })
+    }
+
+    /// Refuses the body (RequestTimeout) once, past [`RATE_GRACE`], it has
+    /// come slower than `bytes_per_sec` on average: a client trickling an
+    /// upload holds a connection and an upload slot for nothing.
+    pub fn min_rate(mut self, bytes_per_sec: u64) -> Self {
+        self.min_rate = bytes_per_sec;
+        self
+    }
+
+    fn check_rate(&self) -> S3Result<()> {
+        let elapsed = self.started.elapsed();
+        if self.min_rate == 0 || elapsed < RATE_GRACE {
+            return Ok(());
+        }
+        let due = (elapsed.as_secs_f64() * self.min_rate as f64) as u64;
+        if self.read < due {
+            return Err(S3Error::msg(
+                Code::RequestTimeout,
+                format!(
+                    "Your upload came slower than {} bytes a second; the connection was closed.",
+                    self.min_rate
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// The next piece of the body, or `None` once all declared bytes came.
@@ -96,6 +132,7 @@ impl BodyReader {
         match piece {
             Some(b) => {
                 self.read += b.len() as u64;
+                self.check_rate()?;
                 if self.read > self.limit {
                     return Err(S3Error::new(Code::EntityTooLarge)
                         .with("MaxSizeAllowed", self.limit.to_string()));

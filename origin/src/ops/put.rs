@@ -176,7 +176,8 @@ pub async fn receive(
     let sent = checksum::expected(headers)?;
     let algo = sent.algo.or(algo);
     let payload = &ctx.verified.payload;
-    let mut reader = BodyReader::new(body, headers, payload, ctx.state.config.max_object_size)?;
+    let mut reader = BodyReader::new(body, headers, payload, ctx.state.config.max_object_size)?
+        .min_rate(ctx.state.config.min_body_rate);
     let _slot = super::upload_slot(&ctx.state)?;
     let mut writer = BlobWriter::start(
         &ctx.state.blobs,
