@@ -67,9 +67,10 @@ pub fn target(host: Option<&str>, raw_path: &str, domain: Option<&str>) -> Resul
 /// (`%2E%2E` counts as `..`). So when a key has such a segment, every `/`
 /// in it is sent as `%2F`: the key is then one segment that is not a dot
 /// segment, and servers that decode the path (Cairn, S3) see the same
-/// key. `None` for the keys `.` and `..`, which no URL can carry.
+/// key. `None` for the keys `.` and `..` (and the empty key), which no URL
+/// can carry as an object.
 pub fn object_path(bucket: &str, key: &str) -> Option<String> {
-    if key == "." || key == ".." || !plausible_bucket(bucket) {
+    if key.is_empty() || key == "." || key == ".." || !plausible_bucket(bucket) {
         return None;
     }
     let risky = key
