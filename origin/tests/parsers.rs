@@ -86,6 +86,25 @@ proptest! {
     }
 
     #[test]
+    fn any_post_policy_is_checked_without_panicking(
+        expiration in tricky(),
+        op in prop::sample::select(vec!["eq", "starts-with", "content-length-range", "other"]),
+        field in tricky(),
+        want in tricky(),
+        n in any::<i64>(),
+        fields in proptest::collection::vec((tricky(), tricky()), 0..6),
+        raw in proptest::collection::vec(any::<u8>(), 0..64),
+    ) {
+        let policy = serde_json::json!({
+            "expiration": expiration,
+            "conditions": [[op, field, want], [op, n, n], {"bucket": "b"}, ["starts-with", "$key", ""]],
+        });
+        let policy = serde_json::to_vec(&policy).unwrap();
+        let _ = cairn_origin::ops::post::check_form_policy(&policy, &fields, "b", &want);
+        let _ = cairn_origin::ops::post::check_form_policy(&raw, &fields, "b", "k");
+    }
+
+    #[test]
     fn the_chunked_decoder_answers_any_bytes(
         pieces in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..64), 0..8),
         framed in any::<bool>(),

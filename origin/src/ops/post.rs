@@ -71,6 +71,23 @@ async fn verify_signature(state: &AppState, form: &Form, policy_b64: &str) -> S3
     credentials.verify(policy_b64, key.as_ref(), &state.config.region)
 }
 
+/// Checks a decoded policy document (JSON) against form fields (lowercase
+/// names), as a POST upload does after its signature; the fuzz target's
+/// way in.
+pub fn check_form_policy(
+    policy_json: &[u8],
+    fields: &[(String, String)],
+    bucket: &str,
+    key: &str,
+) -> S3Result<Option<(u64, u64)>> {
+    let policy: Value = serde_json::from_slice(policy_json)
+        .map_err(|_| S3Error::msg(Code::InvalidPolicyDocument, "Invalid Policy: Invalid JSON."))?;
+    let form = Form {
+        fields: fields.to_vec(),
+    };
+    check_policy(&policy, &form, bucket, key)
+}
+
 /// The policy's conditions, checked against the form. Returns the
 /// content-length range it sets, if any.
 fn check_policy(
