@@ -80,7 +80,19 @@ impl TestOrigin {
 
     /// Starts the origin on an existing data directory (restarts).
     pub fn spawn_in(dir: tempfile::TempDir, args: &[&str]) -> Self {
-        let mut cmd = Command::new(binary("cairn-origin"));
+        Self::spawn_cmd(dir, Command::new(binary("cairn-origin")), args)
+    }
+
+    /// Starts the origin with its soft open-file limit at `soft` (through
+    /// util-linux's `prlimit`), as a service manager might start it.
+    pub fn spawn_with_soft_file_limit(soft: u64, args: &[&str]) -> Self {
+        let mut cmd = Command::new("prlimit");
+        cmd.arg(format!("--nofile={soft}:"))
+            .arg(binary("cairn-origin"));
+        Self::spawn_cmd(tempfile::tempdir().expect("tempdir"), cmd, args)
+    }
+
+    fn spawn_cmd(dir: tempfile::TempDir, mut cmd: Command, args: &[&str]) -> Self {
         cmd.arg("serve")
             .arg("--data-dir")
             .arg(dir.path().join("data"))
@@ -121,6 +133,10 @@ impl TestOrigin {
     /// Files (sockets included) the process has open now.
     pub fn open_files(&self) -> usize {
         open_files(self.child.id())
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// An SDK client signed with the root key, path-style addressing.

@@ -259,3 +259,35 @@ async fn an_early_error_after_100_continue_closes_the_connection_cleanly() {
     assert!(!text.contains("100 continue"), "{text}");
     assert!(text.contains("connection: close"), "{text}");
 }
+
+#[tokio::test]
+async fn over_its_cap_the_origin_answers_slow_down_and_its_file_limit_is_raised() {
+    // Started with a soft limit of 1,024 below the hard one.
+    let origin = TestOrigin::spawn_with_soft_file_limit(1024, &["--max-connections", "20"]);
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", origin.pid())).unwrap();
+    let files: Vec<&str> = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    assert_ne!(files[3], "1024", "{limits}");
+    assert_eq!(
+        files[3], files[4],
+        "soft open-file limit raised to the hard one: {limits}"
+    );
+    let before = origin.open_files();
+    let held: Vec<_> = (0..20)
+        .map(|_| std::net::TcpStream::connect(&origin.addr).unwrap())
+        .collect();
+    // Give the accept loop the 20 connections before the 21st.
+    let started = Instant::now();
+    while origin.open_files() < before + 20 && started.elapsed() < Duration::from_secs(5) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (status, body) = cairn_tests::raw_request(&origin.addr, "GET", "/health", &[]);
+    let body = String::from_utf8_lossy(&body);
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("<Code>SlowDown</Code>"), "{body}");
+    drop(held);
+}

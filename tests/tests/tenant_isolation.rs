@@ -171,6 +171,26 @@ async fn dot_segment_keys_stay_in_their_own_bucket() {
     let (_, xcache, _) = get(&format!("{}{}", edge.url, paths[3])).await;
     assert_eq!(xcache, "HIT", "a//k was not purged with ./k");
 
+    // Bob's key is not an edge key: the feed and signing with it as the
+    // edge key are refused.
+    let feed = signed_get(
+        &format!("{}/_cairn/feed?after=now", origin.url),
+        &origin.addr,
+        (&b_ak, &b_sk),
+    )
+    .await;
+    assert_eq!(feed.status(), 403);
+    let own = signed_get(
+        &format!(
+            "{}/_cairn/sign?bucket=tenant&key=k&edge-key={b_ak}",
+            origin.url
+        ),
+        &origin.addr,
+        (&b_ak, &b_sk),
+    )
+    .await;
+    assert_eq!(own.status(), 400, "only an edge key can sign edge URLs");
+
     // Alice's object is untouched and still hers alone.
     let got = alice
         .get_object()
