@@ -13,13 +13,17 @@ use crate::error::{Code, S3Error, S3Result};
 use crate::http::endpoint::Endpoint;
 
 /// Headers (or prefixes) whose mere presence asks for a missing feature.
-const REFUSED: &[(&str, &str)] = &[
+/// SSE-C keys on a read name an object that was never encrypted: refused
+/// too, as S3 does.
+const ENCRYPTION: &[(&str, &str)] = &[
     ("x-amz-server-side-encryption", "Server-side encryption"),
     (
         "x-amz-copy-source-server-side-encryption",
         "Server-side encryption",
     ),
-    ("x-amz-grant-", "ACL grants"),
+];
+const GRANTS: &[(&str, &str)] = &[("x-amz-grant-", "ACL grants")];
+const OBJECT_FEATURES: &[(&str, &str)] = &[
     ("x-amz-object-lock-", "Object lock"),
     ("x-amz-tagging", "Object tagging"),
     ("x-amz-website-redirect-location", "Website redirects"),
@@ -53,17 +57,20 @@ pub fn refuse(endpoint: Endpoint, headers: &HeaderMap) -> S3Result<()> {
     if !(writes_object || reads_object || endpoint == CreateBucket) {
         return Ok(());
     }
-    let refused: &[(&str, &str)] = if reads_object {
-        // SSE-C keys for an object that was never encrypted: S3 refuses.
-        &REFUSED[..1]
+    let refused: &[&[(&str, &str)]] = if reads_object {
+        &[ENCRYPTION]
     } else if endpoint == CreateBucket {
-        &REFUSED[2..3]
+        &[GRANTS]
     } else {
-        REFUSED
+        &[ENCRYPTION, GRANTS, OBJECT_FEATURES]
     };
     for name in headers.keys() {
         let name = name.as_str();
-        if let Some((_, feature)) = refused.iter().find(|(h, _)| name.starts_with(h)) {
+        if let Some((_, feature)) = refused
+            .iter()
+            .flat_map(|r| r.iter())
+            .find(|(h, _)| name.starts_with(h))
+        {
             return Err(not_implemented(feature, name));
         }
     }
