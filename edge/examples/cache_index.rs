@@ -29,6 +29,7 @@ fn entry(hash: &str, size: u64) -> Entry {
         sie_ms: 0,
         private: false,
         total: None,
+        version: None,
         replay: Default::default(),
     }
 }

@@ -115,6 +115,12 @@ pub struct Settings {
     /// Address to serve on [default: 127.0.0.1:9080]
     #[arg(long, env = "CAIRN_LISTEN")]
     pub listen: Option<SocketAddr>,
+    /// Also serve HTTPS (HTTP/2 and HTTP/1.1) on this address, with --tls-cert
+    #[arg(long, env = "CAIRN_TLS_LISTEN")]
+    pub tls_listen: Option<SocketAddr>,
+    /// PEM files, each a certificate chain and its private key, chosen by SNI and reloaded when they change (comma-separated)
+    #[arg(long, env = "CAIRN_TLS_CERT", value_delimiter = ',')]
+    pub tls_cert: Option<Vec<PathBuf>>,
     /// Disk tier and feed position [default: ./edge-cache]
     #[arg(long, env = "CAIRN_CACHE_DIR")]
     pub cache_dir: Option<PathBuf>,
@@ -176,6 +182,8 @@ impl Settings {
             secret_key: self.secret_key.or(f.secret_key),
             purge_token: self.purge_token.or(f.purge_token),
             listen: self.listen.or(f.listen),
+            tls_listen: self.tls_listen.or(f.tls_listen),
+            tls_cert: self.tls_cert.or(f.tls_cert),
             cache_dir: self.cache_dir.or(f.cache_dir),
             memory_cache: self.memory_cache.or(f.memory_cache),
             disk_cache: self.disk_cache.or(f.disk_cache),

@@ -1,7 +1,8 @@
 //! CORS at the edge, from the origin's own bucket rules: fetched with the
 //! edge key (`GET /bucket?cors`), kept for a short while, and dropped when
 //! the change feed reports a bucket-level change. Preflights are answered
-//! here; actual responses get the headers the matching rule allows.
+//! here; actual responses get the headers the matching rule allows, and
+//! every response of a bucket with rules `Vary: Origin`.
 //!
 //! Bucket names come from clients, so the rules are kept in a bounded
 //! cache. A request never waits for the origin when rules are known: stale
@@ -32,10 +33,13 @@ const BUCKETS: u64 = 10_000;
 /// One bucket's rules as last fetched.
 #[derive(Debug)]
 struct Known {
-    rules: Vec<CorsRule>,
+    rules: Rules,
     /// When they should be fetched again.
     refresh_at: Instant,
 }
+
+/// A bucket's rules, shared by every request that reads them.
+pub type Rules = Arc<[CorsRule]>;
 
 pub struct BucketRules {
     known: moka::sync::Cache<String, Arc<Known>>,
@@ -60,7 +64,7 @@ impl BucketRules {
         self.known.invalidate(bucket);
     }
 
-    async fn get(&self, state: &Arc<EdgeState>, bucket: &str) -> Vec<CorsRule> {
+    pub async fn get(&self, state: &Arc<EdgeState>, bucket: &str) -> Rules {
         if let Some(known) = self.known.get(bucket) {
             if known.refresh_at <= Instant::now() && !self.refreshing.contains_key(bucket) {
                 self.refreshing.insert(bucket.to_owned(), ());
@@ -75,20 +79,22 @@ impl BucketRules {
         match tokio::time::timeout(FIRST_FETCH, self.fetch(state, bucket)).await {
             Ok(rules) => rules,
             Err(_) => {
-                self.remember(bucket, Vec::new(), RETRY);
-                Vec::new()
+                let none: Rules = Arc::new([]);
+                self.remember(bucket, none.clone(), RETRY);
+                none
             }
         }
     }
 
     /// Reads the rules from the origin and keeps them. On failure the last
     /// known rules stay (none for a new bucket) and are retried later.
-    async fn fetch(&self, state: &EdgeState, bucket: &str) -> Vec<CorsRule> {
+    async fn fetch(&self, state: &EdgeState, bucket: &str) -> Rules {
         match state.feed.bucket_cors(bucket).await {
             Ok(xml) => {
-                let rules = xml
+                let rules: Rules = xml
                     .map(|x| cors::parse_config(&x).unwrap_or_default())
-                    .unwrap_or_default();
+                    .unwrap_or_default()
+                    .into();
                 self.remember(bucket, rules.clone(), TTL);
                 rules
             }
@@ -98,14 +104,14 @@ impl BucketRules {
                     .known
                     .get(bucket)
                     .map(|k| k.rules.clone())
-                    .unwrap_or_default();
+                    .unwrap_or_else(|| Arc::new([]));
                 self.remember(bucket, last.clone(), RETRY);
                 last
             }
         }
     }
 
-    fn remember(&self, bucket: &str, rules: Vec<CorsRule>, for_: Duration) {
+    fn remember(&self, bucket: &str, rules: Rules, for_: Duration) {
         let known = Known {
             rules,
             refresh_at: Instant::now() + for_,
@@ -155,16 +161,25 @@ pub async fn preflight(
     }
 }
 
-/// Adds CORS headers to an actual response when the rules allow `origin`.
-pub async fn decorate(
-    state: &Arc<EdgeState>,
-    bucket: &str,
-    origin: &str,
+/// Adds CORS headers to an actual response when the bucket's rules allow
+/// its `Origin`. A bucket with rules answers differently by `Origin`, so
+/// its responses say `Vary: Origin` even to requests without one: no cache
+/// between us and the browser (nor the browser's own) may then reuse a
+/// response made for one origin for another.
+pub fn decorate(
+    rules: &[CorsRule],
+    origin: Option<&str>,
     method: &http::Method,
     resp: &mut Response,
 ) {
-    let rules = state.cors.get(state, bucket).await;
-    if let Some(rule) = cors::find(&rules, origin, method.as_str(), &[]) {
-        apply(resp, rule.response_headers(origin));
+    if rules.is_empty() {
+        return;
+    }
+    match origin.and_then(|o| Some((o, cors::find(rules, o, method.as_str(), &[])?))) {
+        Some((origin, rule)) => apply(resp, rule.response_headers(origin)),
+        None => {
+            resp.headers_mut()
+                .append(http::header::VARY, HeaderValue::from_static("Origin"));
+        }
     }
 }

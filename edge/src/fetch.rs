@@ -107,7 +107,13 @@ async fn fetch_into(
     match status {
         304 => {
             let policy = policy(state, &resp);
-            state.cache.update(key, |e| e.refresh(&policy));
+            let version = header(&resp, cairn_shared::feed::VERSION_HEADER);
+            state.cache.update(key, |e| {
+                e.refresh(&policy);
+                if version.is_some() {
+                    e.version = version.clone();
+                }
+            });
             announce(Head {
                 status,
                 ..Head::default()
@@ -147,6 +153,7 @@ async fn fetch_into(
                     sie_ms: 0,
                     private: false,
                     total: None,
+                    version: None,
                     replay: Default::default(),
                 };
                 state.cache.insert(key, entry);
@@ -202,6 +209,7 @@ async fn receive(
         sie_ms: 0,
         private: fetch.signed,
         total,
+        version: header(&resp, cairn_shared::feed::VERSION_HEADER),
         replay: Default::default(),
     };
     entry.refresh(&policy);

@@ -1,6 +1,8 @@
 //! Following the origin's change feed: every change drops the cached copy
 //! of that key (or of the whole bucket), so an overwrite reaches this edge
-//! within one long-poll round trip, whatever the TTL. The last sequence
+//! within one long-poll round trip, whatever the TTL. A copy of exactly
+//! the version the change wrote (`cairn_shared::feed`) is kept: fetched
+//! between the change and its event, it is already the new version. The last sequence
 //! seen is kept in the cache dir; after a restart the edge resumes there,
 //! and if the feed no longer reaches back that far, every entry is marked
 //! stale and revalidated before it is served as fresh again.
@@ -114,7 +116,8 @@ fn apply(state: &EdgeState, page: &Value) {
         match change.get("key").and_then(Value::as_str) {
             Some(key) => {
                 let key = format!("{bucket}/{key}");
-                state.cache.remove_object(&key);
+                let version = change.get("version").and_then(Value::as_str);
+                state.cache.remove_object_unless(&key, version);
                 state.changed.insert(key, ());
             }
             None => {

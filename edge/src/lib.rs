@@ -25,7 +25,6 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use axum::Router;
-use tokio::net::TcpListener;
 
 use crate::cache::Cache;
 use crate::config::EdgeConfig;
@@ -130,7 +129,7 @@ pub fn app(state: Arc<EdgeState>) -> Router {
 /// Serves until `shutdown` resolves; follows the change feed meanwhile.
 pub async fn run(
     state: Arc<EdgeState>,
-    listener: TcpListener,
+    listeners: Vec<listen::Listener>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     if state.config.follow_feed {
@@ -140,5 +139,5 @@ pub async fn run(
     let c = &state.config;
     let limits = listen::Limits::configured(c.max_connections, c.header_timeout, c.idle_timeout);
     let shed = listen::shed_response("ServiceUnavailable", "Too many connections; retry.");
-    listen::serve(listener, app(state), limits, shed, shutdown).await
+    listen::serve(listeners, app(state), limits, shed, shutdown).await
 }

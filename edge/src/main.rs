@@ -41,18 +41,29 @@ async fn real_main() -> anyhow::Result<()> {
         .or_file(cli.config.as_deref())
         .map_err(anyhow::Error::msg)?;
     init_logging(settings.log_format.unwrap_or_default());
+    // Before anything opens a file, and before we say we serve.
+    cairn_shared::listen::raise_file_limit();
     let config = settings.resolve().map_err(anyhow::Error::msg)?;
     let listen = settings.listen();
     let state = cairn_edge::open(config)?;
     // Fix the change-feed position before announcing that we serve.
     cairn_edge::follow::init(&state).await;
+    let mut listeners = Vec::new();
+    let tls = cairn_shared::tls::bind(settings.tls_listen, settings.tls_cert.as_deref())
+        .await
+        .map_err(anyhow::Error::msg)?;
+    if let Some(tls) = tls {
+        println!("cairn-edge listening on https://{}", tls.tcp.local_addr()?);
+        listeners.push(tls);
+    }
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     println!("cairn-edge listening on http://{}", listener.local_addr()?);
+    listeners.insert(0, listener.into());
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .context("cannot install a SIGTERM handler")?;
-    cairn_edge::run(state, listener, async move {
+    cairn_edge::run(state, listeners, async move {
         tokio::select! { _ = tokio::signal::ctrl_c() => {}, _ = term.recv() => {} }
     })
     .await?;

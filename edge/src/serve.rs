@@ -85,10 +85,14 @@ pub async fn handle(State(state): State<Arc<EdgeState>>, req: Request) -> Respon
         Ok(s) => s,
         Err((code, message)) => return error(StatusCode::FORBIDDEN, code, message),
     };
-    let mut resp = serve_object(&state, &parts, &bucket, &key, signed).await;
-    if let Some(origin) = parts.headers.get("origin").and_then(|v| v.to_str().ok()) {
-        crate::cors::decorate(&state, &bucket, origin, &parts.method, &mut resp).await;
-    }
+    // The bucket's CORS rules (known at once but for a bucket's first
+    // request) are read beside the object, never before it.
+    let (mut resp, rules) = tokio::join!(
+        serve_object(&state, &parts, &bucket, &key, signed),
+        state.cors.get(&state, &bucket)
+    );
+    let origin = parts.headers.get("origin").and_then(|v| v.to_str().ok());
+    crate::cors::decorate(&rules, origin, &parts.method, &mut resp);
     if let Some(via) = &state.via {
         resp.headers_mut().append(http::header::VIA, via.clone());
     }

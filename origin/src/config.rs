@@ -70,6 +70,12 @@ pub struct Settings {
     /// Address to serve S3 on [default: 127.0.0.1:9000]
     #[arg(long, env = "CAIRN_LISTEN")]
     pub listen: Option<SocketAddr>,
+    /// Also serve S3 over HTTPS (HTTP/2 and HTTP/1.1) on this address, with --tls-cert
+    #[arg(long, env = "CAIRN_TLS_LISTEN")]
+    pub tls_listen: Option<SocketAddr>,
+    /// PEM files, each a certificate chain and its private key, chosen by SNI and reloaded when they change (comma-separated)
+    #[arg(long, env = "CAIRN_TLS_CERT", value_delimiter = ',')]
+    pub tls_cert: Option<Vec<PathBuf>>,
     /// Base domain for virtual-hosted-style requests (bucket.DOMAIN)
     #[arg(long, env = "CAIRN_DOMAIN")]
     pub domain: Option<String>,
@@ -110,6 +116,8 @@ impl Settings {
         Ok(Self {
             data_dir: self.data_dir.or(f.data_dir),
             listen: self.listen.or(f.listen),
+            tls_listen: self.tls_listen.or(f.tls_listen),
+            tls_cert: self.tls_cert.or(f.tls_cert),
             domain: self.domain.or(f.domain),
             region: self.region.or(f.region),
             upload_max_age: self.upload_max_age.or(f.upload_max_age),

@@ -23,7 +23,6 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use axum::Router;
 use cairn_shared::listen;
-use tokio::net::TcpListener;
 
 use crate::config::Config;
 use crate::metrics::Metrics;
@@ -230,7 +229,7 @@ async fn record_edges(state: AppState) {
 /// Serves until `shutdown` resolves, then lets in-flight requests finish.
 pub async fn run(
     state: AppState,
-    listener: TcpListener,
+    listeners: Vec<listen::Listener>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     tokio::spawn(sweep_uploads(state.clone()));
@@ -238,5 +237,5 @@ pub async fn run(
     let c = &state.config;
     let limits = listen::Limits::configured(c.max_connections, c.header_timeout, c.idle_timeout);
     let shed = listen::shed_response("SlowDown", "Please reduce your request rate.");
-    listen::serve(listener, app(state), limits, shed, shutdown).await
+    listen::serve(listeners, app(state), limits, shed, shutdown).await
 }

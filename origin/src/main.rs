@@ -148,9 +148,23 @@ async fn real_main() -> anyhow::Result<()> {
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {
     init_logging(settings.log_format.unwrap_or(LogFormat::Text));
+    // Before anything opens a file, and before we say we serve.
+    cairn_shared::listen::raise_file_limit();
     let listen = settings.listen();
     let state = cairn_origin::open(settings.resolve()).await?;
     ensure_env_keys(&state).await?;
+    let mut listeners = Vec::new();
+    let tls = cairn_shared::tls::bind(settings.tls_listen, settings.tls_cert.as_deref())
+        .await
+        .map_err(anyhow::Error::msg)?;
+    if let Some(tls) = tls {
+        tracing::info!(addr = %tls.tcp.local_addr()?, "cairn-origin serving S3 over TLS");
+        println!(
+            "cairn-origin listening on https://{}",
+            tls.tcp.local_addr()?
+        );
+        listeners.push(tls);
+    }
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
@@ -159,7 +173,8 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         "cairn-origin listening on http://{}",
         listener.local_addr()?
     );
-    cairn_origin::run(state, listener, shutdown_signal()).await?;
+    listeners.insert(0, listener.into());
+    cairn_origin::run(state, listeners, shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())
 }

@@ -9,6 +9,7 @@
 pub mod conditional;
 pub mod cors;
 pub mod etag;
+pub mod feed;
 pub mod freshness;
 pub mod listen;
 pub mod names;
@@ -18,5 +19,6 @@ pub mod request_signer;
 pub mod settings;
 pub mod signed_url;
 pub mod target;
+pub mod tls;
 pub mod units;
 pub mod xml;

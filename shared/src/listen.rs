@@ -1,4 +1,5 @@
-//! Serving HTTP/1.1 connections within bounds, for both daemons.
+//! Serving HTTP connections within bounds, for both daemons: HTTP/1.1 in
+//! clear, and HTTP/1.1 or HTTP/2 over TLS ([`crate::tls`]).
 //!
 //! A server that keeps every connection a client opens, for as long as the
 //! client likes, is one `for` loop away from being stopped: 20,000 idle
@@ -31,7 +32,8 @@ use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
@@ -103,50 +105,136 @@ pub fn raise_file_limit() -> u64 {
     }
 }
 
-/// Serves `service` on `listener` until `shutdown` resolves, then lets the
-/// requests in flight finish (idle connections close at once).
+/// What [`serve`] serves (an axum `Router` is one).
+pub trait HttpService<B>:
+    tower_service::Service<
+        http::Request<Incoming>,
+        Response = http::Response<B>,
+        Error = Infallible,
+        Future: Send + 'static,
+    > + Clone
+    + Send
+    + Unpin
+    + 'static
+{
+}
+
+impl<T, B> HttpService<B> for T where
+    T: tower_service::Service<
+            http::Request<Incoming>,
+            Response = http::Response<B>,
+            Error = Infallible,
+            Future: Send + 'static,
+        > + Clone
+        + Send
+        + Unpin
+        + 'static
+{
+}
+
+/// The response bodies [`serve`] can send.
+pub trait ResponseBody:
+    http_body::Body<Data: Send, Error: Into<Box<dyn std::error::Error + Send + Sync>>> + Send + 'static
+{
+}
+
+impl<T> ResponseBody for T where
+    T: http_body::Body<Data: Send, Error: Into<Box<dyn std::error::Error + Send + Sync>>>
+        + Send
+        + 'static
+{
+}
+
+/// A socket to serve on: in clear, or TLS with this configuration.
+pub struct Listener {
+    pub tcp: TcpListener,
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+}
+
+impl From<TcpListener> for Listener {
+    fn from(tcp: TcpListener) -> Self {
+        Self { tcp, tls: None }
+    }
+}
+
+/// What every accept loop of one server shares.
+struct Shared {
+    limits: Limits,
+    shed: bytes::Bytes,
+    /// One per connection served, across all listeners.
+    permits: Arc<Semaphore>,
+    lingering: Arc<Semaphore>,
+    /// Tells every connection to finish its request in flight and close.
+    stop: tokio::sync::watch::Receiver<bool>,
+}
+
+/// Serves `service` on every listener until `shutdown` resolves, then
+/// lets the requests in flight finish (idle connections close at once).
 ///
 /// `shed` is the whole HTTP response (status line, headers, body) written
-/// to a connection refused because `max_connections` are open
-/// ([`shed_response`]).
+/// to a connection refused because `max_connections` are open across all
+/// listeners ([`shed_response`]).
+///
+/// On a TLS listener the handshake must finish within `header_timeout`;
+/// the connection then speaks HTTP/2 or HTTP/1.1 as ALPN chose.
 pub async fn serve<S, B>(
-    listener: TcpListener,
+    listeners: Vec<Listener>,
     service: S,
     limits: Limits,
     shed: bytes::Bytes,
     shutdown: impl Future<Output = ()> + Send,
 ) -> io::Result<()>
 where
-    S: tower_service::Service<
-            http::Request<Incoming>,
-            Response = http::Response<B>,
-            Error = Infallible,
-        > + Clone
-        + Send
-        + Unpin
-        + 'static,
-    S::Future: Send + 'static,
-    B: http_body::Body + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    S: HttpService<B>,
+    B: ResponseBody,
 {
-    let permits = Arc::new(Semaphore::new(limits.max_connections));
-    let lingering = Arc::new(Semaphore::new(LINGERING));
-    // Tells every connection to finish its request in flight and close.
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    let shared = Arc::new(Shared {
+        limits,
+        shed,
+        permits: Arc::new(Semaphore::new(limits.max_connections)),
+        lingering: Arc::new(Semaphore::new(LINGERING)),
+        stop,
+    });
+    let mut loops = tokio::task::JoinSet::new();
+    for listener in listeners {
+        loops.spawn(accept_loop(listener, service.clone(), shared.clone()));
+    }
+    shutdown.await;
+    // Stop accepting (the listeners close with their loops).
+    loops.abort_all();
+    while loops.join_next().await.is_some() {}
+    // Idle connections close now; the others after their response.
+    let _ = stop_tx.send(true);
+    shared
+        .permits
+        .acquire_many(u32::try_from(limits.max_connections).unwrap_or(u32::MAX))
+        .await
+        .map(drop)
+        .ok();
+    Ok(())
+}
+
+async fn accept_loop<S, B>(listener: Listener, service: S, shared: Arc<Shared>)
+where
+    S: HttpService<B>,
+    B: ResponseBody,
+{
+    let limits = shared.limits;
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout)
         .keep_alive(true);
-    tokio::pin!(shutdown);
+    let secure = listener.tls.map(|config| {
+        (
+            tokio_rustls::TlsAcceptor::from(config),
+            tls_builder(&limits),
+        )
+    });
     let mut last_accept_error: Option<Instant> = None;
     loop {
-        let accepted = tokio::select! {
-            _ = &mut shutdown => break,
-            accepted = listener.accept() => accepted,
-        };
-        let tcp = match accepted {
+        let tcp = match listener.tcp.accept().await {
             Ok((tcp, _)) => tcp,
             Err(e) => {
                 // Out of descriptors (or a connection reset before accept):
@@ -161,13 +249,38 @@ where
             }
         };
         let _ = tcp.set_nodelay(true);
-        let Ok(permit) = permits.clone().try_acquire_owned() else {
-            refuse(tcp, &shed, &lingering);
+        let Ok(permit) = shared.permits.clone().try_acquire_owned() else {
+            refuse(tcp, &shared.shed, &shared.lingering);
             continue;
         };
+        let mut stopping = shared.stop.clone();
+        if let Some((acceptor, builder)) = &secure {
+            let (acceptor, builder, service) = (acceptor.clone(), builder.clone(), service.clone());
+            let io = IdleTimeout::new(tcp, limits.idle_timeout);
+            tokio::spawn(async move {
+                match tokio::time::timeout(limits.header_timeout, acceptor.accept(io)).await {
+                    Ok(Ok(stream)) => {
+                        let conn = builder.serve_connection(TokioIo::new(stream), Boxed(service));
+                        tokio::pin!(conn);
+                        let served = loop {
+                            tokio::select! {
+                                r = conn.as_mut() => break r,
+                                _ = stopping.changed() => conn.as_mut().graceful_shutdown(),
+                            }
+                        };
+                        if let Err(e) = served {
+                            tracing::debug!(error = %e, "TLS connection ended with an error");
+                        }
+                    }
+                    Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
+                    Err(_) => tracing::debug!("TLS handshake timed out"),
+                }
+                drop(permit);
+            });
+            continue;
+        }
         let io = TokioIo::new(IdleTimeout::new(tcp, limits.idle_timeout));
         let mut conn = builder.serve_connection(io, Boxed(service.clone()));
-        let mut stopping = stop_rx.clone();
         tokio::spawn(async move {
             let served = loop {
                 tokio::select! {
@@ -183,16 +296,33 @@ where
             drop(permit);
         });
     }
-    drop(listener);
-    // Idle connections close now; the others after their response.
-    let _ = stop_tx.send(true);
-    permits
-        .acquire_many(u32::try_from(limits.max_connections).unwrap_or(u32::MAX))
-        .await
-        .map(drop)
-        .ok();
-    Ok(())
 }
+
+/// HTTP/1.1 and HTTP/2 for TLS connections (ALPN decides; a client
+/// without ALPN gets HTTP/1.1 unless it opens with the HTTP/2 preface).
+fn tls_builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout)
+        .keep_alive(true);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        // Bounds per connection: streams at once, and header bytes.
+        .max_concurrent_streams(MAX_STREAMS)
+        .max_header_list_size(MAX_HEADER_LIST)
+        // A connection that stops answering pings is closed.
+        .keep_alive_interval(Some(limits.header_timeout))
+        .keep_alive_timeout(limits.header_timeout);
+    builder
+}
+
+/// HTTP/2 streams one connection may have open at once.
+const MAX_STREAMS: u32 = 256;
+/// The most header bytes an HTTP/2 request may carry.
+const MAX_HEADER_LIST: u32 = 64 * 1024;
 
 /// A whole `503` response with an S3-style XML error, for [`serve`].
 pub fn shed_response(code: &str, message: &str) -> bytes::Bytes {
@@ -227,12 +357,29 @@ where
     type Error = Infallible;
     type Future = BoxedResponse<B>;
 
-    fn call(&self, req: http::Request<Incoming>) -> Self::Future {
+    fn call(&self, mut req: http::Request<Incoming>) -> Self::Future {
+        with_host(&mut req);
         let mut service = self.0.clone();
         Box::pin(async move {
             std::future::poll_fn(|cx| service.poll_ready(cx)).await?;
             service.call(req).await
         })
+    }
+}
+
+/// An HTTP/2 request names its host in `:authority`, which hyper puts in
+/// the URI, not in a `Host` header. Everything above this module (virtual
+/// hosts, the host a signature covers) reads `Host`: give it one.
+fn with_host<B>(req: &mut http::Request<B>) {
+    if req.headers().contains_key(http::header::HOST) {
+        return;
+    }
+    let host = req
+        .uri()
+        .authority()
+        .and_then(|a| http::HeaderValue::from_str(a.as_str()).ok());
+    if let Some(host) = host {
+        req.headers_mut().insert(http::header::HOST, host);
     }
 }
 

@@ -4,6 +4,8 @@
 //! The binaries must be built first (`cargo build --bins`); `scripts/test`
 //! does that, and the helper says so if it cannot find them.
 
+pub mod slow_link;
+
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -33,7 +35,14 @@ pub fn binary(name: &str) -> PathBuf {
 /// Starts `cmd` with stderr to `log`, reads stdout until the line that
 /// starts with `ready` (which names the bound address), and keeps draining
 /// stdout so the child never blocks on a full pipe.
-fn spawn_ready(mut cmd: Command, log: &std::path::Path, ready: &str) -> (Child, String) {
+///
+/// Also returns the address of a `… listening on https://ADDR` line
+/// printed before it (a TLS listener).
+fn spawn_ready(
+    mut cmd: Command,
+    log: &std::path::Path,
+    ready: &str,
+) -> (Child, String, Option<String>) {
     let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(std::fs::File::create(log).expect("log file"))
@@ -41,6 +50,7 @@ fn spawn_ready(mut cmd: Command, log: &std::path::Path, ready: &str) -> (Child, 
         .expect("spawn");
     let stdout = child.stdout.take().expect("stdout");
     let mut lines = BufReader::new(stdout).lines();
+    let mut https = None;
     let addr = loop {
         let line = lines
             .next()
@@ -54,15 +64,20 @@ fn spawn_ready(mut cmd: Command, log: &std::path::Path, ready: &str) -> (Child, 
         if let Some(url) = line.strip_prefix(ready) {
             break url.trim().to_owned();
         }
+        if let Some((_, addr)) = line.split_once(" listening on https://") {
+            https = Some(addr.trim().to_owned());
+        }
     };
     std::thread::spawn(move || for _ in lines {});
-    (child, addr)
+    (child, addr, https)
 }
 
 /// A running origin process with its own data directory.
 pub struct TestOrigin {
     pub url: String,
     pub addr: String,
+    /// The HTTPS listener's address, when started with `--tls-listen`.
+    pub https_addr: Option<String>,
     pub dir: tempfile::TempDir,
     child: Child,
 }
@@ -101,7 +116,7 @@ impl TestOrigin {
             .env("CAIRN_ROOT_ACCESS_KEY", ROOT_AK)
             .env("CAIRN_ROOT_SECRET_KEY", ROOT_SK)
             .env("CAIRN_LOG", "info");
-        let (child, addr) = spawn_ready(
+        let (child, addr, https_addr) = spawn_ready(
             cmd,
             &dir.path().join("origin.log"),
             "cairn-origin listening on http://",
@@ -109,6 +124,7 @@ impl TestOrigin {
         TestOrigin {
             url: format!("http://{addr}"),
             addr,
+            https_addr,
             dir,
             child,
         }
@@ -425,6 +441,8 @@ impl TestOrigin {
 pub struct TestEdge {
     pub url: String,
     pub addr: String,
+    /// The HTTPS listener's address, when started with `--tls-listen`.
+    pub https_addr: Option<String>,
     pub dir: tempfile::TempDir,
     pub access_key: String,
     pub secret_key: String,
@@ -468,7 +486,7 @@ impl TestEdge {
             .args(args)
             .env("CAIRN_PURGE_TOKEN", PURGE_TOKEN)
             .env("CAIRN_LOG", "info");
-        let (child, addr) = spawn_ready(
+        let (child, addr, https_addr) = spawn_ready(
             cmd,
             &dir.path().join("edge.log"),
             "cairn-edge listening on http://",
@@ -476,6 +494,7 @@ impl TestEdge {
         TestEdge {
             url: format!("http://{addr}"),
             addr,
+            https_addr,
             dir,
             access_key: ak.to_owned(),
             secret_key: sk.to_owned(),
@@ -485,6 +504,11 @@ impl TestEdge {
 
     pub fn cache_dir(&self) -> PathBuf {
         self.dir.path().join("cache")
+    }
+
+    /// What the edge has logged so far (for assertion messages).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("edge.log")).unwrap_or_default()
     }
 
     /// Files (sockets included) the process has open now.

@@ -550,10 +550,28 @@ async fn cors_as_the_bucket_rules_say() {
         );
         assert_eq!(got.headers["access-control-expose-headers"], "ETag");
     }
-    assert!(!get(&url, &[("origin", "http://evil.test")])
-        .await
-        .headers
-        .contains_key("access-control-allow-origin"));
+    let vary = |got: &Got| {
+        got.headers
+            .get_all("vary")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .any(|v| {
+                v.split(',')
+                    .any(|n| n.trim().eq_ignore_ascii_case("origin"))
+            })
+    };
+    let evil = get(&url, &[("origin", "http://evil.test")]).await;
+    assert!(!evil.headers.contains_key("access-control-allow-origin"));
+    // Whatever the request's Origin, or none: no cache on the way may
+    // reuse one origin's answer for another.
+    assert!(vary(&evil), "{:?}", evil.headers);
+    let plain = get(&url, &[]).await;
+    assert_eq!(plain.xcache, "HIT");
+    assert!(
+        vary(&plain),
+        "Vary: Origin without an Origin: {:?}",
+        plain.headers
+    );
 
     // New rules reach the edge through the change feed.
     s3.put_bucket_cors()
@@ -629,17 +647,24 @@ async fn a_range_of_a_cold_1_gib_object_moves_one_slice() {
         &[("range", &format!("bytes={start}-{}", start + 1023))],
     )
     .await;
-    assert_eq!(got.status, 206);
+    // Every failure names what the edge said and logged.
+    let context = |what: &str| format!("{what}; edge log:\n{}", edge.log());
+    assert_eq!(got.status, 206, "{}", context("first range"));
     assert_eq!(
         got.headers["content-range"],
         format!("bytes {start}-{}/{}", start + 1023, 1u64 << 30).as_str()
     );
-    assert_eq!(got.body, mib[12_345..12_345 + 1024].to_vec());
+    assert!(
+        got.body == mib[12_345..12_345 + 1024],
+        "{}",
+        context("first range body")
+    );
     assert_eq!(got.xcache, "MISS");
     assert_eq!(
         upstream_bytes().await,
         4 << 20,
-        "one 4 MiB slice moved, not the 1 GiB file"
+        "{}",
+        context("one 4 MiB slice moved, not the 1 GiB file")
     );
     // The same slice again: from cache, nothing moves.
     let again = get(
@@ -647,8 +672,18 @@ async fn a_range_of_a_cold_1_gib_object_moves_one_slice() {
         &[("range", &format!("bytes={}-{}", start + 2048, start + 4095))],
     )
     .await;
-    assert_eq!((again.status, again.xcache.as_str()), (206, "HIT"));
-    assert_eq!(upstream_bytes().await, 4 << 20);
+    assert_eq!(
+        (again.status, again.xcache.as_str()),
+        (206, "HIT"),
+        "{}",
+        context("the same slice again")
+    );
+    assert_eq!(
+        upstream_bytes().await,
+        4 << 20,
+        "{}",
+        context("a hit moves nothing")
+    );
     // A range across a slice boundary takes the next slice too.
     let boundary = 704u64 * (1 << 20) - 10;
     let across = get(
@@ -660,8 +695,13 @@ async fn a_range_of_a_cold_1_gib_object_moves_one_slice() {
     let mut next = mib[..10].to_vec();
     next[..4].copy_from_slice(&704u32.to_le_bytes());
     expect.extend_from_slice(&next);
-    assert_eq!(across.body, expect);
-    assert_eq!(upstream_bytes().await, 8 << 20);
+    assert!(across.body == expect, "{}", context("range across slices"));
+    assert_eq!(
+        upstream_bytes().await,
+        8 << 20,
+        "{}",
+        context("the next slice only")
+    );
 }
 
 #[tokio::test]
@@ -837,4 +877,67 @@ async fn a_full_cache_disk_refuses_new_misses_and_keeps_serving_hits() {
     );
     assert_eq!(again.bytes().await.unwrap(), small);
     drop(edge);
+}
+
+/// The edge's count of feed changes applied, from its `/metrics`.
+async fn feed_changes(edge: &TestEdge) -> u64 {
+    let text = reqwest::get(format!("{}/metrics", edge.url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix("cairn_edge_feed_changes_total "))
+        .and_then(|n| n.parse().ok())
+        .expect("cairn_edge_feed_changes_total in /metrics")
+}
+
+/// Waits (at most 10 s) until the edge has applied `n` feed changes.
+async fn until_feed_changes(edge: &TestEdge, n: u64) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while feed_changes(edge).await < n {
+        assert!(
+            Instant::now() < deadline,
+            "the edge never applied {n} changes"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_late_change_event_keeps_the_copy_fetched_after_the_change() {
+    let origin = TestOrigin::spawn();
+    let s3 = public_bucket(&origin, "late").await;
+    // Feed responses take 1.5 s over this link; object fetches do not.
+    let link = cairn_tests::slow_link::SlowFeed::start(&origin.url, Duration::from_millis(1500));
+    let (ak, sk) = origin.create_edge_key("far");
+    let edge = TestEdge::spawn_in(tempfile::tempdir().unwrap(), &link.url, &ak, &sk, &[]);
+    let url = format!("{}/late/app.css", edge.url);
+    let before = feed_changes(&edge).await;
+
+    put(&s3, "late", "app.css", b"v1".to_vec(), Some("max-age=3600")).await;
+    let first = get(&url, &[]).await;
+    assert_eq!(
+        (first.xcache.as_str(), first.body.as_slice()),
+        ("MISS", b"v1".as_slice())
+    );
+    // The upload's event arrives after the edge fetched what it made.
+    until_feed_changes(&edge, before + 1).await;
+    let second = get(&url, &[]).await;
+    assert_eq!(
+        (second.xcache.as_str(), second.body.as_slice()),
+        ("HIT", b"v1".as_slice()),
+        "the event of the version already cached must not drop it"
+    );
+    assert_eq!(origin.gets_of("/late/app.css"), 1, "one origin fetch");
+
+    // An event newer than the copy still drops it.
+    put(&s3, "late", "app.css", b"v2".to_vec(), Some("max-age=3600")).await;
+    until_feed_changes(&edge, before + 2).await;
+    let third = get(&url, &[]).await;
+    assert_eq!(
+        (third.xcache.as_str(), third.body.as_slice()),
+        ("MISS", b"v2".as_slice())
+    );
 }

@@ -20,6 +20,8 @@ pub const REPLAYED: &[&str] = &[
     "etag",
     "last-modified",
     "x-cairn-blake3",
+    // Lets a child edge keep its copy through the change that wrote it.
+    "x-cairn-version",
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -41,6 +43,10 @@ pub struct Entry {
     /// For a slice (a byte range cached on its own): the whole object's size.
     #[serde(default)]
     pub total: Option<u64>,
+    /// The upstream's tag of the version held (`x-cairn-version`), when
+    /// it sends one: a change event naming this version keeps the copy.
+    #[serde(default)]
+    pub version: Option<String>,
     /// `headers` as a response needs them, built on first use (leave it
     /// empty): every later hit clones the map instead of parsing and
     /// validating each header again. `headers` never change once an entry

@@ -223,16 +223,31 @@ impl Cache {
 
     /// Drops a key and any slices cached for it.
     pub fn remove_object(&self, key: &str) -> bool {
-        let mut any = self.remove(key);
+        self.remove_object_unless(key, None)
+    }
+
+    /// Drops `key` and its slices, but keeps a copy of exactly the version
+    /// tagged `written` (fetched after the change that wrote it, it is
+    /// already what the change describes).
+    pub fn remove_object_unless(&self, key: &str, written: Option<&str>) -> bool {
+        let stale = |e: &Entry| !cairn_shared::feed::still_current(e.version.as_deref(), written);
+        let mut any = self.remove_if(key, stale);
         for k in self.keys_with_prefix(&entry::slice_prefix(key)) {
-            any |= self.remove(&k);
+            any |= self.remove_if(&k, stale);
         }
         any
     }
 
     pub fn remove(&self, key: &str) -> bool {
+        self.remove_if(key, |_| true)
+    }
+
+    fn remove_if(&self, key: &str, stale: impl Fn(&Entry) -> bool) -> bool {
         let (found, released) = {
             let mut index = self.index();
+            if !index.entries.peek(key).is_some_and(|e| stale(e)) {
+                return false;
+            }
             match index.entries.pop(key) {
                 Some(old) => (true, self.unref(&mut index, &old)),
                 None => (false, None),

@@ -87,6 +87,9 @@ pub async fn get_object(ctx: &Ctx, bucket: &str, key: &str, head: bool) -> S3Res
     let checksum_mode = h("x-amz-checksum-mode").is_some_and(|m| m.eq_ignore_ascii_case("ENABLED"));
     // The checksum describes a full body: not a range, not a 304.
     write_object_headers(headers, &row, false);
+    if let Ok(v) = HeaderValue::from_str(&row.version()) {
+        headers.insert(cairn_shared::feed::VERSION_HEADER, v);
+    }
     if let Ok(v) = HeaderValue::from_str(&http_date(row.modified_ms)) {
         headers.insert(http::header::LAST_MODIFIED, v);
     }

@@ -16,29 +16,49 @@ pub struct Change {
     pub key: Option<String>,
     /// The new ETag, or `None` for a deletion.
     pub etag: Option<String>,
+    /// The version written (`ObjectRow::version`), or `None` for a
+    /// deletion or a change recorded before versions were.
+    pub version: Option<String>,
 }
 
 /// How many changes the feed keeps; older ones are trimmed.
 pub const RETAIN: i64 = 100_000;
 
+/// What a change wrote: the object's ETag and version, or nothing (a
+/// deletion, a bucket setting).
+pub struct Written<'a> {
+    pub etag: &'a str,
+    pub version: &'a str,
+}
+
 pub fn record(
     conn: &Connection,
     bucket: &str,
     key: Option<&str>,
-    etag: Option<&str>,
+    written: Option<Written<'_>>,
     now_ms: i64,
 ) -> S3Result<()> {
+    let (etag, version) = match &written {
+        Some(w) => (Some(w.etag), Some(w.version)),
+        None => (None, None),
+    };
     conn.prepare_cached(
-        "INSERT INTO changes (bucket, key, etag, created_ms) VALUES (?1, ?2, ?3, ?4)",
+        "INSERT INTO changes (bucket, key, etag, version, created_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?
-    .execute(params![bucket, key.map(str::as_bytes), etag, now_ms])?;
+    .execute(params![
+        bucket,
+        key.map(str::as_bytes),
+        etag,
+        version,
+        now_ms
+    ])?;
     Ok(())
 }
 
 /// Changes after `after`, oldest first, at most `limit`.
 pub fn after(conn: &Connection, after: i64, limit: usize) -> S3Result<Vec<Change>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT seq, bucket, key, etag FROM changes WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+        "SELECT seq, bucket, key, etag, version FROM changes WHERE seq > ?1 ORDER BY seq LIMIT ?2",
     )?;
     let rows = stmt.query_map(params![after, limit as i64], |r| {
         let key: Option<Vec<u8>> = r.get(2)?;
@@ -47,6 +67,7 @@ pub fn after(conn: &Connection, after: i64, limit: usize) -> S3Result<Vec<Change
             bucket: r.get(1)?,
             key: key.map(|k| String::from_utf8_lossy(&k).into_owned()),
             etag: r.get(3)?,
+            version: r.get(4)?,
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)

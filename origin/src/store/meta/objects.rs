@@ -28,6 +28,22 @@ pub struct ObjectRow {
     pub parts: u32,
 }
 
+impl ObjectRow {
+    /// Names this version of the object as a reader sees it (bytes,
+    /// stored headers, modification time): an opaque tag that changes with
+    /// every write, even one that keeps the bytes and so the ETag. GET and
+    /// HEAD send it (`x-cairn-version`) and the change feed carries it, so
+    /// an edge can tell that a copy it holds is the version a change wrote.
+    pub fn version(&self) -> String {
+        let mut h = blake3::Hasher::new();
+        h.update(self.etag.as_bytes());
+        h.update(&self.modified_ms.to_le_bytes());
+        h.update(&self.size.to_le_bytes());
+        h.update(&encode_headers(&self.headers));
+        h.finalize().to_hex()[..32].to_owned()
+    }
+}
+
 /// One part of a multipart object, in order.
 #[derive(Debug, Clone)]
 pub struct PartRef {
@@ -190,7 +206,10 @@ pub fn upsert(
         conn,
         bucket,
         Some(&row.key),
-        Some(&row.etag),
+        Some(super::changes::Written {
+            etag: &row.etag,
+            version: &row.version(),
+        }),
         row.modified_ms,
     )?;
     if let Some(old) = old {

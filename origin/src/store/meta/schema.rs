@@ -90,6 +90,9 @@ const MIGRATIONS: &[&str] = &[
         seen_ms INTEGER NOT NULL,
         PRIMARY KEY (access_key, region)
     );",
+    // 6: each change names the version it wrote (`ObjectRow::version`), so
+    // an edge keeps a copy it already fetched of exactly that version.
+    "ALTER TABLE changes ADD COLUMN version TEXT;",
 ];
 
 /// Opens a connection with the settings every connection shares.

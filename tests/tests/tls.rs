@@ -1,0 +1,257 @@
+//! HTTPS on the edge and the origin: certificates from PEM files chosen by
+//! SNI (wildcards included), HTTP/2 and HTTP/1.1 by ALPN, certificate
+//! reload without a restart. Clients are reqwest (rustls) trusting a test
+//! CA made here, and a raw rustls client where the certificate itself is
+//! checked.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cairn_tests::{TestEdge, TestOrigin};
+use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+
+/// A test certificate authority.
+struct Ca {
+    issuer: CertifiedIssuer<'static, KeyPair>,
+}
+
+impl Ca {
+    fn new() -> Self {
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "Cairn test CA");
+        let issuer = CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap();
+        Ca { issuer }
+    }
+
+    fn pem(&self) -> String {
+        self.issuer.pem()
+    }
+
+    /// A PEM file (chain, then key) for `names`; returns the leaf's DER.
+    fn issue(&self, path: &Path, names: &[&str]) -> Vec<u8> {
+        let key = KeyPair::generate().unwrap();
+        let params =
+            CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
+                .unwrap();
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
+        let pem = format!("{}{}{}", cert.pem(), self.pem(), key.serialize_pem());
+        // Written whole, then renamed: a reload never sees half a file.
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, pem).unwrap();
+        std::fs::rename(&tmp, path).unwrap();
+        cert.der().to_vec()
+    }
+}
+
+fn client(ca: &Ca, names: &[&str], addr: &str, http1_only: bool) -> reqwest::Client {
+    let addr: std::net::SocketAddr = addr.parse().unwrap();
+    let mut b = reqwest::Client::builder()
+        .use_rustls_tls()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(reqwest::Certificate::from_pem(ca.pem().as_bytes()).unwrap());
+    for n in names {
+        b = b.resolve(n, addr);
+    }
+    if http1_only {
+        b = b.http1_only();
+    }
+    b.build().unwrap()
+}
+
+/// The certificate the server presents for SNI `name` (and the ALPN it
+/// chose), through a rustls client that trusts `ca`.
+async fn presented(ca: &Ca, addr: &str, name: &str) -> (Vec<u8>, Option<Vec<u8>>) {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(ca.issuer.der().clone()).unwrap();
+    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(
+            rustls::pki_types::ServerName::try_from(name.to_owned()).unwrap(),
+            tcp,
+        )
+        .await
+        .unwrap();
+    let conn = tls.get_ref().1;
+    (
+        conn.peer_certificates().unwrap()[0].to_vec(),
+        conn.alpn_protocol().map(<[u8]>::to_vec),
+    )
+}
+
+fn pem_paths(dir: &Path) -> (PathBuf, PathBuf) {
+    (dir.join("cdn.pem"), dir.join("other.pem"))
+}
+
+#[tokio::test]
+async fn the_edge_serves_https_over_h2_and_http1_picks_certificates_by_sni_and_reloads_them() {
+    let origin = TestOrigin::spawn();
+    let s3 = origin.public_bucket("site").await;
+    let js = "console.log('cairn');\n".repeat(100);
+    s3.put_object()
+        .bucket("site")
+        .key("app.js")
+        .content_type("text/javascript")
+        .cache_control("max-age=3600")
+        .body(js.clone().into_bytes().into())
+        .send()
+        .await
+        .unwrap();
+
+    let ca = Ca::new();
+    let certs = tempfile::tempdir().unwrap();
+    let (cdn_pem, other_pem) = pem_paths(certs.path());
+    let cdn_der = ca.issue(&cdn_pem, &["cdn.test", "*.sites.test"]);
+    let other_der = ca.issue(&other_pem, &["other.test"]);
+    let list = format!("{},{}", cdn_pem.display(), other_pem.display());
+    let edge = TestEdge::spawn(
+        &origin,
+        &["--tls-listen", "127.0.0.1:0", "--tls-cert", &list],
+    );
+    let https = edge.https_addr.clone().expect("an https listener");
+    let port = https.rsplit_once(':').unwrap().1.to_owned();
+    let names = ["cdn.test", "www.sites.test", "other.test"];
+
+    // HTTP/2 by ALPN: a miss, then a hit, the bytes intact.
+    let h2 = client(&ca, &names, &https, false);
+    let url = format!("https://cdn.test:{port}/site/app.js");
+    for expect in ["MISS", "HIT"] {
+        let resp = h2.get(&url).send().await.unwrap();
+        assert_eq!(resp.version(), reqwest::Version::HTTP_2);
+        assert_eq!(resp.status(), 200);
+        assert_eq!(resp.headers()["x-cache"], expect);
+        assert_eq!(resp.text().await.unwrap(), js);
+    }
+    // Ranges and conditional requests behave as over HTTP/1.1.
+    let range = h2
+        .get(&url)
+        .header("range", "bytes=0-6")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(range.status(), 206);
+    let etag = range.headers()["etag"].clone();
+    assert_eq!(range.text().await.unwrap(), "console");
+    let not_modified = h2
+        .get(&url)
+        .header("if-none-match", etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(not_modified.status(), 304);
+
+    // HTTP/1.1 over TLS stays.
+    let h1 = client(&ca, &names, &https, true);
+    let resp = h1.get(&url).send().await.unwrap();
+    assert_eq!(resp.version(), reqwest::Version::HTTP_11);
+    assert_eq!(resp.text().await.unwrap(), js);
+
+    // SNI: each name gets the certificate that covers it (a wildcard
+    // included); hostname verification would fail otherwise.
+    for name in names {
+        let resp = h2
+            .get(format!("https://{name}:{port}/site/app.js"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200, "{name}");
+    }
+    assert_eq!(presented(&ca, &https, "www.sites.test").await.0, cdn_der);
+    let (der, alpn) = presented(&ca, &https, "other.test").await;
+    assert_eq!(der, other_der);
+    assert_eq!(alpn.as_deref(), Some(b"h2".as_slice()));
+
+    // A renewed certificate is picked up without a restart.
+    let renewed = ca.issue(&other_pem, &["other.test"]);
+    assert_ne!(renewed, other_der);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while presented(&ca, &https, "other.test").await.0 != renewed {
+        assert!(
+            Instant::now() < deadline,
+            "the renewed certificate was not served within 10 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // A broken file keeps the certificate in use.
+    std::fs::write(&other_pem, "not a certificate").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !edge.log().contains("cannot be loaded") {
+        assert!(Instant::now() < deadline, "no warning for a broken file");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(presented(&ca, &https, "other.test").await.0, renewed);
+    // The plain listener serves on.
+    let plain = reqwest::get(format!("{}/site/app.js", edge.url))
+        .await
+        .unwrap();
+    assert_eq!(plain.status(), 200);
+}
+
+#[tokio::test]
+async fn the_origin_speaks_s3_over_https() {
+    let ca = Ca::new();
+    let certs = tempfile::tempdir().unwrap();
+    let pem = certs.path().join("s3.pem");
+    ca.issue(&pem, &["s3.test"]);
+    let origin = TestOrigin::spawn_with(&[
+        "--tls-listen",
+        "127.0.0.1:0",
+        "--tls-cert",
+        pem.to_str().unwrap(),
+    ]);
+    origin.public_bucket("tls").await;
+    let https = origin.https_addr.clone().expect("an https listener");
+    let port = https.rsplit_once(':').unwrap().1.to_owned();
+    let host = format!("s3.test:{port}");
+    let h2 = client(&ca, &["s3.test"], &https, false);
+    let url = format!("https://{host}/tls/hello.txt");
+    // A signed PUT (presigned, as SDKs make them) and a GET, over HTTP/2.
+    let put = cairn_tests::presign_v4("PUT", &url, &host, Duration::from_secs(60));
+    let resp = h2.put(&put).body("over tls").send().await.unwrap();
+    assert_eq!(resp.version(), reqwest::Version::HTTP_2);
+    assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+    let got = h2.get(&url).send().await.unwrap();
+    assert_eq!(got.version(), reqwest::Version::HTTP_2);
+    assert_eq!(got.text().await.unwrap(), "over tls");
+    // Unsigned writes are refused over TLS too.
+    let anon = h2.put(&url).body("x").send().await.unwrap();
+    assert_eq!(anon.status(), 403);
+}
+
+#[test]
+fn a_certificate_that_cannot_be_used_stops_start_up_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.pem");
+    std::fs::write(
+        &bad,
+        "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(cairn_tests::binary("cairn-edge"))
+        .args(["serve", "--access-key", "a", "--secret-key", "b"])
+        .args(["--listen", "127.0.0.1:0", "--tls-listen", "127.0.0.1:0"])
+        .arg("--tls-cert")
+        .arg(&bad)
+        .arg("--cache-dir")
+        .arg(dir.path().join("cache"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    let line = err.lines().last().unwrap_or_default();
+    assert!(
+        line.contains("bad.pem") && line.contains("TLS certificate"),
+        "{err}"
+    );
+}
