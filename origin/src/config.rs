@@ -22,8 +22,14 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// Base domain for virtual-hosted-style requests (`bucket.BASE`).
     pub domain: Option<String>,
-    /// The region requests must be signed for; buckets report it.
+    /// The region buckets report (GetBucketLocation, x-amz-bucket-region).
     pub region: String,
+    /// Refuse signatures whose credential scope names another region
+    /// (AWS's answer). Off by default: the region does not weaken a
+    /// signature (the secret derives the key either way), and clients
+    /// sign with their own idea of it (`auto` for R2, the host name for
+    /// git-annex).
+    pub strict_region: bool,
     /// Largest single PUT body.
     pub max_object_size: u64,
     /// Multipart uploads older than this are aborted and their parts freed.
@@ -42,11 +48,17 @@ pub struct Config {
 }
 
 impl Config {
+    /// The region signatures must name: `None` accepts any.
+    pub fn signed_region(&self) -> Option<&str> {
+        self.strict_region.then_some(self.region.as_str())
+    }
+
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
         Self {
             data_dir: data_dir.into(),
             domain: None,
             region: "us-east-1".to_owned(),
+            strict_region: false,
             max_object_size: DEFAULT_MAX_OBJECT_SIZE,
             upload_max_age: Duration::from_secs(7 * 86_400),
             max_connections: None,
@@ -79,9 +91,12 @@ pub struct Settings {
     /// Base domain for virtual-hosted-style requests (bucket.DOMAIN)
     #[arg(long, env = "CAIRN_DOMAIN")]
     pub domain: Option<String>,
-    /// The region clients sign for [default: us-east-1]
+    /// The region buckets report, and with --strict-region the only one clients may sign for [default: us-east-1]
     #[arg(long, env = "CAIRN_REGION")]
     pub region: Option<String>,
+    /// Refuse signatures for any region but --region, as AWS does [default: false: any region is accepted]
+    #[arg(long, env = "CAIRN_STRICT_REGION", num_args = 0..=1, default_missing_value = "true")]
+    pub strict_region: Option<bool>,
     /// Abort multipart uploads older than this [default: 7d]
     #[arg(long, env = "CAIRN_UPLOAD_MAX_AGE")]
     pub upload_max_age: Option<Span>,
@@ -120,6 +135,7 @@ impl Settings {
             tls_cert: self.tls_cert.or(f.tls_cert),
             domain: self.domain.or(f.domain),
             region: self.region.or(f.region),
+            strict_region: self.strict_region.or(f.strict_region),
             upload_max_age: self.upload_max_age.or(f.upload_max_age),
             max_object_size: self.max_object_size.or(f.max_object_size),
             max_connections: self.max_connections.or(f.max_connections),
@@ -146,6 +162,7 @@ impl Settings {
         if let Some(r) = &self.region {
             c.region = r.clone();
         }
+        c.strict_region = self.strict_region.unwrap_or(false);
         if let Some(Span(d)) = self.upload_max_age {
             c.upload_max_age = d;
         }

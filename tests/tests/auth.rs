@@ -127,7 +127,40 @@ async fn bad_credentials_are_refused() {
     let unknown = origin.client_with("CKUNKNOWNKEY00000000", ROOT_SK);
     let err = unknown.list_buckets().send().await.unwrap_err();
     assert_eq!(code(&err), "InvalidAccessKeyId");
-    let region = origin.client_config(ROOT_AK, ROOT_SK, "eu-west-1", true);
+}
+
+#[tokio::test]
+async fn any_region_is_accepted_unless_the_origin_is_strict() {
+    let (origin, _s3) = setup().await;
+    // R2 clients sign for `auto`, git-annex for the endpoint's host: the
+    // secret derives the signing key whatever the region, so these are as
+    // strong as any signature.
+    for region in ["auto", "127.0.0.1", "eu-west-1"] {
+        let s3 = origin.client_config(ROOT_AK, ROOT_SK, region, true);
+        s3.put_object()
+            .bucket("auth")
+            .key(format!("from-{region}"))
+            .body(aws_sdk_s3::primitives::ByteStream::from_static(b"x"))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{region}: {e:?}"));
+        s3.list_objects_v2().bucket("auth").send().await.unwrap();
+    }
+    // A wrong secret is still refused, whatever the region.
+    let wrong = origin.client_config(ROOT_AK, "not-the-secret", "auto", true);
+    let err = wrong.list_buckets().send().await.unwrap_err();
+    assert_eq!(code(&err), "SignatureDoesNotMatch");
+
+    // --strict-region gives AWS's answer.
+    let strict = TestOrigin::spawn_with(&["--strict-region"]);
+    strict
+        .client()
+        .create_bucket()
+        .bucket("auth")
+        .send()
+        .await
+        .unwrap();
+    let region = strict.client_config(ROOT_AK, ROOT_SK, "eu-west-1", true);
     let err = region
         .list_objects_v2()
         .bucket("auth")

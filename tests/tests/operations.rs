@@ -27,7 +27,7 @@ async fn config_file_env_and_flags_in_order() {
     let file = conf.path().join("origin.toml");
     std::fs::write(
         &file,
-        "region = \"eu-central-1\"\nupload_max_age = \"2d\"\nmax_object_size = \"1KiB\"\n",
+        "region = \"eu-central-1\"\nstrict_region = true\nupload_max_age = \"2d\"\nmax_object_size = \"1KiB\"\n",
     )
     .unwrap();
     // The file sets the region; a flag overrides the size limit it sets.

@@ -139,7 +139,7 @@ impl Credentials {
         pairs: &[(String, String)],
         vhost_bucket: Option<&str>,
         key: Option<&AccessKey>,
-        region: &str,
+        region: Option<&str>,
         now: SystemTime,
     ) -> S3Result<Verified> {
         let principal = |k: &AccessKey| Principal::Key {

@@ -84,7 +84,7 @@ impl PolicyCredentials {
         &self,
         policy_b64: &str,
         key: Option<&AccessKey>,
-        region: &str,
+        region: Option<&str>,
     ) -> S3Result<Principal> {
         let key = key.ok_or_else(|| {
             S3Error::new(Code::InvalidAccessKeyId).with("AWSAccessKeyId", self.access_key())
@@ -192,19 +192,24 @@ mod tests {
             PolicyCredentials::parse(form(&fields)).unwrap().unwrap()
         };
         let err = parsed("iam", "us-east-1")
-            .verify("cG9saWN5", Some(&key()), "us-east-1")
+            .verify("cG9saWN5", Some(&key()), Some("us-east-1"))
             .unwrap_err();
         assert_eq!(err.code, Code::InvalidRequest);
         let err = parsed("s3", "eu-west-1")
-            .verify("cG9saWN5", Some(&key()), "us-east-1")
+            .verify("cG9saWN5", Some(&key()), Some("us-east-1"))
             .unwrap_err();
         assert_eq!(err.code, Code::AuthorizationHeaderMalformed);
-        let err = parsed("s3", "us-east-1")
-            .verify("cG9saWN5", Some(&key()), "us-east-1")
+        // Any region, unless one is required: then only the signature fails.
+        let err = parsed("s3", "auto")
+            .verify("cG9saWN5", Some(&key()), None)
             .unwrap_err();
         assert_eq!(err.code, Code::SignatureDoesNotMatch);
         let err = parsed("s3", "us-east-1")
-            .verify("cG9saWN5", None, "us-east-1")
+            .verify("cG9saWN5", Some(&key()), Some("us-east-1"))
+            .unwrap_err();
+        assert_eq!(err.code, Code::SignatureDoesNotMatch);
+        let err = parsed("s3", "us-east-1")
+            .verify("cG9saWN5", None, Some("us-east-1"))
             .unwrap_err();
         assert_eq!(err.code, Code::InvalidAccessKeyId);
         assert!(PolicyCredentials::parse(form(&[])).unwrap().is_none());

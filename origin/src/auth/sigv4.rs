@@ -223,12 +223,12 @@ fn canonical_query(pairs: &[(String, String)]) -> String {
 
 impl V4Request {
     /// Checks time, region, service and signature; returns how the body is
-    /// to be read. `region` is the one this origin is configured for.
+    /// to be read. `region`: the one signatures must name (`None`: any).
     pub fn verify(
         &self,
         parts: &Parts,
         secret: &str,
-        region: &str,
+        region: Option<&str>,
         now: SystemTime,
     ) -> S3Result<Payload> {
         check_scope(&self.service, &self.region, region)?;
@@ -312,8 +312,12 @@ impl V4Request {
     }
 }
 
-/// A credential scope must be for S3 in this origin's region.
-pub(super) fn check_scope(service: &str, signed_region: &str, region: &str) -> S3Result<()> {
+/// A credential scope must be for S3, and in `region` when one is required.
+pub(super) fn check_scope(
+    service: &str,
+    signed_region: &str,
+    region: Option<&str>,
+) -> S3Result<()> {
     if service != "s3" {
         return Err(S3Error::msg(
             Code::InvalidRequest,
@@ -322,6 +326,9 @@ pub(super) fn check_scope(service: &str, signed_region: &str, region: &str) -> S
             ),
         ));
     }
+    let Some(region) = region else {
+        return Ok(());
+    };
     if signed_region != region {
         return Err(malformed(&format!(
             "the region '{signed_region}' is wrong; expecting '{region}'"
@@ -360,17 +367,24 @@ mod tests {
         let now = parse_amz_date("20130524T000100Z").unwrap();
         let secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
         assert!(matches!(
-            v4.verify(&parts, secret, "us-east-1", now),
+            v4.verify(&parts, secret, Some("us-east-1"), now),
             Ok(Payload::Sha256(_))
         ));
         let wrong = v4
-            .verify(&parts, "not-the-secret", "us-east-1", now)
+            .verify(&parts, "not-the-secret", Some("us-east-1"), now)
             .unwrap_err();
         assert_eq!(wrong.code, Code::SignatureDoesNotMatch);
-        let region = v4.verify(&parts, secret, "eu-west-1", now).unwrap_err();
+        let region = v4
+            .verify(&parts, secret, Some("eu-west-1"), now)
+            .unwrap_err();
         assert_eq!(region.code, Code::AuthorizationHeaderMalformed);
         let skewed = v4
-            .verify(&parts, secret, "us-east-1", now + Duration::from_secs(3600))
+            .verify(
+                &parts,
+                secret,
+                Some("us-east-1"),
+                now + Duration::from_secs(3600),
+            )
             .unwrap_err();
         assert_eq!(skewed.code, Code::RequestTimeTooSkewed);
     }
@@ -389,11 +403,13 @@ mod tests {
         let secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
         let now = parse_amz_date("20130524T010000Z").unwrap();
         assert!(matches!(
-            v4.verify(&parts, secret, "us-east-1", now),
+            v4.verify(&parts, secret, Some("us-east-1"), now),
             Ok(Payload::Unsigned)
         ));
         let late = parse_amz_date("20130525T000001Z").unwrap();
-        let err = v4.verify(&parts, secret, "us-east-1", late).unwrap_err();
+        let err = v4
+            .verify(&parts, secret, Some("us-east-1"), late)
+            .unwrap_err();
         assert_eq!(
             (err.code, &*err.message),
             (Code::AccessDenied, "Request has expired")

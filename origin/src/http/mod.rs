@@ -199,7 +199,7 @@ async fn serve(
         &pairs,
         vhost_bucket,
         key.as_ref(),
-        &state.config.region,
+        state.config.signed_region(),
         SystemTime::now(),
     )?;
 

@@ -68,7 +68,7 @@ async fn verify_signature(state: &AppState, form: &Form, policy_b64: &str) -> S3
         .keys
         .get(&state.meta, credentials.access_key())
         .await?;
-    credentials.verify(policy_b64, key.as_ref(), &state.config.region)
+    credentials.verify(policy_b64, key.as_ref(), state.config.signed_region())
 }
 
 /// Checks a decoded policy document (JSON) against form fields (lowercase
