@@ -36,7 +36,7 @@ pub struct LoadError {
 }
 
 /// One PEM file, as last loaded.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Loaded {
     path: PathBuf,
     modified: Option<SystemTime>,
@@ -79,17 +79,18 @@ impl CertStore {
     /// many were reloaded. A file that fails keeps its old certificate.
     pub fn reload_changed(&self) -> usize {
         let current = self.current();
+        let stamps: Vec<_> = current.iter().map(|l| modified(&l.path)).collect();
+        if current.iter().zip(&stamps).all(|(l, m)| l.modified == *m) {
+            // The common case, every few seconds: nothing to swap.
+            return 0;
+        }
         let mut changed = 0;
         let next: Vec<Loaded> = current
             .iter()
-            .map(|old| {
-                let modified = modified(&old.path);
+            .zip(stamps)
+            .map(|(old, modified)| {
                 if modified == old.modified {
-                    return Loaded {
-                        path: old.path.clone(),
-                        modified: old.modified,
-                        key: old.key.clone(),
-                    };
+                    return old.clone();
                 }
                 match load_file(&old.path) {
                     Ok(new) => {
@@ -99,11 +100,10 @@ impl CertStore {
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, "certificate file changed but cannot be loaded; keeping the one in use");
+                        // Retried when the file changes again.
                         Loaded {
-                            path: old.path.clone(),
-                            // Retried when the file changes again.
                             modified,
-                            key: old.key.clone(),
+                            ..old.clone()
                         }
                     }
                 }
