@@ -81,6 +81,18 @@ pub async fn handle(State(state): State<Arc<EdgeState>>, req: Request) -> Respon
             "The edge cannot serve this bucket and key.",
         );
     }
+    if query_pairs(parts.uri.query().unwrap_or_default())
+        .iter()
+        .any(|(k, _)| k == "versionId")
+    {
+        // The cache holds each key's current version only; serving it for
+        // a request that named another version would be wrong bytes.
+        return error(
+            StatusCode::BAD_REQUEST,
+            "InvalidArgument",
+            "An edge serves current versions only; read older versions from the origin.",
+        );
+    }
     let signed = match check_signature(&state, &parts, &bucket, &key) {
         Ok(s) => s,
         Err((code, message)) => return error(StatusCode::FORBIDDEN, code, message),

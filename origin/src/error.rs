@@ -51,6 +51,8 @@ codes! {
     InvalidAccessKeyId => FORBIDDEN, "The AWS access key ID you provided does not exist in our records.";
     InvalidArgument => BAD_REQUEST, "Invalid Argument";
     InvalidBucketName => BAD_REQUEST, "The specified bucket is not valid.";
+    InvalidBucketState => CONFLICT, "The request is not valid with the current state of the bucket.";
+    InvalidRetentionPeriod => BAD_REQUEST, "The retention period must be a positive whole number of days or years.";
     InvalidDigest => BAD_REQUEST, "The Content-MD5 you specified is not valid.";
     InvalidLocationConstraint => BAD_REQUEST, "The specified location constraint is not valid.";
     InvalidPolicyDocument => BAD_REQUEST, "The content of the form does not meet the conditions specified in the policy document.";
@@ -59,6 +61,7 @@ codes! {
     InvalidPartOrder => BAD_REQUEST, "The list of parts was not in ascending order.";
     InvalidRange => RANGE_NOT_SATISFIABLE, "The requested range is not satisfiable";
     InvalidRequest => BAD_REQUEST, "Invalid Request";
+    InvalidTag => BAD_REQUEST, "The tag provided was not a valid tag.";
     InvalidStorageClass => BAD_REQUEST, "The storage class you specified is not valid.";
     InvalidURI => BAD_REQUEST, "Couldn't parse the specified URI.";
     KeyTooLongError => BAD_REQUEST, "Your key is too long.";
@@ -72,6 +75,10 @@ codes! {
     NoSuchCORSConfiguration => NOT_FOUND, "The CORS configuration does not exist";
     NoSuchBucket => NOT_FOUND, "The specified bucket does not exist.";
     NoSuchKey => NOT_FOUND, "The specified key does not exist.";
+    NoSuchVersion => NOT_FOUND, "The specified version does not exist.";
+    NoSuchObjectLockConfiguration => NOT_FOUND, "The specified object does not have an ObjectLock configuration.";
+    ObjectLockConfigurationNotFoundError => NOT_FOUND, "Object Lock configuration does not exist for this bucket.";
+    NoSuchTagSet => NOT_FOUND, "The TagSet does not exist";
     NoSuchUpload => NOT_FOUND, "The specified upload does not exist.";
     NotImplemented => NOT_IMPLEMENTED, "A header or operation you provided implies functionality that is not implemented.";
     PreconditionFailed => PRECONDITION_FAILED, "At least one of the preconditions you specified did not hold.";
@@ -90,6 +97,9 @@ pub struct S3Error {
     pub code: Code,
     pub message: Cow<'static, str>,
     pub extra: Vec<(&'static str, String)>,
+    /// Response headers the error carries (a delete marker's
+    /// `x-amz-delete-marker` and `x-amz-version-id`).
+    pub headers: Vec<(&'static str, String)>,
 }
 
 pub type S3Result<T> = Result<T, S3Error>;
@@ -100,6 +110,7 @@ impl S3Error {
             code,
             message: Cow::Borrowed(code.default_message()),
             extra: Vec::new(),
+            headers: Vec::new(),
         }
     }
 
@@ -108,12 +119,27 @@ impl S3Error {
             code,
             message: message.into(),
             extra: Vec::new(),
+            headers: Vec::new(),
         }
     }
 
     pub fn with(mut self, name: &'static str, value: impl Into<String>) -> Self {
         self.extra.push((name, value.into()));
         self
+    }
+
+    /// Adds a response header to the error.
+    pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
+    }
+
+    /// The answer for a version that is a delete marker: 404 NoSuchKey for
+    /// the current version, 405 MethodNotAllowed when it was named by id.
+    pub fn delete_marker(code: Code, version_id: &str) -> Self {
+        S3Error::new(code)
+            .header("x-amz-delete-marker", "true")
+            .header("x-amz-version-id", version_id)
     }
 
     /// The internal error clients see for a fault of ours; the detail is
@@ -147,6 +173,11 @@ impl S3Error {
             http::header::CONTENT_TYPE,
             HeaderValue::from_static("application/xml"),
         );
+        for (name, value) in &self.headers {
+            if let Ok(v) = HeaderValue::from_str(value) {
+                resp.headers_mut().insert(*name, v);
+            }
+        }
         resp
     }
 }

@@ -54,7 +54,40 @@ async fn naming_rules_and_conflicts() {
         assert_eq!(code(&err), "InvalidBucketName", "{bad}");
     }
     s3.create_bucket().bucket("taken").send().await.unwrap();
-    let err = s3.create_bucket().bucket("taken").send().await.unwrap_err();
+    s3.put_object()
+        .bucket("taken")
+        .key("kept")
+        .body(aws_sdk_s3::primitives::ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .unwrap();
+    // us-east-1 answers the owner's repeat with success and changes
+    // nothing, as S3 does there; other regions say BucketAlreadyOwnedByYou.
+    s3.create_bucket().bucket("taken").send().await.unwrap();
+    s3.head_object()
+        .bucket("taken")
+        .key("kept")
+        .send()
+        .await
+        .unwrap();
+    let elsewhere = TestOrigin::spawn_with(&["--region", "eu-west-1"]);
+    let eu = elsewhere.client();
+    let eu_conf = aws_sdk_s3::types::CreateBucketConfiguration::builder()
+        .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuWest1)
+        .build();
+    eu.create_bucket()
+        .bucket("taken")
+        .create_bucket_configuration(eu_conf.clone())
+        .send()
+        .await
+        .unwrap();
+    let err = eu
+        .create_bucket()
+        .bucket("taken")
+        .create_bucket_configuration(eu_conf)
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(code(&err), "BucketAlreadyOwnedByYou");
 
     let (ak, sk) = origin.create_key("alice");

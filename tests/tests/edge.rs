@@ -941,3 +941,73 @@ async fn a_late_change_event_keeps_the_copy_fetched_after_the_change() {
         ("MISS", b"v2".as_slice())
     );
 }
+
+#[tokio::test]
+async fn a_versioned_bucket_serves_its_current_version_through_the_feed() {
+    use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+    let origin = TestOrigin::spawn();
+    let s3 = public_bucket(&origin, "verpub").await;
+    s3.put_bucket_versioning()
+        .bucket("verpub")
+        .versioning_configuration(
+            VersioningConfiguration::builder()
+                .status(BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let edge = TestEdge::spawn(&origin, &[]);
+    let url = format!("{}/verpub/app.js", edge.url);
+    let before = feed_changes(&edge).await;
+    put(
+        &s3,
+        "verpub",
+        "app.js",
+        b"v1".to_vec(),
+        Some("max-age=3600"),
+    )
+    .await;
+    assert_eq!(get(&url, &[]).await.body, b"v1");
+
+    // A new version replaces the copy, as an overwrite does.
+    put(
+        &s3,
+        "verpub",
+        "app.js",
+        b"v2".to_vec(),
+        Some("max-age=3600"),
+    )
+    .await;
+    until_feed_changes(&edge, before + 2).await;
+    assert_eq!(get(&url, &[]).await.body, b"v2");
+
+    // A delete marker hides the key at the edge too...
+    let marker = s3
+        .delete_object()
+        .bucket("verpub")
+        .key("app.js")
+        .send()
+        .await
+        .unwrap()
+        .version_id
+        .unwrap();
+    until_feed_changes(&edge, before + 3).await;
+    assert_eq!(get(&url, &[]).await.status, 404);
+    // ...and removing it brings the newest version back.
+    s3.delete_object()
+        .bucket("verpub")
+        .key("app.js")
+        .version_id(marker)
+        .send()
+        .await
+        .unwrap();
+    until_feed_changes(&edge, before + 4).await;
+    let back = get(&url, &[]).await;
+    assert_eq!((back.status, back.body.as_slice()), (200, b"v2".as_slice()));
+
+    // The cache holds current versions only: naming one is refused, never
+    // answered with the current bytes.
+    let named = get(&format!("{url}?versionId=abc"), &[]).await;
+    assert_eq!(named.status, 400);
+}

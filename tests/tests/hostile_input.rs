@@ -166,9 +166,8 @@ async fn requests_for_missing_features_are_refused_and_store_nothing() {
             .sse_customer_algorithm("AES256")
             .sse_customer_key("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=")
             .sse_customer_key_md5("x7ifLrTc0fmJNgMJO1tY8w=="),
-        put().acl(ObjectCannedAcl::PublicRead),
+        put().acl(ObjectCannedAcl::AuthenticatedRead),
         put().storage_class(StorageClass::Glacier),
-        put().tagging("a=b"),
         put().website_redirect_location("/elsewhere"),
         put().grant_read("uri=\"http://acs.amazonaws.com/groups/global/AllUsers\""),
     ];

@@ -19,6 +19,7 @@ pub enum Endpoint {
     DeleteBucket,
     GetBucketLocation,
     GetBucketVersioning,
+    PutBucketVersioning,
     GetBucketAcl,
     PutBucketAcl,
     GetBucketPolicy,
@@ -47,6 +48,20 @@ pub enum Endpoint {
     HeadObject,
     DeleteObject,
     GetObjectAcl,
+    PutObjectAcl,
+    GetObjectTagging,
+    PutObjectTagging,
+    DeleteObjectTagging,
+    GetBucketTagging,
+    PutBucketTagging,
+    GetObjectLockConfiguration,
+    PutObjectLockConfiguration,
+    GetObjectAttributes,
+    GetObjectRetention,
+    PutObjectRetention,
+    GetObjectLegalHold,
+    PutObjectLegalHold,
+    DeleteBucketTagging,
     /// `GET /_cairn/feed`: the change feed edges follow.
     ChangeFeed,
     /// `GET /_cairn/sign`: a signed edge URL for a private object.
@@ -62,6 +77,7 @@ impl Endpoint {
             Endpoint::DeleteBucket => "DeleteBucket",
             Endpoint::GetBucketLocation => "GetBucketLocation",
             Endpoint::GetBucketVersioning => "GetBucketVersioning",
+            Endpoint::PutBucketVersioning => "PutBucketVersioning",
             Endpoint::GetBucketAcl => "GetBucketAcl",
             Endpoint::PutBucketAcl => "PutBucketAcl",
             Endpoint::GetBucketPolicy => "GetBucketPolicy",
@@ -90,6 +106,20 @@ impl Endpoint {
             Endpoint::HeadObject => "HeadObject",
             Endpoint::DeleteObject => "DeleteObject",
             Endpoint::GetObjectAcl => "GetObjectAcl",
+            Endpoint::PutObjectAcl => "PutObjectAcl",
+            Endpoint::GetObjectTagging => "GetObjectTagging",
+            Endpoint::PutObjectTagging => "PutObjectTagging",
+            Endpoint::DeleteObjectTagging => "DeleteObjectTagging",
+            Endpoint::GetBucketTagging => "GetBucketTagging",
+            Endpoint::GetObjectLockConfiguration => "GetObjectLockConfiguration",
+            Endpoint::PutObjectLockConfiguration => "PutObjectLockConfiguration",
+            Endpoint::GetObjectAttributes => "GetObjectAttributes",
+            Endpoint::GetObjectRetention => "GetObjectRetention",
+            Endpoint::PutObjectRetention => "PutObjectRetention",
+            Endpoint::GetObjectLegalHold => "GetObjectLegalHold",
+            Endpoint::PutObjectLegalHold => "PutObjectLegalHold",
+            Endpoint::PutBucketTagging => "PutBucketTagging",
+            Endpoint::DeleteBucketTagging => "DeleteBucketTagging",
             Endpoint::ChangeFeed => "ChangeFeed",
             Endpoint::SignEdgeUrl => "SignEdgeUrl",
         }
@@ -127,7 +157,6 @@ impl Endpoint {
             (Some(_), None) => {
                 const UNSUPPORTED: &[&str] = &[
                     "lifecycle",
-                    "tagging",
                     "website",
                     "logging",
                     "notification",
@@ -135,7 +164,6 @@ impl Endpoint {
                     "replication",
                     "ownershipControls",
                     "publicAccessBlock",
-                    "object-lock",
                     "accelerate",
                     "requestPayment",
                     "intelligent-tiering",
@@ -150,6 +178,11 @@ impl Endpoint {
                 }
                 match *method {
                     Method::OPTIONS => Ok(Endpoint::CorsPreflight),
+                    Method::GET if has("object-lock") => Ok(Endpoint::GetObjectLockConfiguration),
+                    Method::PUT if has("object-lock") => Ok(Endpoint::PutObjectLockConfiguration),
+                    Method::GET if has("tagging") => Ok(Endpoint::GetBucketTagging),
+                    Method::PUT if has("tagging") => Ok(Endpoint::PutBucketTagging),
+                    Method::DELETE if has("tagging") => Ok(Endpoint::DeleteBucketTagging),
                     Method::GET if has("policyStatus") => Ok(Endpoint::GetBucketPolicyStatus),
                     Method::GET if has("policy") => Ok(Endpoint::GetBucketPolicy),
                     Method::PUT if has("policy") => Ok(Endpoint::PutBucketPolicy),
@@ -166,7 +199,7 @@ impl Endpoint {
                     Method::GET if has("list-type") => Ok(Endpoint::ListObjectsV2),
                     Method::GET => Ok(Endpoint::ListObjects),
                     Method::HEAD => Ok(Endpoint::HeadBucket),
-                    Method::PUT if has("versioning") => not_impl("Enabling versioning"),
+                    Method::PUT if has("versioning") => Ok(Endpoint::PutBucketVersioning),
                     Method::PUT => Ok(Endpoint::CreateBucket),
                     Method::DELETE => Ok(Endpoint::DeleteBucket),
                     Method::POST if has("delete") => Ok(Endpoint::DeleteObjects),
@@ -175,20 +208,20 @@ impl Endpoint {
                 }
             }
             (Some(_), Some(_)) => {
-                const UNSUPPORTED: &[&str] = &[
-                    "tagging",
-                    "retention",
-                    "legal-hold",
-                    "attributes",
-                    "restore",
-                    "torrent",
-                    "select",
-                ];
+                const UNSUPPORTED: &[&str] = &["restore", "torrent", "select"];
                 if let Some(sub) = UNSUPPORTED.iter().find(|s| has(s)) {
                     return not_impl(&format!("The object subresource '{sub}'"));
                 }
                 match *method {
                     Method::OPTIONS => Ok(Endpoint::CorsPreflight),
+                    Method::GET if has("attributes") => Ok(Endpoint::GetObjectAttributes),
+                    Method::GET if has("retention") => Ok(Endpoint::GetObjectRetention),
+                    Method::PUT if has("retention") => Ok(Endpoint::PutObjectRetention),
+                    Method::GET if has("legal-hold") => Ok(Endpoint::GetObjectLegalHold),
+                    Method::PUT if has("legal-hold") => Ok(Endpoint::PutObjectLegalHold),
+                    Method::GET if has("tagging") => Ok(Endpoint::GetObjectTagging),
+                    Method::PUT if has("tagging") => Ok(Endpoint::PutObjectTagging),
+                    Method::DELETE if has("tagging") => Ok(Endpoint::DeleteObjectTagging),
                     Method::POST if has("uploads") => Ok(Endpoint::CreateMultipartUpload),
                     Method::POST if has("uploadId") => Ok(Endpoint::CompleteMultipartUpload),
                     Method::PUT if has("uploadId") && copy_source => Ok(Endpoint::UploadPartCopy),
@@ -198,7 +231,7 @@ impl Endpoint {
                     Method::GET if has("acl") => Ok(Endpoint::GetObjectAcl),
                     Method::GET => Ok(Endpoint::GetObject),
                     Method::HEAD => Ok(Endpoint::HeadObject),
-                    Method::PUT if has("acl") => not_impl("Changing an object's ACL"),
+                    Method::PUT if has("acl") => Ok(Endpoint::PutObjectAcl),
                     Method::PUT if copy_source => Ok(Endpoint::CopyObject),
                     Method::PUT => Ok(Endpoint::PutObject),
                     Method::DELETE => Ok(Endpoint::DeleteObject),

@@ -1,4 +1,4 @@
-//! Bucket operations: create, head, delete, list, location, versioning, ACL.
+//! Bucket operations: create, head, delete, list, location.
 
 use axum::body::Body;
 use axum::response::Response;
@@ -48,10 +48,21 @@ pub async fn create(ctx: &Ctx, name: &str, body: Body) -> S3Result<Response> {
         }
     }
     let n = name.as_str().to_owned();
-    ctx.state
+    let lock = ctx
+        .header("x-amz-bucket-object-lock-enabled")
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
+    // In us-east-1, S3 answers an owner's repeated create with success and
+    // changes nothing; every other region says BucketAlreadyOwnedByYou.
+    let legacy_region = ctx.state.config.region == "us-east-1";
+    let created = ctx
+        .state
         .meta
-        .write(move |c, _| buckets::create(c, &n, &owner, acl, now_ms()))
-        .await?;
+        .write(move |c, _| buckets::create(c, &n, &owner, acl, lock, now_ms()))
+        .await;
+    match created {
+        Err(e) if e.code == Code::BucketAlreadyOwnedByYou && legacy_region => {}
+        other => other?,
+    }
     let mut resp = empty(StatusCode::OK);
     if let Ok(v) = HeaderValue::from_str(&format!("/{name}")) {
         resp.headers_mut().insert(http::header::LOCATION, v);
@@ -111,14 +122,5 @@ pub async fn location(ctx: &Ctx, name: &str) -> S3Result<Response> {
         w.text(region);
     }
     w.close("LocationConstraint");
-    Ok(xml_response(w.finish()))
-}
-
-/// Versioning was never enabled: S3 answers with an empty configuration.
-pub async fn versioning(ctx: &Ctx, name: &str) -> S3Result<Response> {
-    ctx.owned_bucket(name).await?;
-    let mut w = XmlWriter::new();
-    w.root("VersioningConfiguration");
-    w.close("VersioningConfiguration");
     Ok(xml_response(w.finish()))
 }

@@ -7,17 +7,57 @@ use http::HeaderMap;
 use super::put::{stored_headers, WriteConditions};
 use super::{authorize, iso8601, now_ms, system_time, xml_response, Ctx};
 use crate::error::{Code, S3Error, S3Result};
-use crate::store::meta::{buckets, objects};
+use crate::store::meta::{buckets, objects, versions};
 use crate::xml::XmlWriter;
 use cairn_shared::conditional::{Outcome, Preconditions};
 use cairn_shared::names::ObjectKey;
 
+/// What `x-amz-copy-source` names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source {
+    pub bucket: String,
+    pub key: String,
+    /// `Some(None)` names the `null` version; `None` the current one.
+    pub version: Option<Option<String>>,
+}
+
+impl Source {
+    /// Reads the source version's row and, for a multipart one, its parts.
+    /// A delete marker or a missing version is NoSuchKey / NoSuchVersion.
+    pub fn read(
+        &self,
+        c: &rusqlite::Connection,
+    ) -> S3Result<Option<(objects::ObjectRow, Vec<objects::PartRef>)>> {
+        let row = match &self.version {
+            None => objects::get(c, &self.bucket, &self.key)?,
+            Some(v) => match versions::find(c, &self.bucket, &self.key, v.as_deref())? {
+                Some(versions::Version::Object(r)) => Some(r),
+                Some(versions::Version::Marker(_)) => {
+                    return Err(S3Error::new(Code::InvalidRequest).with("Key", self.key.as_str()))
+                }
+                None => {
+                    return Err(S3Error::new(Code::NoSuchVersion)
+                        .with("Key", self.key.as_str())
+                        .with("VersionId", v.as_deref().unwrap_or("null")))
+                }
+            },
+        };
+        let Some(row) = row else { return Ok(None) };
+        let parts = if row.parts > 0 {
+            objects::parts(c, &self.bucket, &self.key, row.version_id.as_deref())?
+        } else {
+            Vec::new()
+        };
+        Ok(Some((row, parts)))
+    }
+}
+
 /// Splits `x-amz-copy-source` (`[/]bucket/key[?versionId=...]`, URL-encoded).
-pub fn parse_source(value: &str) -> S3Result<(String, String)> {
-    let value = value
-        .split_once("?versionId=")
-        .map(|(v, _)| v)
-        .unwrap_or(value);
+pub fn parse_source(value: &str) -> S3Result<Source> {
+    let (value, version) = match value.split_once("?versionId=") {
+        Some((v, id)) => (v, Some((id != "null").then(|| id.to_owned()))),
+        None => (value, None),
+    };
     let decoded = percent_encoding::percent_decode_str(value)
         .decode_utf8()
         .map_err(|_| {
@@ -26,7 +66,11 @@ pub fn parse_source(value: &str) -> S3Result<(String, String)> {
         })?;
     let trimmed = decoded.strip_prefix('/').unwrap_or(&decoded);
     match trimmed.split_once('/') {
-        Some((b, k)) if !b.is_empty() && !k.is_empty() => Ok((b.to_owned(), k.to_owned())),
+        Some((b, k)) if !b.is_empty() && !k.is_empty() => Ok(Source {
+            bucket: b.to_owned(),
+            key: k.to_owned(),
+            version,
+        }),
         _ => Err(S3Error::msg(
             Code::InvalidArgument,
             "Copy Source must mention the source bucket and key: sourcebucket/sourcekey",
@@ -61,9 +105,9 @@ pub fn check_source_conditions(ctx: &Ctx, source: &objects::ObjectRow) -> S3Resu
 }
 
 pub async fn copy_object(ctx: &Ctx, bucket: &str, key: &str) -> S3Result<Response> {
-    ctx.owned_bucket(bucket).await?;
+    let bucket_row = ctx.owned_bucket(bucket).await?;
     let key = ObjectKey::parse(key)?;
-    let (src_bucket, src_key) = parse_source(ctx.header("x-amz-copy-source").unwrap_or(""))?;
+    let source = parse_source(ctx.header("x-amz-copy-source").unwrap_or(""))?;
     let replace = match ctx.header("x-amz-metadata-directive") {
         None | Some("COPY") => false,
         Some("REPLACE") => true,
@@ -74,49 +118,64 @@ pub async fn copy_object(ctx: &Ctx, bucket: &str, key: &str) -> S3Result<Respons
             )
         }
     };
-    let (sb, sk) = (src_bucket.clone(), src_key.clone());
-    let (src_bucket_row, source) = ctx
+    let src = source.clone();
+    let (src_bucket_row, found) = ctx
         .state
         .meta
-        .read(move |c| Ok((buckets::get(c, &sb)?, objects::get(c, &sb, &sk)?)))
+        .read(move |c| Ok((buckets::get(c, &src.bucket)?, src.read(c)?)))
         .await?;
-    authorize(&ctx.verified.principal, &src_bucket, src_bucket_row)?;
-    let source =
-        source.ok_or_else(|| S3Error::new(Code::NoSuchKey).with("Key", src_key.as_str()))?;
-    check_source_conditions(ctx, &source)?;
-    if src_bucket == bucket && src_key == key.as_str() && !replace {
+    authorize(&ctx.verified.principal, &source.bucket, src_bucket_row)?;
+    let (src_row, _) =
+        found.ok_or_else(|| S3Error::new(Code::NoSuchKey).with("Key", source.key.as_str()))?;
+    check_source_conditions(ctx, &src_row)?;
+    if source.bucket == bucket && source.key == key.as_str() && source.version.is_none() && !replace
+    {
         return Err(S3Error::msg(Code::InvalidRequest, "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes."));
     }
-    let mut row = source.clone();
+    let mut row = src_row.clone();
     row.key = key.as_str().to_owned();
     row.modified_ms = now_ms();
     if replace {
         row.headers = stored_headers(&ctx.parts.headers)?;
     }
+    // As in S3, a copy's ACL is the request's, never the source's.
+    row.acl = super::settings::object_acl(ctx)?;
+    // Nor does a copy inherit the source's lock.
+    row.lock = super::object_lock::from_headers(&ctx.parts.headers, &bucket_row)?;
+    match ctx.header("x-amz-tagging-directive") {
+        None | Some("COPY") => {}
+        Some("REPLACE") => row.tags = super::tagging::from_header(ctx)?,
+        Some(_) => {
+            return Err(
+                S3Error::msg(Code::InvalidArgument, "Unknown tagging directive.")
+                    .with("ArgumentName", "x-amz-tagging-directive"),
+            )
+        }
+    }
     let conditions = WriteConditions::from_headers(&ctx.parts.headers)?;
-    let (b, blobs, committed) = (bucket.to_owned(), ctx.state.blobs.clone(), row.clone());
-    ctx.state
+    let (b, blobs, src) = (bucket.to_owned(), ctx.state.blobs.clone(), source.clone());
+    let (committed, version) = ctx
+        .state
         .meta
         .write(move |c, after| {
             // The source may have changed since we read it: copy what is
-            // there now only if it is still the same blob.
-            let current = objects::get(c, &src_bucket, &src_key)?;
-            if current.as_ref().map(|r| r.blob) != Some(row.blob) {
-                return Err(S3Error::new(Code::ConditionalRequestConflict));
-            }
+            // there now only if it is still the same blob. Its parts are
+            // read before the upsert, which may replace this very row.
+            let current = src.read(c)?;
+            let parts = match current {
+                Some((now, parts)) if now.blob == row.blob => parts,
+                _ => return Err(S3Error::new(Code::ConditionalRequestConflict)),
+            };
             conditions.check(objects::get(c, &b, &row.key)?.as_ref(), &row.key)?;
+            // The copy shares every blob: the object's, or each part's.
             if row.parts == 0 {
                 objects::add_ref(c, &row.blob)?;
-                return objects::upsert(c, &blobs, &b, &row, after);
             }
-            // A multipart source: the copy shares every part's blob. Read
-            // the parts before the upsert, which may replace this very row.
-            let parts = objects::parts(c, &src_bucket, &src_key)?;
             for p in &parts {
                 objects::add_ref(c, &p.blob)?;
             }
-            objects::upsert(c, &blobs, &b, &row, after)?;
-            objects::insert_parts(c, &b, &row.key, &parts)
+            let version = objects::upsert(c, &blobs, &b, &mut row, &parts, after)?;
+            Ok((row, version))
         })
         .await?;
     let mut w = XmlWriter::new();
@@ -127,6 +186,14 @@ pub async fn copy_object(ctx: &Ctx, bucket: &str, key: &str) -> S3Result<Respons
     let mut resp = xml_response(w.finish());
     if let Ok(v) = http::HeaderValue::from_str(&committed.blob.to_hex()) {
         resp.headers_mut().insert("x-cairn-blake3", v);
+    }
+    super::put::version_header(resp.headers_mut(), version.as_deref());
+    if let Some(v) = src_row
+        .version_id
+        .as_deref()
+        .and_then(|v| http::HeaderValue::from_str(v).ok())
+    {
+        resp.headers_mut().insert("x-amz-copy-source-version-id", v);
     }
     Ok(resp)
 }

@@ -14,7 +14,8 @@ use super::put::content_md5;
 use super::{empty, xml_response, Ctx};
 use crate::checksum;
 use crate::error::{Code, S3Error, S3Result};
-use crate::store::meta::objects;
+use crate::store::meta::objects::{self, Deleted};
+use crate::store::meta::versions;
 use crate::xml::{self, XmlWriter};
 use cairn_shared::names::ObjectKey;
 
@@ -26,12 +27,48 @@ const MAX_BODY: u64 = 2 * 1024 * 1024;
 pub async fn delete_object(ctx: &Ctx, bucket: &str, key: &str) -> S3Result<Response> {
     ctx.owned_bucket(bucket).await?;
     let key = ObjectKey::parse(key)?;
+    let version = ctx.version_param()?;
+    let bypass = bypass_governance(ctx);
     let (b, blobs) = (bucket.to_owned(), ctx.state.blobs.clone());
-    ctx.state
+    let deleted = ctx
+        .state
         .meta
-        .write(move |c, after| objects::delete(c, &blobs, &b, key.as_str(), after))
+        .write(move |c, after| {
+            delete_one(c, &blobs, &b, key.as_str(), version.as_ref(), bypass, after)
+        })
         .await?;
-    Ok(empty(StatusCode::NO_CONTENT))
+    let mut resp = empty(StatusCode::NO_CONTENT);
+    super::put::version_header(resp.headers_mut(), deleted.version_id.as_deref());
+    if deleted.marker {
+        resp.headers_mut().insert(
+            "x-amz-delete-marker",
+            http::HeaderValue::from_static("true"),
+        );
+    }
+    Ok(resp)
+}
+
+/// `x-amz-bypass-governance-retention: true`: the owner may remove
+/// versions under a GOVERNANCE retention.
+pub fn bypass_governance(ctx: &Ctx) -> bool {
+    ctx.header("x-amz-bypass-governance-retention")
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+}
+
+/// Deletes one key, or one version of it when `version` names one.
+fn delete_one(
+    c: &rusqlite::Connection,
+    blobs: &crate::store::blob::BlobStore,
+    bucket: &str,
+    key: &str,
+    version: Option<&Option<String>>,
+    bypass: bool,
+    after: &mut Vec<crate::store::meta::AfterCommit>,
+) -> S3Result<Deleted> {
+    match version {
+        None => objects::delete(c, blobs, bucket, key, after),
+        Some(v) => versions::delete(c, blobs, bucket, key, v.as_deref(), bypass, after),
+    }
 }
 
 #[derive(Deserialize)]
@@ -46,6 +83,8 @@ struct Delete {
 struct ObjectId {
     #[serde(rename = "Key")]
     key: String,
+    #[serde(rename = "VersionId")]
+    version_id: Option<String>,
 }
 
 /// Checks Content-MD5 or a flexible checksum over a small body. Current
@@ -86,20 +125,33 @@ pub async fn delete_objects(ctx: &Ctx, bucket: &str, body: Body) -> S3Result<Res
     if req.objects.is_empty() || req.objects.len() > MAX_KEYS {
         return Err(S3Error::new(Code::MalformedXML));
     }
-    let keys: Vec<String> = req.objects.into_iter().map(|o| o.key).collect();
+    let keys: Vec<(String, Option<Option<String>>)> = req
+        .objects
+        .into_iter()
+        .map(|o| {
+            let v = o.version_id.map(|v| (v != "null").then_some(v));
+            (o.key, v)
+        })
+        .collect();
     let (b, blobs, ks) = (bucket.to_owned(), ctx.state.blobs.clone(), keys.clone());
-    let results: Vec<S3Result<()>> = ctx
+    let bypass = bypass_governance(ctx);
+    let results: Vec<S3Result<Deleted>> = ctx
         .state
         .meta
         .write(move |c, after| {
-            let mut results: Vec<S3Result<()>> = Vec::with_capacity(ks.len());
-            for k in &ks {
+            let mut results: Vec<S3Result<Deleted>> = Vec::with_capacity(ks.len());
+            for (k, v) in &ks {
                 match ObjectKey::parse(k) {
                     // A storage failure fails (and rolls back) the whole
                     // request; a bad key is only that key's error.
+                    // A version Object Lock keeps is that key's error; the
+                    // check comes before any change, so nothing is undone.
                     Ok(key) => {
-                        objects::delete(c, &blobs, &b, key.as_str(), after)?;
-                        results.push(Ok(()));
+                        match delete_one(c, &blobs, &b, key.as_str(), v.as_ref(), bypass, after) {
+                            Ok(d) => results.push(Ok(d)),
+                            Err(e) if e.code == Code::AccessDenied => results.push(Err(e)),
+                            Err(e) => return Err(e),
+                        }
                     }
                     Err(e) => results.push(Err(S3Error::from(e))),
                 }
@@ -109,17 +161,30 @@ pub async fn delete_objects(ctx: &Ctx, bucket: &str, body: Body) -> S3Result<Res
         .await?;
     let mut w = XmlWriter::new();
     w.root("DeleteResult");
-    for (key, result) in keys.iter().zip(results) {
+    for ((key, version), result) in keys.iter().zip(results) {
         match result {
-            Ok(()) if req.quiet => {}
-            Ok(()) => {
+            Ok(_) if req.quiet => {}
+            Ok(d) => {
                 w.open("Deleted");
                 w.elem("Key", key);
+                if version.is_some() {
+                    w.elem("VersionId", d.version_id.as_deref().unwrap_or("null"));
+                }
+                if d.marker {
+                    w.elem("DeleteMarker", "true");
+                    w.elem(
+                        "DeleteMarkerVersionId",
+                        d.version_id.as_deref().unwrap_or("null"),
+                    );
+                }
                 w.close("Deleted");
             }
             Err(e) => {
                 w.open("Error");
                 w.elem("Key", key);
+                if let Some(v) = version {
+                    w.elem("VersionId", v.as_deref().unwrap_or("null"));
+                }
                 w.elem("Code", e.code.as_str());
                 w.elem("Message", &e.message);
                 w.close("Error");

@@ -21,7 +21,9 @@ use super::put::write_object_headers;
 use super::{authorize_read, http_date, system_time, Ctx};
 use crate::error::{Code, S3Error, S3Result};
 use crate::store::blob::BlobHash;
-use crate::store::meta::{buckets, objects};
+use crate::store::meta::buckets::{self, Versioning};
+use crate::store::meta::objects;
+use crate::store::meta::versions::{self, Version};
 use cairn_shared::conditional::{Outcome, Preconditions};
 use cairn_shared::range;
 
@@ -49,20 +51,37 @@ pub async fn get_object(ctx: &Ctx, bucket: &str, key: &str, head: bool) -> S3Res
     // blocking pool (two thread switches; 20% more GETs per second without
     // it). The bytes are read before the caller is authorized or
     // preconditions are checked, and dropped unless both pass.
-    let (bucket_row, row, small) = ctx.state.meta.read_now(|c| {
-        let row = objects::get(c, bucket, key)?;
-        let parts = match &row {
-            Some(r) if r.parts > 0 => objects::parts(c, bucket, key)?,
+    let version = ctx.version_param()?;
+    let (bucket_row, found, small) = ctx.state.meta.read_now(|c| {
+        let found = match &version {
+            None => match objects::get(c, bucket, key)? {
+                Some(r) => Some(Version::Object(r)),
+                None => versions::newest_marker(c, bucket, key)?.map(Version::Marker),
+            },
+            Some(v) => versions::find(c, bucket, key, v.as_deref())?,
+        };
+        let parts = match &found {
+            Some(Version::Object(r)) if r.parts > 0 => {
+                objects::parts(c, bucket, key, r.version_id.as_deref())?
+            }
             _ => Vec::new(),
         };
-        let small = match &row {
-            Some(r) if !head => small_span(r.size, r.parts, range)
+        let small = match &found {
+            Some(Version::Object(r)) if !head => small_span(r.size, r.parts, range)
                 .map(|(start, len, whole)| blobs.read_small(&r.blob, start, len, whole)),
             _ => None,
         };
-        Ok((buckets::get(c, bucket)?, row.map(|r| (r, parts)), small))
+        Ok((buckets::get(c, bucket)?, found.map(|f| (f, parts)), small))
     })?;
-    authorize_read(&ctx.verified.principal, bucket, bucket_row, key)?;
+    let object_public =
+        matches!(&found, Some((Version::Object(r), _)) if r.acl.as_deref() == Some("public-read"));
+    let bucket_row = authorize_read(
+        &ctx.verified.principal,
+        bucket,
+        bucket_row,
+        key,
+        object_public,
+    )?;
     if matches!(ctx.verified.principal, crate::auth::Principal::Anonymous) {
         // As S3: overrides need a signed request. Anonymous ones would let
         // anyone make a public text object render as HTML on our domain.
@@ -73,7 +92,27 @@ pub async fn get_object(ctx: &Ctx, bucket: &str, key: &str, head: bool) -> S3Res
             ));
         }
     }
-    let (row, parts) = row.ok_or_else(|| S3Error::new(Code::NoSuchKey).with("Key", key))?;
+    let (row, parts) = match found {
+        Some((Version::Object(row), parts)) => (row, parts),
+        Some((Version::Marker(m), _)) => {
+            let label = m.version_id.as_deref().unwrap_or("null");
+            let code = match version {
+                None => Code::NoSuchKey,
+                Some(_) => Code::MethodNotAllowed,
+            };
+            return Err(S3Error::delete_marker(code, label).with("Key", key));
+        }
+        None => {
+            return Err(match version {
+                None => S3Error::new(Code::NoSuchKey)
+                    .with("Key", key)
+                    .header("x-amz-delete-marker", "false"),
+                Some(v) => S3Error::new(Code::NoSuchVersion)
+                    .with("Key", key)
+                    .with("VersionId", v.as_deref().unwrap_or("null")),
+            })
+        }
+    };
 
     let h = |n: &str| ctx.header(n);
     let pre = Preconditions {
@@ -87,6 +126,13 @@ pub async fn get_object(ctx: &Ctx, bucket: &str, key: &str, head: bool) -> S3Res
     let checksum_mode = h("x-amz-checksum-mode").is_some_and(|m| m.eq_ignore_ascii_case("ENABLED"));
     // The checksum describes a full body: not a range, not a 304.
     write_object_headers(headers, &row, false);
+    if row.version_id.is_some() || bucket_row.versioning != Versioning::Unversioned {
+        super::put::version_header(headers, Some(row.version_label()));
+    }
+    super::object_lock::write_headers(headers, &row.lock);
+    if row.tags.is_some() {
+        headers.insert("x-amz-tagging-count", HeaderValue::from(row.tag_count()));
+    }
     if let Ok(v) = HeaderValue::from_str(&row.version()) {
         headers.insert(cairn_shared::feed::VERSION_HEADER, v);
     }

@@ -1,5 +1,5 @@
-//! Listings: ListObjectsV2, ListObjects (v1), ListObjectVersions (every
-//! object a current version `null`), ListMultipartUploads.
+//! Listings: ListObjectsV2 and ListObjects (v1); the engine that
+//! ListObjectVersions (`list_versions`) shares.
 //!
 //! One engine, [`page`], walks the primary-key index from a marker. When a
 //! delimiter rolls keys up into a common prefix, it seeks past the whole
@@ -15,27 +15,37 @@ use super::{iso8601, write_owner, xml_response, Ctx};
 use crate::auth::encode;
 use crate::error::{Code, S3Error, S3Result};
 use crate::store::meta::objects::{self, From, ListRow};
+use crate::store::meta::versions;
 use crate::xml::XmlWriter;
 
 const MAX_KEYS: usize = 1000;
 /// Rows read per query when a delimiter may roll keys up.
 const DELIMITED_BATCH: usize = 32;
 
-struct Params {
-    prefix: String,
-    delimiter: Option<String>,
+pub(super) struct Params {
+    pub prefix: String,
+    pub delimiter: Option<String>,
     /// Entries must sort after this (exclusive); empty for "from the start".
-    marker: String,
-    max_keys: usize,
+    pub marker: String,
+    pub max_keys: usize,
+    /// Which keys to walk: those with a current version, or (for
+    /// ListObjectVersions) those with any version.
+    pub source: Source,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Source {
+    Current,
+    AllVersions,
 }
 
 #[derive(Default)]
-struct Page {
-    contents: Vec<ListRow>,
-    prefixes: Vec<String>,
-    truncated: bool,
+pub(super) struct Page {
+    pub contents: Vec<ListRow>,
+    pub prefixes: Vec<String>,
+    pub truncated: bool,
     /// The last key or common prefix in the page: where the next starts.
-    last: Option<String>,
+    pub last: Option<String>,
 }
 
 /// The smallest byte string greater than every string starting with `p`.
@@ -50,8 +60,12 @@ fn prefix_end(p: &[u8]) -> Option<Vec<u8>> {
     None
 }
 
-fn page(conn: &Connection, bucket: &str, p: &Params) -> S3Result<Page> {
+pub(super) fn page(conn: &Connection, bucket: &str, p: &Params) -> S3Result<Page> {
     let mut out = Page::default();
+    if p.max_keys == 0 {
+        // S3 answers `max-keys=0` with an empty page that is not truncated.
+        return Ok(out);
+    }
     let upper = prefix_end(p.prefix.as_bytes());
     let mut from = if p.marker.as_str() >= p.prefix.as_str() {
         From::Exclusive(p.marker.as_bytes().to_vec())
@@ -69,7 +83,18 @@ fn page(conn: &Connection, bucket: &str, p: &Params) -> S3Result<Page> {
             MAX_KEYS + 1
         };
         let want = (p.max_keys - count + 1).min(cap);
-        let rows = objects::scan(conn, bucket, &from, upper.as_deref(), want)?;
+        let rows = match p.source {
+            Source::Current => objects::scan(conn, bucket, &from, upper.as_deref(), want)?,
+            Source::AllVersions => versions::keys(conn, bucket, &from, upper.as_deref(), want)?
+                .into_iter()
+                .map(|key| ListRow {
+                    key,
+                    size: 0,
+                    etag: String::new(),
+                    modified_ms: 0,
+                })
+                .collect(),
+        };
         let got = rows.len();
         for row in rows {
             let rolled = p.delimiter.as_deref().and_then(|d| {
@@ -111,7 +136,7 @@ fn page(conn: &Connection, bucket: &str, p: &Params) -> S3Result<Page> {
     Ok(out)
 }
 
-fn max_keys(ctx: &Ctx, name: &str) -> S3Result<usize> {
+pub(super) fn max_keys(ctx: &Ctx, name: &str) -> S3Result<usize> {
     match ctx.query(name) {
         None => Ok(MAX_KEYS),
         Some(v) => v
@@ -136,10 +161,10 @@ async fn run(ctx: &Ctx, bucket: &str, params: Params) -> S3Result<Page> {
 }
 
 /// Writes text, URL-encoded when the client asked for `encoding-type=url`.
-struct Enc(bool);
+pub(super) struct Enc(pub bool);
 
 impl Enc {
-    fn new(ctx: &Ctx) -> S3Result<Self> {
+    pub fn new(ctx: &Ctx) -> S3Result<Self> {
         match ctx.query("encoding-type") {
             None => Ok(Enc(false)),
             Some(t) if t.eq_ignore_ascii_case("url") => Ok(Enc(true)),
@@ -150,7 +175,7 @@ impl Enc {
             .with("ArgumentName", "encoding-type")),
         }
     }
-    fn elem(&self, w: &mut XmlWriter, name: &str, text: &str) {
+    pub fn elem(&self, w: &mut XmlWriter, name: &str, text: &str) {
         if self.0 {
             w.elem(name, &encode::path(text));
         } else {
@@ -165,7 +190,7 @@ fn write_entry_fields(w: &mut XmlWriter, row: &ListRow) {
     w.elem("Size", &row.size.to_string());
 }
 
-fn write_prefixes(w: &mut XmlWriter, enc: &Enc, prefixes: &[String]) {
+pub(super) fn write_prefixes(w: &mut XmlWriter, enc: &Enc, prefixes: &[String]) {
     for p in prefixes {
         w.open("CommonPrefixes");
         enc.elem(w, "Prefix", p);
@@ -173,7 +198,7 @@ fn write_prefixes(w: &mut XmlWriter, enc: &Enc, prefixes: &[String]) {
     }
 }
 
-fn common(ctx: &Ctx) -> (String, Option<String>) {
+pub(super) fn common(ctx: &Ctx) -> (String, Option<String>) {
     let prefix = ctx.query("prefix").unwrap_or("").to_owned();
     let delimiter = ctx
         .query("delimiter")
@@ -211,6 +236,7 @@ pub async fn list_v2(ctx: &Ctx, bucket: &str) -> S3Result<Response> {
             delimiter: delimiter.clone(),
             marker,
             max_keys: max,
+            source: Source::Current,
         },
     )
     .await?;
@@ -270,6 +296,7 @@ pub async fn list_v1(ctx: &Ctx, bucket: &str) -> S3Result<Response> {
             delimiter: delimiter.clone(),
             marker: marker.clone(),
             max_keys: max,
+            source: Source::Current,
         },
     )
     .await?;
@@ -302,62 +329,6 @@ pub async fn list_v1(ctx: &Ctx, bucket: &str) -> S3Result<Response> {
     }
     write_prefixes(&mut w, &enc, &page.prefixes);
     w.close("ListBucketResult");
-    Ok(xml_response(w.finish()))
-}
-
-/// Versioning is never enabled, so each object is one current version `null`.
-pub async fn list_versions(ctx: &Ctx, bucket: &str) -> S3Result<Response> {
-    let enc = Enc::new(ctx)?;
-    let (prefix, delimiter) = common(ctx);
-    let key_marker = ctx.query("key-marker").unwrap_or("").to_owned();
-    let max = max_keys(ctx, "max-keys")?;
-    let page = run(
-        ctx,
-        bucket,
-        Params {
-            prefix: prefix.clone(),
-            delimiter: delimiter.clone(),
-            marker: key_marker.clone(),
-            max_keys: max,
-        },
-    )
-    .await?;
-
-    let mut w = XmlWriter::new();
-    w.root("ListVersionsResult");
-    w.elem("Name", bucket);
-    enc.elem(&mut w, "Prefix", &prefix);
-    enc.elem(&mut w, "KeyMarker", &key_marker);
-    w.elem(
-        "VersionIdMarker",
-        ctx.query("version-id-marker").unwrap_or(""),
-    );
-    w.elem("MaxKeys", &max.to_string());
-    if let Some(d) = &delimiter {
-        enc.elem(&mut w, "Delimiter", d);
-    }
-    if enc.0 {
-        w.elem("EncodingType", "url");
-    }
-    w.elem("IsTruncated", if page.truncated { "true" } else { "false" });
-    if page.truncated {
-        if let Some(last) = &page.last {
-            enc.elem(&mut w, "NextKeyMarker", last);
-            w.elem("NextVersionIdMarker", "null");
-        }
-    }
-    for row in &page.contents {
-        w.open("Version");
-        enc.elem(&mut w, "Key", &row.key);
-        w.elem("VersionId", "null");
-        w.elem("IsLatest", "true");
-        write_entry_fields(&mut w, row);
-        write_owner(&mut w, "Owner", &ctx.verified.principal);
-        w.elem("StorageClass", "STANDARD");
-        w.close("Version");
-    }
-    write_prefixes(&mut w, &enc, &page.prefixes);
-    w.close("ListVersionsResult");
     Ok(xml_response(w.finish()))
 }
 

@@ -2,6 +2,7 @@
 //! (which holds the verified caller) and returns a response or an
 //! `S3Error`; none formats an error itself.
 
+pub mod attributes;
 pub mod body;
 pub mod bucket;
 pub mod copy;
@@ -10,11 +11,15 @@ pub mod delete;
 pub mod feed;
 pub mod get;
 pub mod list;
+pub mod list_versions;
 pub mod multipart;
+pub mod object_lock;
 pub mod post;
 pub mod put;
 pub mod settings;
+pub mod tagging;
 pub mod unsupported;
+pub mod versioning;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -44,6 +49,26 @@ impl Ctx {
             .iter()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
+    }
+
+    /// The `versionId` query parameter: `None` when absent (the current
+    /// version), `Some(None)` for S3's `null` version.
+    pub fn version_param(&self) -> S3Result<Option<Option<String>>> {
+        match self.query("versionId") {
+            None => Ok(None),
+            Some("null") => Ok(Some(None)),
+            Some(v)
+                if !v.is_empty()
+                    && v.len() <= 64
+                    && v.bytes().all(|b| b.is_ascii_alphanumeric()) =>
+            {
+                Ok(Some(Some(v.to_owned())))
+            }
+            Some(_) => Err(
+                S3Error::msg(Code::InvalidArgument, "Invalid version id specified")
+                    .with("ArgumentName", "versionId"),
+            ),
+        }
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
@@ -88,16 +113,19 @@ pub fn authorize(principal: &Principal, name: &str, row: Option<BucketRow>) -> S
 }
 
 /// Read access to one object: the owner, or anyone when the bucket's ACL
-/// or policy makes the key public. Other callers get AccessDenied.
+/// or policy makes the key public, or the object's own ACL does
+/// (`object_public`). Other callers get AccessDenied.
 pub fn authorize_read(
     principal: &Principal,
     name: &str,
     row: Option<BucketRow>,
     key: &str,
+    object_public: bool,
 ) -> S3Result<BucketRow> {
     let row = row.ok_or_else(|| S3Error::new(Code::NoSuchBucket).with("BucketName", name))?;
     if principal.access_key() == Some(row.owner.as_str())
         || principal.is_edge()
+        || object_public
         || settings::is_public(&row, key)
     {
         Ok(row)

@@ -67,7 +67,8 @@ async fn load_upload(ctx: &Ctx, bucket: &str, key: &str) -> S3Result<UploadRow> 
 }
 
 pub async fn create(ctx: &Ctx, bucket: &str, key: &str) -> S3Result<Response> {
-    ctx.owned_bucket(bucket).await?;
+    let bucket_row = ctx.owned_bucket(bucket).await?;
+    let lock = super::object_lock::from_headers(&ctx.parts.headers, &bucket_row)?;
     let key = ObjectKey::parse(key)?;
     let headers = stored_headers(&ctx.parts.headers)?;
     let algo = match ctx.header("x-amz-checksum-algorithm") {
@@ -86,6 +87,9 @@ pub async fn create(ctx: &Ctx, bucket: &str, key: &str) -> S3Result<Response> {
         created_ms: now_ms(),
         headers: Vec::new(),
         checksum_algo: algo.map(|a| a.name().to_owned()),
+        tags: super::tagging::from_header(ctx)?,
+        acl: super::settings::object_acl(ctx)?,
+        lock,
     };
     let r = row.clone();
     ctx.state
@@ -167,24 +171,16 @@ pub async fn upload_part(ctx: &Ctx, bucket: &str, key: &str, body: Body) -> S3Re
 pub async fn upload_part_copy(ctx: &Ctx, bucket: &str, key: &str) -> S3Result<Response> {
     let number = part_number(ctx)?;
     let upload = load_upload(ctx, bucket, key).await?;
-    let (src_bucket, src_key) =
-        super::copy::parse_source(ctx.header("x-amz-copy-source").unwrap_or(""))?;
-    let (sb, sk) = (src_bucket.clone(), src_key.clone());
-    let (src_row, source, src_parts) = ctx
+    let src = super::copy::parse_source(ctx.header("x-amz-copy-source").unwrap_or(""))?;
+    let s = src.clone();
+    let (src_row, found) = ctx
         .state
         .meta
-        .read(move |c| {
-            let o = objects::get(c, &sb, &sk)?;
-            let parts = match &o {
-                Some(o) if o.parts > 0 => objects::parts(c, &sb, &sk)?,
-                _ => Vec::new(),
-            };
-            Ok((buckets::get(c, &sb)?, o, parts))
-        })
+        .read(move |c| Ok((buckets::get(c, &s.bucket)?, s.read(c)?)))
         .await?;
-    authorize(&ctx.verified.principal, &src_bucket, src_row)?;
-    let source =
-        source.ok_or_else(|| S3Error::new(Code::NoSuchKey).with("Key", src_key.as_str()))?;
+    authorize(&ctx.verified.principal, &src.bucket, src_row)?;
+    let (source, src_parts) =
+        found.ok_or_else(|| S3Error::new(Code::NoSuchKey).with("Key", src.key.as_str()))?;
     super::copy::check_source_conditions(ctx, &source)?;
     let span = match ctx.header("x-amz-copy-source-range") {
         None => None,
@@ -376,6 +372,10 @@ pub async fn complete(ctx: &Ctx, bucket: &str, key: &str, body: Body) -> S3Resul
         headers: decode_headers(&upload.headers),
         checksum: checksum.clone(),
         parts: chosen.len() as u32,
+        version_id: None,
+        tags: upload.tags.clone(),
+        acl: upload.acl.clone(),
+        lock: upload.lock,
     };
     let kept: Vec<u32> = chosen.iter().map(|p| p.part_number).collect();
     let (b, id, blobs) = (
@@ -383,7 +383,9 @@ pub async fn complete(ctx: &Ctx, bucket: &str, key: &str, body: Body) -> S3Resul
         upload.upload_id.clone(),
         ctx.state.blobs.clone(),
     );
-    ctx.state
+    let mut row = row;
+    let version = ctx
+        .state
         .meta
         .write(move |c, after| {
             // The parts must still be the ones we checked.
@@ -396,9 +398,9 @@ pub async fn complete(ctx: &Ctx, bucket: &str, key: &str, body: Body) -> S3Resul
                 return Err(no_such_upload(&id));
             }
             conditions.check(objects::get(c, &b, &row.key)?.as_ref(), &row.key)?;
-            objects::upsert(c, &blobs, &b, &row, after)?;
-            objects::insert_parts(c, &b, &row.key, &part_refs)?;
-            uploads::finish(c, &blobs, &id, &kept, after)
+            let version = objects::upsert(c, &blobs, &b, &mut row, &part_refs, after)?;
+            uploads::finish(c, &blobs, &id, &kept, after)?;
+            Ok(version)
         })
         .await?;
     let mut w = XmlWriter::new();
@@ -418,6 +420,7 @@ pub async fn complete(ctx: &Ctx, bucket: &str, key: &str, body: Body) -> S3Resul
     if let Ok(v) = HeaderValue::from_str(&whole.to_hex()) {
         resp.headers_mut().insert("x-cairn-blake3", v);
     }
+    super::put::version_header(resp.headers_mut(), version.as_deref());
     Ok(resp)
 }
 

@@ -322,9 +322,15 @@ pub async fn post_object(
             headers.push((name.clone(), value.clone().into_bytes()));
         }
     }
-    let row = single_blob_row(key.as_str(), &digests, headers);
+    let mut row = single_blob_row(key.as_str(), &digests, headers);
+    if let Some(acl) = form.get("acl") {
+        row.acl = super::settings::acl_column(super::settings::canned_acl(acl)?);
+    }
+    if let Some(doc) = form.get("tagging") {
+        row.tags = super::tagging::parse_document(doc.as_bytes())?;
+    }
     let etag = format!("\"{}\"", row.etag);
-    commit(
+    let version = commit(
         state,
         bucket,
         row,
@@ -332,7 +338,9 @@ pub async fn post_object(
         WriteConditions::from_headers(&HeaderMap::new())?,
     )
     .await?;
-    respond(&form, bucket, key.as_str(), &etag)
+    let mut resp = respond(&form, bucket, key.as_str(), &etag)?;
+    super::put::version_header(resp.headers_mut(), version.as_deref());
+    Ok(resp)
 }
 
 /// `success_action_redirect` (303), or `success_action_status` 200, 201

@@ -193,16 +193,23 @@ pub async fn receive(
 }
 
 pub async fn put_object(ctx: &Ctx, bucket: &str, key: &str, body: Body) -> S3Result<Response> {
-    ctx.owned_bucket(bucket).await?;
+    let bucket_row = ctx.owned_bucket(bucket).await?;
+    let lock = super::object_lock::from_headers(&ctx.parts.headers, &bucket_row)?;
     let key = ObjectKey::parse(key)?;
     let headers = stored_headers(&ctx.parts.headers)?;
     let conditions = WriteConditions::from_headers(&ctx.parts.headers)?;
+    let tags = super::tagging::from_header(ctx)?;
+    let acl = super::settings::object_acl(ctx)?;
     // S3 computes CRC64NVME for objects uploaded without a checksum.
     let (temp, digests) = receive(ctx, body, Some(ChecksumAlgo::Crc64Nvme)).await?;
-    let row = single_blob_row(key.as_str(), &digests, headers);
+    let mut row = single_blob_row(key.as_str(), &digests, headers);
+    row.tags = tags;
+    row.acl = acl;
+    row.lock = lock;
     let committed = row.clone();
-    commit(&ctx.state, bucket, row, temp, conditions).await?;
+    let version = commit(&ctx.state, bucket, row, temp, conditions).await?;
     let mut resp = empty(StatusCode::OK);
+    version_header(resp.headers_mut(), version.as_deref());
     write_object_headers(
         resp.headers_mut(),
         &committed,
@@ -226,19 +233,31 @@ pub fn single_blob_row(key: &str, digests: &Digests, headers: Vec<(String, Vec<u
             .as_ref()
             .map(|c| (c.algo.name().to_owned(), c.base64.clone())),
         parts: 0,
+        version_id: None,
+        tags: None,
+        acl: None,
+        lock: Default::default(),
+    }
+}
+
+/// `x-amz-version-id`, for buckets that have (or had) versioning.
+pub fn version_header(h: &mut HeaderMap, version: Option<&str>) {
+    if let Some(v) = version.and_then(|v| HeaderValue::from_str(v).ok()) {
+        h.insert("x-amz-version-id", v);
     }
 }
 
 /// Makes a received blob visible as `row`: inside one write, checks that
 /// the bucket still exists and the write conditions hold, takes the blob
-/// reference and replaces any earlier object.
+/// reference and replaces any earlier object (or, with versioning, puts
+/// it behind the new one). Returns the version id to report.
 pub async fn commit(
     state: &crate::state::AppState,
     bucket: &str,
-    row: ObjectRow,
+    mut row: ObjectRow,
     temp: TempBlob,
     conditions: WriteConditions,
-) -> S3Result<()> {
+) -> S3Result<Option<String>> {
     let (bucket, blobs) = (bucket.to_owned(), state.blobs.clone());
     state
         .meta
@@ -249,7 +268,7 @@ pub async fn commit(
             }
             conditions.check(objects::get(c, &bucket, &row.key)?.as_ref(), &row.key)?;
             objects::acquire_blob(c, &blobs, temp, row.size)?;
-            objects::upsert(c, &blobs, &bucket, &row, after)
+            objects::upsert(c, &blobs, &bucket, &mut row, &[], after)
         })
         .await
 }

@@ -26,6 +26,20 @@ pub fn is_public(row: &BucketRow, key: &str) -> bool {
             .is_some_and(|p| p.allows(key))
 }
 
+/// An object's canned ACL as stored: `None` for private.
+pub fn acl_column(canned: &str) -> Option<String> {
+    (canned != "private").then(|| canned.to_owned())
+}
+
+/// The object ACL a write asks for with `x-amz-acl` (the bucket-owner
+/// ACLs describe a single-owner bucket's object as it is: private).
+pub fn object_acl(ctx: &Ctx) -> S3Result<Option<String>> {
+    match ctx.header("x-amz-acl").map(str::trim) {
+        None | Some("bucket-owner-full-control") | Some("bucket-owner-read") => Ok(None),
+        Some(v) => Ok(acl_column(canned_acl(v)?)),
+    }
+}
+
 /// Checks a canned ACL name: Cairn grants `private` and `public-read`.
 pub fn canned_acl(value: &str) -> S3Result<&'static str> {
     match value.trim() {
@@ -40,7 +54,7 @@ pub fn canned_acl(value: &str) -> S3Result<&'static str> {
     }
 }
 
-async fn body(ctx: &Ctx, body: Body) -> S3Result<bytes::Bytes> {
+pub async fn body(ctx: &Ctx, body: Body) -> S3Result<bytes::Bytes> {
     Ok(
         BodyReader::new(body, &ctx.parts.headers, &ctx.verified.payload, MAX_BODY)?
             .collect()
@@ -87,7 +101,34 @@ struct Grantee {
 
 pub async fn put_acl(ctx: &Ctx, bucket: &str, raw: Body) -> S3Result<Response> {
     let row = ctx.owned_bucket(bucket).await?;
-    let acl = match ctx.header("x-amz-acl") {
+    let acl = requested_acl(ctx, &row, raw).await?;
+    set(ctx, bucket, Setting::Acl, Some(acl.to_owned())).await?;
+    Ok(empty(StatusCode::OK))
+}
+
+/// PutObjectAcl: the same two forms as a bucket's, for one version.
+pub async fn put_object_acl(ctx: &Ctx, bucket: &str, key: &str, raw: Body) -> S3Result<Response> {
+    let row = ctx.owned_bucket(bucket).await?;
+    let acl = acl_column(requested_acl(ctx, &row, raw).await?);
+    let version = ctx.version_param()?;
+    let (b, k) = (bucket.to_owned(), key.to_owned());
+    let vid = ctx
+        .state
+        .meta
+        .write(move |c, _| {
+            use crate::store::meta::versions::{set_attribute, Attribute};
+            set_attribute(c, &b, &k, version.as_ref(), Attribute::Acl(acl.as_deref()))
+        })
+        .await?;
+    let mut resp = empty(StatusCode::OK);
+    super::put::version_header(resp.headers_mut(), vid.as_deref());
+    Ok(resp)
+}
+
+/// The canned ACL a PutBucketAcl or PutObjectAcl asks for: `x-amz-acl`,
+/// or a grant list of the shapes Cairn can keep.
+async fn requested_acl(ctx: &Ctx, row: &BucketRow, raw: Body) -> S3Result<&'static str> {
+    Ok(match ctx.header("x-amz-acl") {
         Some(v) => canned_acl(v)?,
         None => {
             // An explicit grant list: owner FULL_CONTROL, optionally AllUsers READ.
@@ -113,26 +154,26 @@ pub async fn put_acl(ctx: &Ctx, bucket: &str, raw: Body) -> S3Result<Response> {
                 "private"
             }
         }
-    };
-    set(ctx, bucket, Setting::Acl, Some(acl.to_owned())).await?;
-    Ok(empty(StatusCode::OK))
+    })
 }
 
-/// The owner holds FULL_CONTROL; a public-read bucket adds AllUsers READ.
+/// The owner holds FULL_CONTROL; a public-read bucket or object adds
+/// AllUsers READ.
 pub async fn get_acl(ctx: &Ctx, bucket: &str, key: Option<&str>) -> S3Result<Response> {
     let row = ctx.owned_bucket(bucket).await?;
-    if let Some(key) = key {
-        let (b, k) = (bucket.to_owned(), key.to_owned());
-        let exists = ctx
-            .state
-            .meta
-            .read(move |c| crate::store::meta::objects::get(c, &b, &k))
-            .await?
-            .is_some();
-        if !exists {
-            return Err(S3Error::new(Code::NoSuchKey).with("Key", key));
+    let public = match key {
+        None => row.acl == "public-read",
+        Some(key) => {
+            let version = ctx.version_param()?;
+            let (b, k) = (bucket.to_owned(), key.to_owned());
+            let object = ctx
+                .state
+                .meta
+                .read(move |c| crate::store::meta::versions::object(c, &b, &k, version.as_ref()))
+                .await?;
+            object.acl.as_deref() == Some("public-read")
         }
-    }
+    };
     let xsi = [
         ("xmlns:xsi", "http://www.w3.org/2001/XMLSchema-instance"),
         ("xsi:type", "CanonicalUser"),
@@ -150,7 +191,7 @@ pub async fn get_acl(ctx: &Ctx, bucket: &str, key: Option<&str>) -> S3Result<Res
     w.close("Grantee");
     w.elem("Permission", "FULL_CONTROL");
     w.close("Grant");
-    if row.acl == "public-read" {
+    if public {
         w.open("Grant");
         w.open_with(
             "Grantee",
@@ -241,5 +282,27 @@ pub async fn get_cors(ctx: &Ctx, bucket: &str) -> S3Result<Response> {
 pub async fn delete_cors(ctx: &Ctx, bucket: &str) -> S3Result<Response> {
     ctx.owned_bucket(bucket).await?;
     set(ctx, bucket, Setting::Cors, None).await?;
+    Ok(empty(StatusCode::NO_CONTENT))
+}
+
+pub async fn put_tagging(ctx: &Ctx, bucket: &str, raw: Body) -> S3Result<Response> {
+    ctx.owned_bucket(bucket).await?;
+    let bytes = body(ctx, raw).await?;
+    let tags = super::tagging::parse_document(&bytes)?;
+    set(ctx, bucket, Setting::Tags, tags).await?;
+    Ok(empty(StatusCode::NO_CONTENT))
+}
+
+pub async fn get_tagging(ctx: &Ctx, bucket: &str) -> S3Result<Response> {
+    let row = ctx.owned_bucket(bucket).await?;
+    let tags = row
+        .tags
+        .ok_or_else(|| S3Error::new(Code::NoSuchTagSet).with("BucketName", bucket))?;
+    Ok(xml_response(super::tagging::document(Some(&tags))))
+}
+
+pub async fn delete_tagging(ctx: &Ctx, bucket: &str) -> S3Result<Response> {
+    ctx.owned_bucket(bucket).await?;
+    set(ctx, bucket, Setting::Tags, None).await?;
     Ok(empty(StatusCode::NO_CONTENT))
 }

@@ -23,14 +23,17 @@ const ENCRYPTION: &[(&str, &str)] = &[
     ),
 ];
 const GRANTS: &[(&str, &str)] = &[("x-amz-grant-", "ACL grants")];
-const OBJECT_FEATURES: &[(&str, &str)] = &[
-    ("x-amz-object-lock-", "Object lock"),
-    ("x-amz-tagging", "Object tagging"),
-    ("x-amz-website-redirect-location", "Website redirects"),
-];
+const OBJECT_FEATURES: &[(&str, &str)] =
+    &[("x-amz-website-redirect-location", "Website redirects")];
 
-/// Canned ACLs that describe an object of a single-owner bucket as it is.
-const TRUE_ACLS: &[&str] = &["private", "bucket-owner-full-control", "bucket-owner-read"];
+/// Canned ACLs an object can have: those that describe an object of a
+/// single-owner bucket as it is, and `public-read`.
+const TRUE_ACLS: &[&str] = &[
+    "private",
+    "bucket-owner-full-control",
+    "bucket-owner-read",
+    "public-read",
+];
 
 const STORAGE_CLASSES: &[&str] = &[
     "STANDARD",
@@ -76,13 +79,6 @@ pub fn refuse(endpoint: Endpoint, headers: &HeaderMap) -> S3Result<()> {
     }
     let value = |n: &str| headers.get(n).map(|v| v.to_str().unwrap_or("\u{FFFD}"));
     if endpoint == CreateBucket {
-        if value("x-amz-bucket-object-lock-enabled").is_some_and(|v| v.eq_ignore_ascii_case("true"))
-        {
-            return Err(not_implemented(
-                "Object lock",
-                "x-amz-bucket-object-lock-enabled",
-            ));
-        }
         return Ok(());
     }
     if !writes_object {
@@ -146,7 +142,7 @@ mod tests {
                 &[("x-amz-acl", "bucket-owner-full-control")],
                 Ok(()),
             ),
-            (PutObject, &[("x-amz-acl", "public-read")], ni),
+            (PutObject, &[("x-amz-acl", "public-read")], Ok(())),
             (CopyObject, &[("x-amz-acl", "public-read-write")], ni),
             (PutObject, &[("x-amz-storage-class", "STANDARD")], Ok(())),
             (PutObject, &[("x-amz-storage-class", "GLACIER")], ni),
@@ -177,15 +173,9 @@ mod tests {
                 ni,
             ),
             (PutObject, &[("x-amz-grant-read", "uri=x")], ni),
-            (PutObject, &[("x-amz-object-lock-mode", "GOVERNANCE")], ni),
-            (PutObject, &[("x-amz-tagging", "a=b")], ni),
+            (PutObject, &[("x-amz-tagging", "a=b")], Ok(())),
             (PutObject, &[("x-amz-website-redirect-location", "/x")], ni),
             (CreateBucket, &[("x-amz-grant-read", "uri=x")], ni),
-            (
-                CreateBucket,
-                &[("x-amz-bucket-object-lock-enabled", "true")],
-                ni,
-            ),
             (CreateBucket, &[("x-amz-acl", "public-read")], Ok(())),
             (ListObjects, &[("x-amz-tagging", "a=b")], Ok(())),
         ];

@@ -7,10 +7,12 @@ use rusqlite::Connection;
 use crate::error::S3Result;
 use crate::store::blob::BlobHash;
 
-/// Every row that holds a blob reference: single-blob objects, parts of
+/// Every row that holds a blob reference: single-blob objects (current or
+/// older versions), parts of
 /// multipart objects, and parts of uploads in progress.
 const REFS: &str = "WITH refs(hash) AS (
         SELECT blob FROM objects WHERE parts = 0
+        UNION ALL SELECT blob FROM versions WHERE parts = 0 AND marker = 0
         UNION ALL SELECT blob FROM object_parts
         UNION ALL SELECT blob FROM upload_parts)";
 

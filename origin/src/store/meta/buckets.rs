@@ -2,6 +2,7 @@
 
 use rusqlite::{params, Connection, OptionalExtension};
 
+use super::locks::DefaultRetention;
 use super::AfterCommit;
 use crate::error::{Code, S3Error, S3Result};
 use crate::store::blob::BlobStore;
@@ -18,7 +19,48 @@ pub struct BucketRow {
     pub policy: Option<String>,
     /// CORS configuration XML (validated on the way in).
     pub cors: Option<String>,
+    pub versioning: Versioning,
+    /// Bucket tags, in `ops::tagging`'s canonical form.
+    pub tags: Option<String>,
+    /// Object Lock is on: versions may carry retentions and legal holds,
+    /// and versioning cannot be suspended.
+    pub lock_enabled: bool,
+    /// The default retention new versions get.
+    pub default_retention: Option<DefaultRetention>,
 }
+
+/// A bucket's versioning state. A bucket that had versioning once can
+/// suspend it but never returns to `Unversioned`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Versioning {
+    #[default]
+    Unversioned,
+    Enabled,
+    Suspended,
+}
+
+impl Versioning {
+    fn from_column(v: Option<String>) -> Self {
+        match v.as_deref() {
+            Some("Enabled") => Versioning::Enabled,
+            Some("Suspended") => Versioning::Suspended,
+            _ => Versioning::Unversioned,
+        }
+    }
+
+    /// As GetBucketVersioning prints it; `None` for a bucket that never
+    /// had versioning.
+    pub fn status(self) -> Option<&'static str> {
+        match self {
+            Versioning::Unversioned => None,
+            Versioning::Enabled => Some("Enabled"),
+            Versioning::Suspended => Some("Suspended"),
+        }
+    }
+}
+
+const COLUMNS: &str =
+    "name, owner, created_ms, acl, policy, cors, versioning, tags, lock_enabled, lock_config";
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<BucketRow> {
     Ok(BucketRow {
@@ -28,22 +70,68 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<BucketRow> {
         acl: r.get(3)?,
         policy: r.get(4)?,
         cors: r.get(5)?,
+        versioning: Versioning::from_column(r.get(6)?),
+        tags: r.get(7)?,
+        lock_enabled: r.get(8)?,
+        default_retention: r
+            .get::<_, Option<String>>(9)?
+            .and_then(|c| DefaultRetention::decode(&c)),
     })
 }
 
 pub fn get(conn: &Connection, name: &str) -> S3Result<Option<BucketRow>> {
     Ok(conn
-        .query_row(
-            "SELECT name, owner, created_ms, acl, policy, cors FROM buckets WHERE name = ?1",
-            [name],
-            row,
-        )
+        .prepare_cached(&format!("SELECT {COLUMNS} FROM buckets WHERE name = ?1"))?
+        .query_row([name], row)
         .optional()?)
 }
 
+/// The bucket's versioning state (`Unversioned` for a missing bucket).
+pub fn versioning(conn: &Connection, name: &str) -> S3Result<Versioning> {
+    let v: Option<Option<String>> = conn
+        .prepare_cached("SELECT versioning FROM buckets WHERE name = ?1")?
+        .query_row([name], |r| r.get(0))
+        .optional()?;
+    Ok(Versioning::from_column(v.flatten()))
+}
+
+/// Turns versioning on or suspends it. A lock-enabled bucket cannot
+/// suspend it (every version must stay).
+pub fn set_versioning(conn: &Connection, name: &str, state: Versioning) -> S3Result<()> {
+    let locked: Option<bool> = conn
+        .query_row(
+            "SELECT lock_enabled FROM buckets WHERE name = ?1",
+            [name],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if locked == Some(true) && state != Versioning::Enabled {
+        return Err(S3Error::msg(
+            Code::InvalidBucketState,
+            "An Object Lock configuration is present on this bucket, so the versioning state cannot be changed.",
+        ));
+    }
+    let n = conn.execute(
+        "UPDATE buckets SET versioning = ?2 WHERE name = ?1",
+        params![name, state.status()],
+    )?;
+    if n == 0 {
+        return Err(S3Error::new(Code::NoSuchBucket).with("BucketName", name));
+    }
+    Ok(())
+}
+
 /// Creates a bucket. S3 answers a repeat by the owner with
-/// BucketAlreadyOwnedByYou and anyone else with BucketAlreadyExists.
-pub fn create(conn: &Connection, name: &str, owner: &str, acl: &str, now_ms: i64) -> S3Result<()> {
+/// BucketAlreadyOwnedByYou and anyone else with BucketAlreadyExists. A
+/// bucket created with Object Lock has versioning enabled from the start.
+pub fn create(
+    conn: &Connection,
+    name: &str,
+    owner: &str,
+    acl: &str,
+    lock: bool,
+    now_ms: i64,
+) -> S3Result<()> {
     if let Some(existing) = get(conn, name)? {
         let code = if existing.owner == owner {
             Code::BucketAlreadyOwnedByYou
@@ -53,17 +141,38 @@ pub fn create(conn: &Connection, name: &str, owner: &str, acl: &str, now_ms: i64
         return Err(S3Error::new(code).with("BucketName", name));
     }
     conn.execute(
-        "INSERT INTO buckets (name, owner, created_ms, acl) VALUES (?1, ?2, ?3, ?4)",
-        params![name, owner, now_ms, acl],
+        "INSERT INTO buckets (name, owner, created_ms, acl, lock_enabled, versioning)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![name, owner, now_ms, acl, lock, lock.then_some("Enabled")],
     )?;
     Ok(())
 }
 
 pub fn list_owned(conn: &Connection, owner: &str) -> S3Result<Vec<BucketRow>> {
-    let mut stmt =
-        conn.prepare("SELECT name, owner, created_ms, acl, policy, cors FROM buckets WHERE owner = ?1 ORDER BY name")?;
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {COLUMNS} FROM buckets WHERE owner = ?1 ORDER BY name"
+    ))?;
     let rows = stmt.query_map([owner], row)?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Turns Object Lock on (versioning must be enabled) and sets or clears
+/// the default retention.
+pub fn set_lock(conn: &Connection, name: &str, default: Option<DefaultRetention>) -> S3Result<()> {
+    let Some(row) = get(conn, name)? else {
+        return Err(S3Error::new(Code::NoSuchBucket).with("BucketName", name));
+    };
+    if row.versioning != Versioning::Enabled {
+        return Err(S3Error::msg(
+            Code::InvalidBucketState,
+            "Versioning must be 'Enabled' on the bucket to apply a Object Lock configuration",
+        ));
+    }
+    conn.execute(
+        "UPDATE buckets SET lock_enabled = 1, lock_config = ?2 WHERE name = ?1",
+        params![name, default.map(|d| d.encode())],
+    )?;
+    Ok(())
 }
 
 /// Deletes an empty bucket. Multipart uploads in progress do not keep it:
@@ -83,7 +192,7 @@ pub fn delete(
         )
         .optional()?
         .unwrap_or(false);
-    if has_objects {
+    if has_objects || super::versions::any(conn, name)? {
         return Err(S3Error::new(Code::BucketNotEmpty).with("BucketName", name));
     }
     for upload in super::uploads::in_bucket(conn, name)? {
@@ -101,6 +210,7 @@ pub enum Setting {
     Acl,
     Policy,
     Cors,
+    Tags,
 }
 
 /// Sets (or with `None`, clears) one setting of a bucket.
@@ -109,11 +219,14 @@ pub fn set(conn: &Connection, name: &str, setting: Setting, value: Option<&str>)
         Setting::Acl => "UPDATE buckets SET acl = coalesce(?2, 'private') WHERE name = ?1",
         Setting::Policy => "UPDATE buckets SET policy = ?2 WHERE name = ?1",
         Setting::Cors => "UPDATE buckets SET cors = ?2 WHERE name = ?1",
+        Setting::Tags => "UPDATE buckets SET tags = ?2 WHERE name = ?1",
     };
     if conn.execute(sql, params![name, value])? == 0 {
         return Err(S3Error::new(Code::NoSuchBucket).with("BucketName", name));
     }
     // Who may read (or from where) changed: edges drop the whole bucket.
-    super::changes::record(conn, name, None, None, 0)?;
+    if !matches!(setting, Setting::Tags) {
+        super::changes::record(conn, name, None, None, 0)?;
+    }
     Ok(())
 }

@@ -18,8 +18,10 @@ pub mod buckets;
 pub mod changes;
 pub mod edges;
 pub mod keys;
+pub mod locks;
 pub mod objects;
 pub mod uploads;
+pub mod versions;
 
 use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc, Mutex};

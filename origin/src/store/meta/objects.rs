@@ -6,6 +6,7 @@
 
 use rusqlite::{params, Connection, OptionalExtension};
 
+use super::buckets::Versioning;
 use super::AfterCommit;
 use crate::error::S3Result;
 use crate::store::blob::{BlobHash, BlobStore, TempBlob};
@@ -26,6 +27,18 @@ pub struct ObjectRow {
     /// 0 for a single-blob object; otherwise the number of parts, whose
     /// blobs hold the bytes (and `blob` is the whole content's BLAKE3).
     pub parts: u32,
+    /// The version's id; `None` is S3's `null` version (every object of a
+    /// bucket that never had versioning, and writes while it is suspended).
+    /// Chosen by [`upsert`], never by the caller.
+    pub version_id: Option<String>,
+    /// The object's tag set, as `x-amz-tagging` spells it (URL-encoded
+    /// `k=v&k=v`, in the order given); `None` when it has no tags.
+    pub tags: Option<String>,
+    /// The object's canned ACL when it grants more than the bucket's
+    /// owner has (`public-read`); `None` is private.
+    pub acl: Option<String>,
+    /// Object Lock: retention and legal hold of this version.
+    pub lock: super::locks::ObjectLock,
 }
 
 impl ObjectRow {
@@ -40,7 +53,20 @@ impl ObjectRow {
         h.update(&self.modified_ms.to_le_bytes());
         h.update(&self.size.to_le_bytes());
         h.update(&encode_headers(&self.headers));
+        h.update(self.version_id.as_deref().unwrap_or("null").as_bytes());
         h.finalize().to_hex()[..32].to_owned()
+    }
+
+    /// The version id as S3 prints it.
+    pub fn version_label(&self) -> &str {
+        self.version_id.as_deref().unwrap_or("null")
+    }
+
+    /// How many tags the object has (`x-amz-tagging-count`).
+    pub fn tag_count(&self) -> usize {
+        self.tags
+            .as_deref()
+            .map_or(0, |t| t.split('&').filter(|p| !p.is_empty()).count())
     }
 }
 
@@ -82,7 +108,12 @@ pub fn decode_headers(raw: &[u8]) -> Vec<(String, Vec<u8>)> {
         .collect()
 }
 
-fn object_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ObjectRow> {
+/// The columns [`object_row`] reads, in order (`objects` and `versions`
+/// share them).
+pub(super) const ROW_COLUMNS: &str =
+    "key, blob, size, etag, modified_ms, headers, checksum_algo, checksum, parts, version_id, tags, acl, lock_mode, lock_until_ms, legal_hold";
+
+pub(super) fn object_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ObjectRow> {
     let blob: Vec<u8> = r.get(1)?;
     let headers: Vec<u8> = r.get(5)?;
     let algo: Option<String> = r.get(6)?;
@@ -96,15 +127,26 @@ fn object_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ObjectRow> {
         headers: decode_headers(&headers),
         checksum: algo.zip(sum),
         parts: r.get::<_, i64>(8)? as u32,
+        version_id: r.get(9)?,
+        tags: r.get(10)?,
+        acl: r.get(11)?,
+        lock: super::locks::ObjectLock {
+            mode: r
+                .get::<_, Option<String>>(12)?
+                .and_then(|m| super::locks::Mode::parse(&m)),
+            until_ms: r.get(13)?,
+            legal_hold: r.get(14)?,
+        },
     })
 }
 
+/// The current version of `key`, if it has one (a key whose newest version
+/// is a delete marker has none).
 pub fn get(conn: &Connection, bucket: &str, key: &str) -> S3Result<Option<ObjectRow>> {
     Ok(conn
-        .prepare_cached(
-            "SELECT key, blob, size, etag, modified_ms, headers, checksum_algo, checksum, parts
-             FROM objects WHERE bucket = ?1 AND key = ?2",
-        )?
+        .prepare_cached(&format!(
+            "SELECT {ROW_COLUMNS} FROM objects WHERE bucket = ?1 AND key = ?2"
+        ))?
         .query_row(params![bucket, key.as_bytes()], object_row)
         .optional()?)
 }
@@ -170,25 +212,83 @@ pub fn release_blob(
     Ok(())
 }
 
-/// Inserts or replaces an object row; releases the blob it replaced.
+/// Makes `row` the key's current version, with `parts` as its parts when
+/// it is a multipart object (the caller took one reference on each part's
+/// blob, or on `row.blob` for a single-blob object). What happens to the
+/// version it replaces depends on the bucket's versioning: without it, or
+/// when both are `null` versions, the old one is released; otherwise it
+/// becomes noncurrent. Sets `row.version_id` and returns the version id to
+/// report (`None` unless versioning is enabled).
 pub fn upsert(
     conn: &Connection,
     store: &BlobStore,
     bucket: &str,
-    row: &ObjectRow,
+    row: &mut ObjectRow,
+    parts: &[PartRef],
     after: &mut Vec<AfterCommit>,
-) -> S3Result<()> {
+) -> S3Result<Option<String>> {
+    let Some(bucket_row) = super::buckets::get(conn, bucket)? else {
+        return Err(
+            crate::error::S3Error::new(crate::error::Code::NoSuchBucket).with("BucketName", bucket)
+        );
+    };
+    let state = bucket_row.versioning;
+    if bucket_row.lock_enabled && row.lock.mode.is_none() {
+        if let Some(default) = bucket_row.default_retention {
+            let legal_hold = row.lock.legal_hold;
+            row.lock = default.apply(row.modified_ms);
+            row.lock.legal_hold = legal_hold;
+        }
+    }
+    row.version_id = match state {
+        Versioning::Enabled => Some(super::versions::new_id()),
+        Versioning::Unversioned | Versioning::Suspended => None,
+    };
     let old = get(conn, bucket, &row.key)?;
+    if state != Versioning::Unversioned {
+        // A new null version replaces the old null one wherever it is.
+        if row.version_id.is_none() {
+            super::versions::remove_null(conn, store, bucket, &row.key, after)?;
+        }
+    }
+    if let Some(old) = &old {
+        if old.version_id.is_none() && row.version_id.is_none() {
+            release_row(conn, store, bucket, old, after)?;
+        } else {
+            super::versions::push(conn, bucket, old)?;
+        }
+    }
+    write_current(conn, bucket, row, parts)?;
+    super::changes::record(
+        conn,
+        bucket,
+        Some(&row.key),
+        Some(super::changes::Written {
+            etag: &row.etag,
+            version: &row.version(),
+        }),
+        row.modified_ms,
+    )?;
+    // S3 names the version only where versioning is on; a suspended
+    // bucket's writes answer without one, though they make `null`.
+    Ok(row.version_id.clone())
+}
+
+/// Writes `row` (and its parts) as the key's current version, replacing
+/// any current row, whose references the caller has already dealt with.
+pub(super) fn write_current(
+    conn: &Connection,
+    bucket: &str,
+    row: &ObjectRow,
+    parts: &[PartRef],
+) -> S3Result<()> {
     let (algo, sum) = match &row.checksum {
         Some((a, s)) => (Some(a.as_str()), Some(s.as_str())),
         None => (None, None),
     };
     conn.prepare_cached(
-        "INSERT INTO objects (bucket, key, blob, size, etag, modified_ms, headers, checksum_algo, checksum, parts)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
-         ON CONFLICT(bucket, key) DO UPDATE SET blob = excluded.blob, size = excluded.size,
-           etag = excluded.etag, modified_ms = excluded.modified_ms, headers = excluded.headers,
-           checksum_algo = excluded.checksum_algo, checksum = excluded.checksum, parts = excluded.parts",
+        "INSERT OR REPLACE INTO objects (bucket, key, blob, size, etag, modified_ms, headers, checksum_algo, checksum, parts, version_id, tags, acl, lock_mode, lock_until_ms, legal_hold)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
     )?
     .execute(params![
         bucket,
@@ -200,26 +300,22 @@ pub fn upsert(
         encode_headers(&row.headers),
         algo,
         sum,
-        row.parts as i64
+        row.parts as i64,
+        row.version_id,
+        row.tags,
+        row.acl,
+        row.lock.mode.map(|m| m.as_str()),
+        row.lock.until_ms,
+        row.lock.legal_hold,
     ])?;
-    super::changes::record(
-        conn,
-        bucket,
-        Some(&row.key),
-        Some(super::changes::Written {
-            etag: &row.etag,
-            version: &row.version(),
-        }),
-        row.modified_ms,
-    )?;
-    if let Some(old) = old {
-        release_row(conn, store, bucket, &old, after)?;
+    if row.parts > 0 {
+        insert_parts(conn, bucket, &row.key, row.version_id.as_deref(), parts)?;
     }
     Ok(())
 }
 
-/// Drops the blob references an object row held: its blob, or its parts.
-fn release_row(
+/// Drops the blob references a version held: its blob, or its parts.
+pub(super) fn release_row(
     conn: &Connection,
     store: &BlobStore,
     bucket: &str,
@@ -229,20 +325,27 @@ fn release_row(
     if old.parts == 0 {
         return release_blob(conn, store, old.blob, after);
     }
-    for part in parts(conn, bucket, &old.key)? {
+    let vid = old.version_id.as_deref();
+    for part in parts(conn, bucket, &old.key, vid)? {
         release_blob(conn, store, part.blob, after)?;
     }
-    conn.prepare_cached("DELETE FROM object_parts WHERE bucket = ?1 AND key = ?2")?
-        .execute(params![bucket, old.key.as_bytes()])?;
+    conn.prepare_cached("DELETE FROM object_parts WHERE bucket = ?1 AND key = ?2 AND vid = ?3")?
+        .execute(params![bucket, old.key.as_bytes(), vid.unwrap_or("")])?;
     Ok(())
 }
 
-/// The parts of a multipart object, in order.
-pub fn parts(conn: &Connection, bucket: &str, key: &str) -> S3Result<Vec<PartRef>> {
+/// The parts of one version of a multipart object, in order.
+pub fn parts(
+    conn: &Connection,
+    bucket: &str,
+    key: &str,
+    version_id: Option<&str>,
+) -> S3Result<Vec<PartRef>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT blob, size FROM object_parts WHERE bucket = ?1 AND key = ?2 ORDER BY part_number",
+        "SELECT blob, size FROM object_parts WHERE bucket = ?1 AND key = ?2 AND vid = ?3 ORDER BY part_number",
     )?;
-    let rows = stmt.query_map(params![bucket, key.as_bytes()], |r| {
+    let vid = version_id.unwrap_or("");
+    let rows = stmt.query_map(params![bucket, key.as_bytes(), vid], |r| {
         let blob: Vec<u8> = r.get(0)?;
         Ok(PartRef {
             blob: BlobHash::from_slice(&blob).unwrap_or_default(),
@@ -252,14 +355,20 @@ pub fn parts(conn: &Connection, bucket: &str, key: &str) -> S3Result<Vec<PartRef
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// Records the parts of a multipart object whose row was just upserted.
-/// The caller has already taken one reference on each part's blob.
-pub fn insert_parts(conn: &Connection, bucket: &str, key: &str, parts: &[PartRef]) -> S3Result<()> {
-    let mut stmt = conn.prepare_cached("INSERT INTO object_parts (bucket, key, part_number, blob, size) VALUES (?1, ?2, ?3, ?4, ?5)")?;
+/// Records the parts of one version of a multipart object.
+fn insert_parts(
+    conn: &Connection,
+    bucket: &str,
+    key: &str,
+    version_id: Option<&str>,
+    parts: &[PartRef],
+) -> S3Result<()> {
+    let mut stmt = conn.prepare_cached("INSERT INTO object_parts (bucket, key, vid, part_number, blob, size) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?;
     for (i, p) in parts.iter().enumerate() {
         stmt.execute(params![
             bucket,
             key.as_bytes(),
+            version_id.unwrap_or(""),
             i as i64 + 1,
             p.blob.as_bytes(),
             p.size as i64
@@ -268,22 +377,70 @@ pub fn insert_parts(conn: &Connection, bucket: &str, key: &str, parts: &[PartRef
     Ok(())
 }
 
-/// Deletes an object row if present; returns whether it existed.
+/// What a delete did, for the response's `x-amz-version-id` and
+/// `x-amz-delete-marker` headers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Deleted {
+    /// The version removed or the delete marker made; `None` in a bucket
+    /// that never had versioning.
+    pub version_id: Option<String>,
+    /// A delete marker was made, or the version removed was one.
+    pub marker: bool,
+}
+
+/// Deletes `key` as a DELETE without a version id does: removes the
+/// current version in a bucket without versioning; otherwise the current
+/// version becomes noncurrent (a `null` one is removed while versioning is
+/// suspended) and a delete marker becomes the newest version.
 pub fn delete(
     conn: &Connection,
     store: &BlobStore,
     bucket: &str,
     key: &str,
     after: &mut Vec<AfterCommit>,
-) -> S3Result<bool> {
-    let Some(old) = get(conn, bucket, key)? else {
-        return Ok(false);
-    };
+) -> S3Result<Deleted> {
+    let state = super::buckets::versioning(conn, bucket)?;
+    let old = get(conn, bucket, key)?;
+    if state == Versioning::Unversioned {
+        if let Some(old) = old {
+            remove_current(conn, store, bucket, &old, after)?;
+        }
+        return Ok(Deleted::default());
+    }
+    let marker_id = (state == Versioning::Enabled).then(super::versions::new_id);
+    if marker_id.is_none() {
+        super::versions::remove_null(conn, store, bucket, key, after)?;
+    }
+    if let Some(old) = old {
+        conn.prepare_cached("DELETE FROM objects WHERE bucket = ?1 AND key = ?2")?
+            .execute(params![bucket, key.as_bytes()])?;
+        if old.version_id.is_none() && marker_id.is_none() {
+            release_row(conn, store, bucket, &old, after)?;
+        } else {
+            super::versions::push(conn, bucket, &old)?;
+        }
+    }
+    let now = crate::ops::now_ms();
+    super::versions::push_marker(conn, bucket, key, marker_id.as_deref(), now)?;
+    super::changes::record(conn, bucket, Some(key), None, now)?;
+    Ok(Deleted {
+        version_id: Some(marker_id.unwrap_or_else(|| "null".into())),
+        marker: true,
+    })
+}
+
+/// Removes the current row and its references, and tells the feed.
+pub(super) fn remove_current(
+    conn: &Connection,
+    store: &BlobStore,
+    bucket: &str,
+    old: &ObjectRow,
+    after: &mut Vec<AfterCommit>,
+) -> S3Result<()> {
     conn.prepare_cached("DELETE FROM objects WHERE bucket = ?1 AND key = ?2")?
-        .execute(params![bucket, key.as_bytes()])?;
-    super::changes::record(conn, bucket, Some(key), None, old.modified_ms)?;
-    release_row(conn, store, bucket, &old, after)?;
-    Ok(true)
+        .execute(params![bucket, old.key.as_bytes()])?;
+    super::changes::record(conn, bucket, Some(&old.key), None, old.modified_ms)?;
+    release_row(conn, store, bucket, old, after)
 }
 
 /// Where a listing scan starts.

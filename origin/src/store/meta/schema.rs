@@ -93,6 +93,60 @@ const MIGRATIONS: &[&str] = &[
     // 6: each change names the version it wrote (`ObjectRow::version`), so
     // an edge keeps a copy it already fetched of exactly that version.
     "ALTER TABLE changes ADD COLUMN version TEXT;",
+    // 7: versioning, tags, object ACLs and object lock. `objects` keeps each key's current version
+    // (what GET and listings read, as fast as before); `versions` holds
+    // every older version and every delete marker, newest with the highest
+    // `seq`. A multipart object's parts are keyed by its version (`vid`,
+    // '' for the null version), so versions of one key keep their own.
+    "ALTER TABLE buckets ADD COLUMN versioning TEXT;
+    ALTER TABLE buckets ADD COLUMN tags TEXT;
+    ALTER TABLE buckets ADD COLUMN lock_enabled INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE buckets ADD COLUMN lock_config TEXT;
+    ALTER TABLE objects ADD COLUMN lock_mode TEXT;
+    ALTER TABLE objects ADD COLUMN lock_until_ms INTEGER;
+    ALTER TABLE objects ADD COLUMN legal_hold INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE uploads ADD COLUMN lock_mode TEXT;
+    ALTER TABLE uploads ADD COLUMN lock_until_ms INTEGER;
+    ALTER TABLE uploads ADD COLUMN legal_hold INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE objects ADD COLUMN version_id TEXT;
+    ALTER TABLE objects ADD COLUMN tags TEXT;
+    ALTER TABLE objects ADD COLUMN acl TEXT;
+    ALTER TABLE uploads ADD COLUMN tags TEXT;
+    ALTER TABLE uploads ADD COLUMN acl TEXT;
+    CREATE TABLE versions (
+        bucket TEXT NOT NULL,
+        key BLOB NOT NULL,
+        seq INTEGER NOT NULL,
+        version_id TEXT,
+        marker INTEGER NOT NULL,
+        blob BLOB NOT NULL,
+        size INTEGER NOT NULL,
+        etag TEXT NOT NULL,
+        modified_ms INTEGER NOT NULL,
+        headers BLOB NOT NULL,
+        checksum_algo TEXT,
+        checksum TEXT,
+        parts INTEGER NOT NULL,
+        tags TEXT,
+        acl TEXT,
+        lock_mode TEXT,
+        lock_until_ms INTEGER,
+        legal_hold INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (bucket, key, seq)
+    ) WITHOUT ROWID;
+    CREATE INDEX versions_by_id ON versions (bucket, key, version_id);
+    CREATE TABLE object_parts_v (
+        bucket TEXT NOT NULL,
+        key BLOB NOT NULL,
+        vid TEXT NOT NULL,
+        part_number INTEGER NOT NULL,
+        blob BLOB NOT NULL,
+        size INTEGER NOT NULL,
+        PRIMARY KEY (bucket, key, vid, part_number)
+    ) WITHOUT ROWID;
+    INSERT INTO object_parts_v SELECT bucket, key, '', part_number, blob, size FROM object_parts;
+    DROP TABLE object_parts;
+    ALTER TABLE object_parts_v RENAME TO object_parts;",
 ];
 
 /// Opens a connection with the settings every connection shares.

@@ -21,6 +21,12 @@ pub struct UploadRow {
     pub headers: Vec<u8>,
     /// Checksum algorithm chosen at creation (per-part checksums).
     pub checksum_algo: Option<String>,
+    /// Tags for the object (`x-amz-tagging` at creation).
+    pub tags: Option<String>,
+    /// The object's canned ACL (`x-amz-acl` at creation).
+    pub acl: Option<String>,
+    /// The object's Object Lock (`x-amz-object-lock-*` at creation).
+    pub lock: super::locks::ObjectLock,
 }
 
 #[derive(Debug, Clone)]
@@ -42,15 +48,37 @@ fn upload_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<UploadRow> {
         created_ms: r.get(3)?,
         headers: r.get(4)?,
         checksum_algo: r.get(5)?,
+        tags: r.get(6)?,
+        acl: r.get(7)?,
+        lock: super::locks::ObjectLock {
+            mode: r
+                .get::<_, Option<String>>(8)?
+                .and_then(|m| super::locks::Mode::parse(&m)),
+            until_ms: r.get(9)?,
+            legal_hold: r.get(10)?,
+        },
     })
 }
 
-const UPLOAD_COLUMNS: &str = "upload_id, bucket, key, created_ms, headers, checksum_algo";
+const UPLOAD_COLUMNS: &str = "upload_id, bucket, key, created_ms, headers, checksum_algo, tags, acl, lock_mode, lock_until_ms, legal_hold";
 
 pub fn create(conn: &Connection, u: &UploadRow, headers: &[(String, Vec<u8>)]) -> S3Result<()> {
     conn.execute(
-        "INSERT INTO uploads (upload_id, bucket, key, created_ms, headers, checksum_algo) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![u.upload_id, u.bucket, u.key.as_bytes(), u.created_ms, encode_headers(headers), u.checksum_algo],
+        "INSERT INTO uploads (upload_id, bucket, key, created_ms, headers, checksum_algo, tags, acl, lock_mode, lock_until_ms, legal_hold)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        params![
+            u.upload_id,
+            u.bucket,
+            u.key.as_bytes(),
+            u.created_ms,
+            encode_headers(headers),
+            u.checksum_algo,
+            u.tags,
+            u.acl,
+            u.lock.mode.map(|m| m.as_str()),
+            u.lock.until_ms,
+            u.lock.legal_hold
+        ],
     )?;
     Ok(())
 }

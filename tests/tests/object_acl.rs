@@ -1,0 +1,106 @@
+//! Object ACLs: `x-amz-acl: public-read` on a write or through
+//! PutObjectAcl makes one object of a private bucket readable by anyone,
+//! at the origin and through an edge; making it private again reaches the
+//! edge through the change feed.
+
+use std::time::{Duration, Instant};
+
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::ObjectCannedAcl;
+use cairn_tests::{code, TestEdge, TestOrigin};
+
+async fn anonymous_status(url: &str) -> u16 {
+    reqwest::get(url).await.unwrap().status().as_u16()
+}
+
+#[tokio::test]
+async fn a_public_read_object_of_a_private_bucket_is_served_to_anyone() {
+    let origin = TestOrigin::spawn();
+    let s3 = origin.client();
+    s3.create_bucket().bucket("mixed").send().await.unwrap();
+    s3.put_object()
+        .bucket("mixed")
+        .key("open.txt")
+        .acl(ObjectCannedAcl::PublicRead)
+        .body(ByteStream::from_static(b"for everyone"))
+        .send()
+        .await
+        .unwrap();
+    s3.put_object()
+        .bucket("mixed")
+        .key("closed.txt")
+        .body(ByteStream::from_static(b"owner only"))
+        .send()
+        .await
+        .unwrap();
+    let open = format!("{}/mixed/open.txt", origin.url);
+    let closed = format!("{}/mixed/closed.txt", origin.url);
+    assert_eq!(anonymous_status(&open).await, 200);
+    assert_eq!(anonymous_status(&closed).await, 403);
+    assert_eq!(
+        anonymous_status(&format!("{}/mixed/missing", origin.url)).await,
+        403
+    );
+
+    let acl = s3
+        .get_object_acl()
+        .bucket("mixed")
+        .key("open.txt")
+        .send()
+        .await
+        .unwrap();
+    let uris: Vec<_> = acl
+        .grants()
+        .iter()
+        .filter_map(|g| g.grantee().and_then(|g| g.uri()))
+        .collect();
+    assert_eq!(uris, ["http://acs.amazonaws.com/groups/global/AllUsers"]);
+
+    // Through an edge, which reads as anyone does.
+    let edge = TestEdge::spawn(&origin, &[]);
+    let at_edge = format!("{}/mixed/open.txt", edge.url);
+    assert_eq!(anonymous_status(&at_edge).await, 200);
+    assert_eq!(
+        anonymous_status(&format!("{}/mixed/closed.txt", edge.url)).await,
+        403
+    );
+
+    // Made private again: the origin refuses at once, the edge once the
+    // change reaches it.
+    s3.put_object_acl()
+        .bucket("mixed")
+        .key("open.txt")
+        .acl(ObjectCannedAcl::Private)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous_status(&open).await, 403);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while anonymous_status(&at_edge).await != 403 {
+        assert!(
+            Instant::now() < deadline,
+            "the edge kept serving a private object"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // ACLs Cairn cannot keep are refused, and nothing is stored.
+    let err = s3
+        .put_object()
+        .bucket("mixed")
+        .key("auth.txt")
+        .acl(ObjectCannedAcl::AuthenticatedRead)
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "NotImplemented");
+    let err = s3
+        .head_object()
+        .bucket("mixed")
+        .key("auth.txt")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.raw_response().unwrap().status().as_u16(), 404);
+}
