@@ -237,3 +237,30 @@ async fn virtual_hosted_style_addressing() {
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.bytes().await.unwrap().as_ref(), b"hello vhost");
 }
+
+#[tokio::test]
+async fn list_buckets_pages_and_filters_by_prefix() {
+    let origin = TestOrigin::spawn();
+    let s3 = origin.client();
+    for name in ["app-one", "app-two", "logs"] {
+        s3.create_bucket().bucket(name).send().await.unwrap();
+    }
+    let first = s3.list_buckets().max_buckets(2).send().await.unwrap();
+    let names: Vec<_> = first.buckets().iter().filter_map(|b| b.name()).collect();
+    assert_eq!(names, ["app-one", "app-two"]);
+    let token = first.continuation_token().expect("more buckets follow");
+    let rest = s3
+        .list_buckets()
+        .max_buckets(2)
+        .continuation_token(token)
+        .send()
+        .await
+        .unwrap();
+    let names: Vec<_> = rest.buckets().iter().filter_map(|b| b.name()).collect();
+    assert_eq!(names, ["logs"]);
+    assert_eq!(rest.continuation_token(), None);
+    let apps = s3.list_buckets().prefix("app-").send().await.unwrap();
+    assert_eq!(apps.buckets().len(), 2);
+    let err = s3.list_buckets().max_buckets(0).send().await.unwrap_err();
+    assert_eq!(code(&err), "InvalidArgument");
+}

@@ -53,13 +53,11 @@ async fn canned_public_read_acl() {
         anon(reqwest::Method::DELETE, url("index.html")).await.0,
         403
     );
-    assert_eq!(
-        anon(reqwest::Method::GET, format!("{}/site", origin.url))
-            .await
-            .0,
-        403,
-        "listing stays private"
-    );
+    // As in S3, public-read on a bucket grants READ, which lists it; a
+    // bucket policy for s3:GetObject publishes objects without listing.
+    let (st, listing) = anon(reqwest::Method::GET, format!("{}/site", origin.url)).await;
+    assert_eq!(st, 200);
+    assert!(String::from_utf8_lossy(&listing).contains("<Key>index.html</Key>"));
 
     let acl = s3.get_bucket_acl().bucket("site").send().await.unwrap();
     assert!(acl
@@ -116,6 +114,13 @@ async fn bucket_policy_for_anonymous_get() {
     assert_eq!(
         anon(reqwest::Method::GET, url("private/secret")).await.0,
         403
+    );
+    assert_eq!(
+        anon(reqwest::Method::GET, format!("{}/assets", origin.url))
+            .await
+            .0,
+        403,
+        "a GetObject policy does not list the bucket"
     );
     assert_eq!(
         s3.get_bucket_policy()

@@ -582,3 +582,121 @@ async fn tags_follow_their_version_and_keep_to_s3_limits() {
     let got = s3.get_bucket_tagging().bucket("tags").send().await.unwrap();
     assert_eq!(got.tag_set(), [tag("env", "prod")]);
 }
+
+#[tokio::test]
+async fn conditional_deletes_remove_only_the_version_they_name() {
+    let origin = TestOrigin::spawn();
+    let s3 = versioned(&origin, "cond").await;
+    let put = s3
+        .put_object()
+        .bucket("cond")
+        .key("k")
+        .body(ByteStream::from_static(b"abc"))
+        .send()
+        .await
+        .unwrap();
+    let (etag, v1) = (put.e_tag().unwrap().to_owned(), put.version_id().unwrap().to_owned());
+    let err = s3
+        .delete_object()
+        .bucket("cond")
+        .key("k")
+        .version_id(&v1)
+        .if_match("\"0123456789abcdef0123456789abcdef\"")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "PreconditionFailed");
+    assert_eq!(read(&s3, "cond", "k", Some(&v1)).await, "abc");
+    let err = s3
+        .delete_object()
+        .bucket("cond")
+        .key("k")
+        .if_match_size(4)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "PreconditionFailed");
+    // Per key in a batch: the failed condition is that key's error only.
+    let out = s3
+        .delete_objects()
+        .bucket("cond")
+        .delete(
+            Delete::builder()
+                .objects(
+                    ObjectIdentifier::builder()
+                        .key("k")
+                        .version_id(&v1)
+                        .e_tag("\"ffffffffffffffffffffffffffffffff\"")
+                        .build()
+                        .unwrap(),
+                )
+                .objects(ObjectIdentifier::builder().key("other").build().unwrap())
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.errors().len(), 1);
+    assert_eq!(out.errors()[0].code(), Some("PreconditionFailed"));
+    assert_eq!(out.deleted().len(), 1);
+    s3.delete_object()
+        .bucket("cond")
+        .key("k")
+        .version_id(&v1)
+        .if_match(&etag)
+        .send()
+        .await
+        .unwrap();
+    let err = s3
+        .get_object()
+        .bucket("cond")
+        .key("k")
+        .version_id(&v1)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "NoSuchVersion");
+    // A version that is gone is no error, whatever the condition.
+    s3.delete_object()
+        .bucket("cond")
+        .key("k")
+        .version_id(&v1)
+        .if_match(&etag)
+        .send()
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn object_attributes_name_size_etag_parts_and_version() {
+    use aws_sdk_s3::types::ObjectAttributes;
+    let origin = TestOrigin::spawn();
+    let s3 = versioned(&origin, "attrs").await;
+    let first = put(&s3, "attrs", "k", "foo").await.unwrap();
+    put(&s3, "attrs", "k", "longer").await.unwrap();
+    let got = s3
+        .get_object_attributes()
+        .bucket("attrs")
+        .key("k")
+        .version_id(&first)
+        .object_attributes(ObjectAttributes::ObjectSize)
+        .object_attributes(ObjectAttributes::Etag)
+        .object_attributes(ObjectAttributes::ObjectParts)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.object_size(), Some(3));
+    assert_eq!(got.version_id(), Some(first.as_str()));
+    assert_eq!(got.e_tag(), Some("acbd18db4cc2f85cedef654fccc4a4d8"));
+    assert!(got.object_parts().is_none(), "a single-part object has no parts");
+    let err = s3
+        .get_object_attributes()
+        .bucket("attrs")
+        .key("missing")
+        .object_attributes(ObjectAttributes::ObjectSize)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "NoSuchKey");
+}

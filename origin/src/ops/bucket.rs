@@ -89,18 +89,39 @@ pub async fn delete(ctx: &Ctx, name: &str) -> S3Result<Response> {
     Ok(empty(StatusCode::NO_CONTENT))
 }
 
+/// The most buckets one ListBuckets page holds (S3's limit).
+const MAX_BUCKETS: usize = 10_000;
+
+/// ListBuckets, paged by `max-buckets` and `continuation-token` (the last
+/// name of the page before), filtered by `prefix`.
 pub async fn list_buckets(ctx: &Ctx) -> S3Result<Response> {
     let owner = ctx.caller()?.to_owned();
-    let rows = ctx
+    let max = match ctx.query("max-buckets") {
+        None => MAX_BUCKETS,
+        Some(v) => v
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=MAX_BUCKETS).contains(n))
+            .ok_or_else(|| {
+                S3Error::msg(Code::InvalidArgument, "max-buckets must be between 1 and 10000")
+                    .with("ArgumentName", "max-buckets")
+            })?,
+    };
+    let after = ctx.query("continuation-token").unwrap_or("").to_owned();
+    let prefix = ctx.query("prefix").unwrap_or("").to_owned();
+    let (a, p) = (after.clone(), prefix.clone());
+    let mut rows = ctx
         .state
         .meta
-        .read(move |c| buckets::list_owned(c, &owner))
+        .read(move |c| buckets::list_owned(c, &owner, &a, &p, max + 1))
         .await?;
+    let truncated = rows.len() > max;
+    rows.truncate(max);
     let mut w = XmlWriter::new();
     w.root("ListAllMyBucketsResult");
     write_owner(&mut w, "Owner", &ctx.verified.principal);
     w.open("Buckets");
-    for b in rows {
+    for b in &rows {
         w.open("Bucket");
         w.elem("Name", &b.name);
         w.elem("CreationDate", &iso8601(b.created_ms));
@@ -108,6 +129,14 @@ pub async fn list_buckets(ctx: &Ctx) -> S3Result<Response> {
         w.close("Bucket");
     }
     w.close("Buckets");
+    if truncated {
+        if let Some(last) = rows.last() {
+            w.elem("ContinuationToken", &last.name);
+        }
+    }
+    if !prefix.is_empty() {
+        w.elem("Prefix", &prefix);
+    }
     w.close("ListAllMyBucketsResult");
     Ok(xml_response(w.finish()))
 }

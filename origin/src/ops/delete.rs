@@ -1,7 +1,11 @@
 //! DeleteObject and DeleteObjects (multi-delete, quiet mode).
 //!
 //! Deleting a key that does not exist succeeds, as in S3. All keys of one
-//! DeleteObjects request are removed in a single transaction.
+//! DeleteObjects request are removed in a single transaction. A delete may
+//! be conditional (`If-Match`, `x-amz-if-match-last-modified-time`,
+//! `x-amz-if-match-size`, or the same per key in DeleteObjects): the
+//! condition is checked against the version it would remove, inside the
+//! write, and a missing version still succeeds.
 
 use axum::body::Body;
 use axum::response::Response;
@@ -29,12 +33,27 @@ pub async fn delete_object(ctx: &Ctx, bucket: &str, key: &str) -> S3Result<Respo
     let key = ObjectKey::parse(key)?;
     let version = ctx.version_param()?;
     let bypass = bypass_governance(ctx);
+    let h = |n: &str| ctx.header(n).map(str::trim);
+    let condition = Condition {
+        etag: h("if-match").map(str::to_owned),
+        modified_s: match h("x-amz-if-match-last-modified-time") {
+            None => None,
+            Some(t) => Some(http_seconds(t)?),
+        },
+        size: match h("x-amz-if-match-size") {
+            None => None,
+            Some(n) => Some(n.parse().map_err(|_| {
+                S3Error::msg(Code::InvalidArgument, "x-amz-if-match-size must be a number")
+            })?),
+        },
+    };
     let (b, blobs) = (bucket.to_owned(), ctx.state.blobs.clone());
     let deleted = ctx
         .state
         .meta
         .write(move |c, after| {
-            delete_one(c, &blobs, &b, key.as_str(), version.as_ref(), bypass, after)
+            let target = (key.as_str(), version.as_ref(), &condition);
+            delete_one(c, &blobs, &b, target, bypass, after)
         })
         .await?;
     let mut resp = empty(StatusCode::NO_CONTENT);
@@ -55,16 +74,68 @@ pub fn bypass_governance(ctx: &Ctx) -> bool {
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
 }
 
-/// Deletes one key, or one version of it when `version` names one.
+/// What a conditional delete requires of the version it removes.
+#[derive(Debug, Clone, Default)]
+struct Condition {
+    /// An ETag list or `*`.
+    etag: Option<String>,
+    /// Last-Modified, in whole seconds.
+    modified_s: Option<i64>,
+    size: Option<u64>,
+}
+
+impl Condition {
+    fn check(&self, row: &objects::ObjectRow) -> S3Result<()> {
+        let etag_ok = self
+            .etag
+            .as_deref()
+            .is_none_or(|want| cairn_shared::etag::list_matches(want, &row.etag));
+        let time_ok = self.modified_s.is_none_or(|s| s == row.modified_ms / 1000);
+        let size_ok = self.size.is_none_or(|n| n == row.size);
+        if etag_ok && time_ok && size_ok {
+            Ok(())
+        } else {
+            Err(S3Error::new(Code::PreconditionFailed))
+        }
+    }
+}
+
+/// An HTTP date (or ISO 8601 time), in seconds since the epoch.
+fn http_seconds(text: &str) -> S3Result<i64> {
+    let parsed = httpdate::parse_http_date(text).ok().and_then(|t| {
+        t.duration_since(std::time::UNIX_EPOCH)
+            .ok()
+            .map(|d| d.as_secs() as i64)
+    });
+    parsed
+        .or_else(|| {
+            time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+                .ok()
+                .map(|t| t.unix_timestamp())
+        })
+        .ok_or_else(|| S3Error::msg(Code::InvalidArgument, "Invalid last modified time"))
+}
+
+/// Deletes one key, or one version of it when the target names one, if
+/// the target's condition holds for what would be removed.
 fn delete_one(
     c: &rusqlite::Connection,
     blobs: &crate::store::blob::BlobStore,
     bucket: &str,
-    key: &str,
-    version: Option<&Option<String>>,
+    (key, version, condition): (&str, Option<&Option<String>>, &Condition),
     bypass: bool,
     after: &mut Vec<crate::store::meta::AfterCommit>,
 ) -> S3Result<Deleted> {
+    let target = match version {
+        None => objects::get(c, bucket, key)?,
+        Some(v) => match versions::find(c, bucket, key, v.as_deref())? {
+            Some(versions::Version::Object(row)) => Some(row),
+            _ => None,
+        },
+    };
+    if let Some(row) = &target {
+        condition.check(row)?;
+    }
     match version {
         None => objects::delete(c, blobs, bucket, key, after),
         Some(v) => versions::delete(c, blobs, bucket, key, v.as_deref(), bypass, after),
@@ -85,6 +156,12 @@ struct ObjectId {
     key: String,
     #[serde(rename = "VersionId")]
     version_id: Option<String>,
+    #[serde(rename = "ETag")]
+    etag: Option<String>,
+    #[serde(rename = "LastModifiedTime")]
+    last_modified: Option<String>,
+    #[serde(rename = "Size")]
+    size: Option<u64>,
 }
 
 /// Checks Content-MD5 or a flexible checksum over a small body. Current
@@ -125,14 +202,16 @@ pub async fn delete_objects(ctx: &Ctx, bucket: &str, body: Body) -> S3Result<Res
     if req.objects.is_empty() || req.objects.len() > MAX_KEYS {
         return Err(S3Error::new(Code::MalformedXML));
     }
-    let keys: Vec<(String, Option<Option<String>>)> = req
-        .objects
-        .into_iter()
-        .map(|o| {
-            let v = o.version_id.map(|v| (v != "null").then_some(v));
-            (o.key, v)
-        })
-        .collect();
+    let mut keys: Vec<(String, Option<Option<String>>, Condition)> = Vec::new();
+    for o in req.objects {
+        let v = o.version_id.map(|v| (v != "null").then_some(v));
+        let condition = Condition {
+            etag: o.etag,
+            modified_s: o.last_modified.as_deref().map(http_seconds).transpose()?,
+            size: o.size,
+        };
+        keys.push((o.key, v, condition));
+    }
     let (b, blobs, ks) = (bucket.to_owned(), ctx.state.blobs.clone(), keys.clone());
     let bypass = bypass_governance(ctx);
     let results: Vec<S3Result<Deleted>> = ctx
@@ -140,16 +219,24 @@ pub async fn delete_objects(ctx: &Ctx, bucket: &str, body: Body) -> S3Result<Res
         .meta
         .write(move |c, after| {
             let mut results: Vec<S3Result<Deleted>> = Vec::with_capacity(ks.len());
-            for (k, v) in &ks {
+            for (k, v, condition) in &ks {
                 match ObjectKey::parse(k) {
                     // A storage failure fails (and rolls back) the whole
-                    // request; a bad key is only that key's error.
-                    // A version Object Lock keeps is that key's error; the
-                    // check comes before any change, so nothing is undone.
+                    // request; a bad key is only that key's error. So are
+                    // a failed condition and a version Object Lock keeps:
+                    // both are checked before any change.
                     Ok(key) => {
-                        match delete_one(c, &blobs, &b, key.as_str(), v.as_ref(), bypass, after) {
+                        let target = (key.as_str(), v.as_ref(), condition);
+                        match delete_one(c, &blobs, &b, target, bypass, after) {
                             Ok(d) => results.push(Ok(d)),
-                            Err(e) if e.code == Code::AccessDenied => results.push(Err(e)),
+                            Err(e)
+                                if matches!(
+                                    e.code,
+                                    Code::AccessDenied | Code::PreconditionFailed
+                                ) =>
+                            {
+                                results.push(Err(e))
+                            }
                             Err(e) => return Err(e),
                         }
                     }
@@ -161,7 +248,7 @@ pub async fn delete_objects(ctx: &Ctx, bucket: &str, body: Body) -> S3Result<Res
         .await?;
     let mut w = XmlWriter::new();
     w.root("DeleteResult");
-    for ((key, version), result) in keys.iter().zip(results) {
+    for ((key, version, _), result) in keys.iter().zip(results) {
         match result {
             Ok(_) if req.quiet => {}
             Ok(d) => {

@@ -155,7 +155,7 @@ pub(super) fn max_keys(ctx: &Ctx, name: &str) -> S3Result<usize> {
 }
 
 async fn run(ctx: &Ctx, bucket: &str, params: Params) -> S3Result<Page> {
-    ctx.owned_bucket(bucket).await?;
+    ctx.listable_bucket(bucket).await?;
     let b = bucket.to_owned();
     ctx.state.meta.read(move |c| page(c, &b, &params)).await
 }

@@ -83,6 +83,17 @@ impl Ctx {
             .ok_or_else(|| S3Error::new(Code::AccessDenied))
     }
 
+    /// Loads a bucket whose keys the caller may list: its own, or one whose
+    /// ACL is `public-read` (S3's READ grant to everyone lists the bucket).
+    pub async fn listable_bucket(&self, name: &str) -> S3Result<BucketRow> {
+        let n = name.to_owned();
+        let row = self.state.meta.read(move |c| buckets::get(c, &n)).await?;
+        match row {
+            Some(r) if r.acl == "public-read" => Ok(r),
+            other => authorize(&self.verified.principal, name, other),
+        }
+    }
+
     /// Loads a bucket the caller owns: NoSuchBucket if absent, AccessDenied
     /// if it belongs to another key or the caller is anonymous.
     pub async fn owned_bucket(&self, name: &str) -> S3Result<BucketRow> {

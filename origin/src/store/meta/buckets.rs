@@ -148,11 +148,20 @@ pub fn create(
     Ok(())
 }
 
-pub fn list_owned(conn: &Connection, owner: &str) -> S3Result<Vec<BucketRow>> {
-    let mut stmt = conn.prepare(&format!(
-        "SELECT {COLUMNS} FROM buckets WHERE owner = ?1 ORDER BY name"
+/// Up to `limit` buckets of `owner` named after `after` and starting with
+/// `prefix`, by name.
+pub fn list_owned(
+    conn: &Connection,
+    owner: &str,
+    after: &str,
+    prefix: &str,
+    limit: usize,
+) -> S3Result<Vec<BucketRow>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM buckets WHERE owner = ?1 AND name > ?2 AND substr(name, 1, length(?3)) = ?3
+         ORDER BY name LIMIT ?4"
     ))?;
-    let rows = stmt.query_map([owner], row)?;
+    let rows = stmt.query_map(params![owner, after, prefix, limit as i64], row)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
