@@ -34,6 +34,9 @@ pub struct Config {
     pub max_object_size: u64,
     /// Multipart uploads older than this are aborted and their parts freed.
     pub upload_max_age: Duration,
+    /// How long a "day" of a lifecycle rule lasts: a real day, or less so
+    /// tests can watch rules act (ceph/s3-tests' `lc_debug_interval`).
+    pub lifecycle_day: Duration,
     /// Connection bounds (see `cairn_shared::listen`); the cap defaults to
     /// what the open-file limit allows.
     pub max_connections: Option<usize>,
@@ -61,6 +64,7 @@ impl Config {
             strict_region: false,
             max_object_size: DEFAULT_MAX_OBJECT_SIZE,
             upload_max_age: Duration::from_secs(7 * 86_400),
+            lifecycle_day: Duration::from_secs(86_400),
             max_connections: None,
             header_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
@@ -100,6 +104,9 @@ pub struct Settings {
     /// Abort multipart uploads older than this [default: 7d]
     #[arg(long, env = "CAIRN_UPLOAD_MAX_AGE")]
     pub upload_max_age: Option<Span>,
+    /// The length of a lifecycle rule's day; shorter only for tests [default: 1d]
+    #[arg(long, env = "CAIRN_LIFECYCLE_DAY")]
+    pub lifecycle_day: Option<Span>,
     /// Largest single PUT [default: 5GiB]
     #[arg(long, env = "CAIRN_MAX_OBJECT_SIZE")]
     pub max_object_size: Option<Size>,
@@ -137,6 +144,7 @@ impl Settings {
             region: self.region.or(f.region),
             strict_region: self.strict_region.or(f.strict_region),
             upload_max_age: self.upload_max_age.or(f.upload_max_age),
+            lifecycle_day: self.lifecycle_day.or(f.lifecycle_day),
             max_object_size: self.max_object_size.or(f.max_object_size),
             max_connections: self.max_connections.or(f.max_connections),
             header_timeout: self.header_timeout.or(f.header_timeout),
@@ -165,6 +173,9 @@ impl Settings {
         c.strict_region = self.strict_region.unwrap_or(false);
         if let Some(Span(d)) = self.upload_max_age {
             c.upload_max_age = d;
+        }
+        if let Some(Span(d)) = self.lifecycle_day {
+            c.lifecycle_day = d.max(Duration::from_secs(1));
         }
         if let Some(Size(n)) = self.max_object_size {
             c.max_object_size = n;

@@ -76,6 +76,7 @@ codes! {
     NoSuchBucket => NOT_FOUND, "The specified bucket does not exist.";
     NoSuchKey => NOT_FOUND, "The specified key does not exist.";
     NoSuchVersion => NOT_FOUND, "The specified version does not exist.";
+    NoSuchLifecycleConfiguration => NOT_FOUND, "The lifecycle configuration does not exist";
     NoSuchObjectLockConfiguration => NOT_FOUND, "The specified object does not have an ObjectLock configuration.";
     ObjectLockConfigurationNotFoundError => NOT_FOUND, "Object Lock configuration does not exist for this bucket.";
     NoSuchTagSet => NOT_FOUND, "The TagSet does not exist";

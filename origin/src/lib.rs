@@ -10,6 +10,7 @@ pub mod checksum;
 pub mod config;
 pub mod error;
 pub mod http;
+pub mod lifecycle;
 pub mod metrics;
 pub mod ops;
 pub mod policy;
@@ -183,6 +184,25 @@ async fn sweep_uploads(state: AppState) {
     }
 }
 
+/// Applies lifecycle rules: four times a lifecycle day (a day of the
+/// rules' own length, so a shortened test day is followed closely), at
+/// least every second and at most hourly.
+async fn apply_lifecycle(state: AppState) {
+    let every = (state.config.lifecycle_day / 4).clamp(
+        std::time::Duration::from_secs(1),
+        std::time::Duration::from_secs(3600),
+    );
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tick.tick().await;
+        match ops::lifecycle::apply(&state).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(removed = n, "lifecycle rules applied"),
+            Err(e) => tracing::warn!(error = %e.message, "lifecycle pass failed"),
+        }
+    }
+}
+
 /// Writes the feed followers seen in memory to SQLite every few seconds,
 /// for `cairn-origin edges` (another process).
 async fn record_edges(state: AppState) {
@@ -234,6 +254,7 @@ pub async fn run(
 ) -> std::io::Result<()> {
     tokio::spawn(sweep_uploads(state.clone()));
     tokio::spawn(record_edges(state.clone()));
+    tokio::spawn(apply_lifecycle(state.clone()));
     let c = &state.config;
     let limits = listen::Limits::configured(c.max_connections, c.header_timeout, c.idle_timeout);
     let shed = listen::shed_response("SlowDown", "Please reduce your request rate.");

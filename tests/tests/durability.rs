@@ -365,7 +365,7 @@ async fn bad_input_gets_s3_errors() {
         (405, "MethodNotAllowed".into())
     );
     let resp = http
-        .get(presign("GET", "/bad?lifecycle"))
+        .get(presign("GET", "/bad?logging"))
         .send()
         .await
         .unwrap();

@@ -595,7 +595,10 @@ async fn conditional_deletes_remove_only_the_version_they_name() {
         .send()
         .await
         .unwrap();
-    let (etag, v1) = (put.e_tag().unwrap().to_owned(), put.version_id().unwrap().to_owned());
+    let (etag, v1) = (
+        put.e_tag().unwrap().to_owned(),
+        put.version_id().unwrap().to_owned(),
+    );
     let err = s3
         .delete_object()
         .bucket("cond")
@@ -689,7 +692,10 @@ async fn object_attributes_name_size_etag_parts_and_version() {
     assert_eq!(got.object_size(), Some(3));
     assert_eq!(got.version_id(), Some(first.as_str()));
     assert_eq!(got.e_tag(), Some("acbd18db4cc2f85cedef654fccc4a4d8"));
-    assert!(got.object_parts().is_none(), "a single-part object has no parts");
+    assert!(
+        got.object_parts().is_none(),
+        "a single-part object has no parts"
+    );
     let err = s3
         .get_object_attributes()
         .bucket("attrs")

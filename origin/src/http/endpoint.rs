@@ -54,6 +54,9 @@ pub enum Endpoint {
     DeleteObjectTagging,
     GetBucketTagging,
     PutBucketTagging,
+    GetBucketLifecycleConfiguration,
+    PutBucketLifecycleConfiguration,
+    DeleteBucketLifecycle,
     GetObjectLockConfiguration,
     PutObjectLockConfiguration,
     GetObjectAttributes,
@@ -111,6 +114,9 @@ impl Endpoint {
             Endpoint::PutObjectTagging => "PutObjectTagging",
             Endpoint::DeleteObjectTagging => "DeleteObjectTagging",
             Endpoint::GetBucketTagging => "GetBucketTagging",
+            Endpoint::GetBucketLifecycleConfiguration => "GetBucketLifecycleConfiguration",
+            Endpoint::PutBucketLifecycleConfiguration => "PutBucketLifecycleConfiguration",
+            Endpoint::DeleteBucketLifecycle => "DeleteBucketLifecycle",
             Endpoint::GetObjectLockConfiguration => "GetObjectLockConfiguration",
             Endpoint::PutObjectLockConfiguration => "PutObjectLockConfiguration",
             Endpoint::GetObjectAttributes => "GetObjectAttributes",
@@ -156,7 +162,6 @@ impl Endpoint {
             },
             (Some(_), None) => {
                 const UNSUPPORTED: &[&str] = &[
-                    "lifecycle",
                     "website",
                     "logging",
                     "notification",
@@ -178,6 +183,13 @@ impl Endpoint {
                 }
                 match *method {
                     Method::OPTIONS => Ok(Endpoint::CorsPreflight),
+                    Method::GET if has("lifecycle") => {
+                        Ok(Endpoint::GetBucketLifecycleConfiguration)
+                    }
+                    Method::PUT if has("lifecycle") => {
+                        Ok(Endpoint::PutBucketLifecycleConfiguration)
+                    }
+                    Method::DELETE if has("lifecycle") => Ok(Endpoint::DeleteBucketLifecycle),
                     Method::GET if has("object-lock") => Ok(Endpoint::GetObjectLockConfiguration),
                     Method::PUT if has("object-lock") => Ok(Endpoint::PutObjectLockConfiguration),
                     Method::GET if has("tagging") => Ok(Endpoint::GetBucketTagging),
@@ -285,7 +297,7 @@ mod tests {
             Code::MethodNotAllowed
         );
         assert_eq!(
-            Endpoint::parse(&Method::GET, &bucket, |q| q == "lifecycle", false)
+            Endpoint::parse(&Method::GET, &bucket, |q| q == "logging", false)
                 .unwrap_err()
                 .code,
             Code::NotImplemented

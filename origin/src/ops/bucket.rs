@@ -103,8 +103,11 @@ pub async fn list_buckets(ctx: &Ctx) -> S3Result<Response> {
             .ok()
             .filter(|n| (1..=MAX_BUCKETS).contains(n))
             .ok_or_else(|| {
-                S3Error::msg(Code::InvalidArgument, "max-buckets must be between 1 and 10000")
-                    .with("ArgumentName", "max-buckets")
+                S3Error::msg(
+                    Code::InvalidArgument,
+                    "max-buckets must be between 1 and 10000",
+                )
+                .with("ArgumentName", "max-buckets")
             })?,
     };
     let after = ctx.query("continuation-token").unwrap_or("").to_owned();

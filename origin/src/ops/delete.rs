@@ -43,7 +43,10 @@ pub async fn delete_object(ctx: &Ctx, bucket: &str, key: &str) -> S3Result<Respo
         size: match h("x-amz-if-match-size") {
             None => None,
             Some(n) => Some(n.parse().map_err(|_| {
-                S3Error::msg(Code::InvalidArgument, "x-amz-if-match-size must be a number")
+                S3Error::msg(
+                    Code::InvalidArgument,
+                    "x-amz-if-match-size must be a number",
+                )
             })?),
         },
     };

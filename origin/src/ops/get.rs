@@ -130,6 +130,7 @@ pub async fn get_object(ctx: &Ctx, bucket: &str, key: &str, head: bool) -> S3Res
         super::put::version_header(headers, Some(row.version_label()));
     }
     super::object_lock::write_headers(headers, &row.lock);
+    super::lifecycle::expiration_header(headers, &ctx.state, &bucket_row, &row);
     if row.tags.is_some() {
         headers.insert("x-amz-tagging-count", HeaderValue::from(row.tag_count()));
     }

@@ -10,6 +10,7 @@ pub mod cors;
 pub mod delete;
 pub mod feed;
 pub mod get;
+pub mod lifecycle;
 pub mod list;
 pub mod list_versions;
 pub mod multipart;

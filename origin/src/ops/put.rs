@@ -209,6 +209,7 @@ pub async fn put_object(ctx: &Ctx, bucket: &str, key: &str, body: Body) -> S3Res
     let committed = row.clone();
     let version = commit(&ctx.state, bucket, row, temp, conditions).await?;
     let mut resp = empty(StatusCode::OK);
+    super::lifecycle::expiration_header(resp.headers_mut(), &ctx.state, &bucket_row, &committed);
     version_header(resp.headers_mut(), version.as_deref());
     write_object_headers(
         resp.headers_mut(),

@@ -27,6 +27,9 @@ pub struct BucketRow {
     pub lock_enabled: bool,
     /// The default retention new versions get.
     pub default_retention: Option<DefaultRetention>,
+    /// Lifecycle rules, as JSON of `lifecycle::Rule`s (validated on the
+    /// way in; parsed only where rules are applied).
+    pub lifecycle: Option<String>,
 }
 
 /// A bucket's versioning state. A bucket that had versioning once can
@@ -60,7 +63,7 @@ impl Versioning {
 }
 
 const COLUMNS: &str =
-    "name, owner, created_ms, acl, policy, cors, versioning, tags, lock_enabled, lock_config";
+    "name, owner, created_ms, acl, policy, cors, versioning, tags, lock_enabled, lock_config, lifecycle";
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<BucketRow> {
     Ok(BucketRow {
@@ -76,6 +79,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<BucketRow> {
         default_retention: r
             .get::<_, Option<String>>(9)?
             .and_then(|c| DefaultRetention::decode(&c)),
+        lifecycle: r.get(10)?,
     })
 }
 
@@ -220,6 +224,7 @@ pub enum Setting {
     Policy,
     Cors,
     Tags,
+    Lifecycle,
 }
 
 /// Sets (or with `None`, clears) one setting of a bucket.
@@ -229,13 +234,22 @@ pub fn set(conn: &Connection, name: &str, setting: Setting, value: Option<&str>)
         Setting::Policy => "UPDATE buckets SET policy = ?2 WHERE name = ?1",
         Setting::Cors => "UPDATE buckets SET cors = ?2 WHERE name = ?1",
         Setting::Tags => "UPDATE buckets SET tags = ?2 WHERE name = ?1",
+        Setting::Lifecycle => "UPDATE buckets SET lifecycle = ?2 WHERE name = ?1",
     };
     if conn.execute(sql, params![name, value])? == 0 {
         return Err(S3Error::new(Code::NoSuchBucket).with("BucketName", name));
     }
     // Who may read (or from where) changed: edges drop the whole bucket.
-    if !matches!(setting, Setting::Tags) {
+    if !matches!(setting, Setting::Tags | Setting::Lifecycle) {
         super::changes::record(conn, name, None, None, 0)?;
     }
     Ok(())
+}
+
+/// Buckets that have lifecycle rules: (name, rules as JSON).
+pub fn with_lifecycle(conn: &Connection) -> S3Result<Vec<(String, String)>> {
+    let mut stmt =
+        conn.prepare_cached("SELECT name, lifecycle FROM buckets WHERE lifecycle IS NOT NULL")?;
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
 }

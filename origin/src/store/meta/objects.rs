@@ -498,3 +498,25 @@ pub fn blob_exists(conn: &Connection, hash: &BlobHash) -> S3Result<bool> {
         .optional()?
         .is_some())
 }
+
+/// Up to `limit` current versions of `bucket` whose keys start with
+/// `prefix` and sort after `after`, in key order (the lifecycle worker's
+/// walk).
+pub fn scan_rows(
+    conn: &Connection,
+    bucket: &str,
+    prefix: &str,
+    after: &[u8],
+    limit: usize,
+) -> S3Result<Vec<ObjectRow>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {ROW_COLUMNS} FROM objects
+         WHERE bucket = ?1 AND key > ?2 AND substr(key, 1, length(?3)) = ?3
+         ORDER BY key LIMIT ?4"
+    ))?;
+    let rows = stmt.query_map(
+        params![bucket, after, prefix.as_bytes(), limit as i64],
+        object_row,
+    )?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}

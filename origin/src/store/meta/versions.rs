@@ -445,3 +445,59 @@ pub fn set_attribute(
     }
     Ok(row.version_id)
 }
+
+/// Up to `limit` noncurrent versions and markers of `bucket` whose keys
+/// start with `prefix`, after `(key, seq)`, in key then seq order (the
+/// lifecycle worker's walk).
+pub fn scan(
+    conn: &Connection,
+    bucket: &str,
+    prefix: &str,
+    after: (&[u8], i64),
+    limit: usize,
+) -> S3Result<Vec<(i64, Version)>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {ROW_COLUMNS}, seq, marker FROM versions
+         WHERE bucket = ?1 AND (key, seq) > (?2, ?3) AND substr(key, 1, length(?4)) = ?4
+         ORDER BY key, seq LIMIT ?5"
+    ))?;
+    let rows = stmt.query_map(
+        params![bucket, after.0, after.1, prefix.as_bytes(), limit as i64],
+        version_row,
+    )?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// When the version at `seq` became noncurrent: when the next newer
+/// version (noncurrent or current) was written.
+pub fn superseded_ms(
+    conn: &Connection,
+    bucket: &str,
+    key: &str,
+    seq: i64,
+) -> S3Result<Option<i64>> {
+    let newer: Option<i64> = conn
+        .prepare_cached(
+            "SELECT modified_ms FROM versions WHERE bucket = ?1 AND key = ?2 AND seq > ?3
+             ORDER BY seq LIMIT 1",
+        )?
+        .query_row(params![bucket, key.as_bytes(), seq], |r| r.get(0))
+        .optional()?;
+    match newer {
+        Some(ms) => Ok(Some(ms)),
+        None => Ok(super::objects::get(conn, bucket, key)?.map(|r| r.modified_ms)),
+    }
+}
+
+/// Whether `key` is a lone delete marker: no current version and no other
+/// version behind the marker.
+pub fn lone_marker(conn: &Connection, bucket: &str, key: &str) -> S3Result<Option<Marker>> {
+    if super::objects::get(conn, bucket, key)?.is_some() {
+        return Ok(None);
+    }
+    let mut two = older(conn, bucket, key, None, 2)?;
+    match (two.len(), two.pop()) {
+        (1, Some((_, Version::Marker(m)))) => Ok(Some(m)),
+        _ => Ok(None),
+    }
+}
