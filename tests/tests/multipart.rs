@@ -578,3 +578,82 @@ fn walkdir_count(p: &std::path::Path) -> usize {
         })
         .unwrap_or(0)
 }
+
+#[tokio::test]
+async fn one_part_is_read_by_its_number() {
+    let origin = TestOrigin::spawn();
+    let s3 = origin.client();
+    s3.create_bucket().bucket("parts").send().await.unwrap();
+    let datas = vec![payload(5 * MIB, 1), payload(5 * MIB, 2), payload(MIB, 3)];
+    let id = s3
+        .create_multipart_upload()
+        .bucket("parts")
+        .key("mp")
+        .send()
+        .await
+        .unwrap()
+        .upload_id
+        .unwrap();
+    let parts = upload_parts(&s3, "parts", "mp", &id, &datas).await;
+    s3.complete_multipart_upload()
+        .bucket("parts")
+        .key("mp")
+        .upload_id(&id)
+        .multipart_upload(completed(parts))
+        .send()
+        .await
+        .unwrap();
+    for (i, data) in datas.iter().enumerate() {
+        let n = i as i32 + 1;
+        let got = s3
+            .get_object()
+            .bucket("parts")
+            .key("mp")
+            .part_number(n)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(got.parts_count(), Some(3));
+        assert_eq!(got.content_length(), Some(data.len() as i64));
+        let body = got.body.collect().await.unwrap().into_bytes();
+        assert!(body.as_ref() == data.as_slice(), "part {n}");
+    }
+    let err = s3
+        .get_object()
+        .bucket("parts")
+        .key("mp")
+        .part_number(4)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "InvalidPart");
+    // A single-blob object is its own part 1, and has no part 2.
+    s3.put_object()
+        .bucket("parts")
+        .key("single")
+        .body(ByteStream::from_static(b"body"))
+        .send()
+        .await
+        .unwrap();
+    let one = s3
+        .get_object()
+        .bucket("parts")
+        .key("single")
+        .part_number(1)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        one.body.collect().await.unwrap().into_bytes().as_ref(),
+        b"body"
+    );
+    let err = s3
+        .get_object()
+        .bucket("parts")
+        .key("single")
+        .part_number(2)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "InvalidPart");
+}

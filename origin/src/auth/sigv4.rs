@@ -149,11 +149,15 @@ pub fn parse_query(pairs: &[(String, String)]) -> S3Result<V4Request> {
     let time = parse_amz_date(amz_date).ok_or_else(|| {
         bad("X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\"")
     })?;
-    let expires: u64 = get("X-Amz-Expires")
+    let expires: i64 = get("X-Amz-Expires")
         .and_then(|e| e.parse().ok())
         .ok_or_else(|| bad("X-Amz-Expires should be a number"))?;
+    // Out of range is a refusal of access, as S3 answers it (403).
+    let expires = u64::try_from(expires)
+        .map_err(|_| S3Error::msg(Code::AccessDenied, "X-Amz-Expires must be non-negative"))?;
     if expires > MAX_PRESIGN {
-        return Err(bad(
+        return Err(S3Error::msg(
+            Code::AccessDenied,
             "X-Amz-Expires must be less than a week (in seconds) that is 604800",
         ));
     }

@@ -180,6 +180,31 @@ pub async fn get_object(ctx: &Ctx, bucket: &str, key: &str, head: bool) -> S3Res
         }
     }
 
+    // `partNumber`: one part of a multipart object, answered as the range
+    // it covers; part 1 of a single-blob object is the whole object.
+    let range = match part_number(ctx)? {
+        None => range,
+        Some(n) if row.parts == 0 => {
+            if n != 1 {
+                return Err(S3Error::new(Code::InvalidPart));
+            }
+            range
+        }
+        Some(n) => {
+            let i = usize::try_from(n - 1).unwrap_or(usize::MAX);
+            let part = parts
+                .get(i)
+                .ok_or_else(|| S3Error::new(Code::InvalidPart))?;
+            let start: u64 = parts[..i].iter().map(|p| p.size).sum();
+            resp.headers_mut()
+                .insert("x-amz-mp-parts-count", HeaderValue::from(parts.len()));
+            if part.size == 0 {
+                range
+            } else {
+                Some(range::ByteRange::FromTo(start, start + part.size - 1))
+            }
+        }
+    };
     let span = match range {
         None => None,
         Some(r) => Some(r.resolve(row.size).ok_or_else(|| {
@@ -216,6 +241,25 @@ pub async fn get_object(ctx: &Ctx, bucket: &str, key: &str, head: bool) -> S3Res
     let verify = span.is_none().then_some(row.blob);
     *resp.body_mut() = Body::from_stream(Verifying::new(stream, verify));
     Ok(resp)
+}
+
+/// The `partNumber` query parameter (1 to 10,000), if any.
+fn part_number(ctx: &Ctx) -> S3Result<Option<u32>> {
+    match ctx.query("partNumber") {
+        None => Ok(None),
+        Some(v) => v
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=10_000).contains(n))
+            .map(Some)
+            .ok_or_else(|| {
+                S3Error::msg(
+                    Code::InvalidArgument,
+                    "Part number must be an integer between 1 and 10000, inclusive",
+                )
+                .with("ArgumentName", "partNumber")
+            }),
+    }
 }
 
 /// Where a small body's bytes are: `(start, len, whole)` when the (ranged)

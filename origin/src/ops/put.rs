@@ -53,7 +53,7 @@ pub fn stored_headers(headers: &HeaderMap) -> S3Result<Vec<(String, Vec<u8>)>> {
                 if kept.is_empty() {
                     continue;
                 }
-                value = kept.join(",").into_bytes();
+                value = kept.join(", ").into_bytes();
             }
             out.push((name.to_string(), value));
         }
@@ -83,28 +83,20 @@ pub fn content_md5(headers: &HeaderMap) -> S3Result<Option<[u8; 16]>> {
     }
 }
 
-/// Conditional-write headers: `If-None-Match: *` and `If-Match: ETAG`.
+/// Conditional-write headers: `If-None-Match` (`*`: the key must not
+/// exist; ETags: the current version must not have one of them) and
+/// `If-Match` (the current version must have one of the ETags).
 #[derive(Clone, Default)]
 pub struct WriteConditions {
-    if_none_match_star: bool,
+    if_none_match: Option<String>,
     if_match: Option<String>,
 }
 
 impl WriteConditions {
     pub fn from_headers(headers: &HeaderMap) -> S3Result<Self> {
         let h = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).map(str::trim);
-        let if_none_match_star = match h("if-none-match") {
-            None => false,
-            Some("*") => true,
-            Some(_) => {
-                return Err(S3Error::msg(
-                    Code::NotImplemented,
-                    "If-None-Match on writes supports only '*'.",
-                ))
-            }
-        };
         Ok(Self {
-            if_none_match_star,
+            if_none_match: h("if-none-match").map(str::to_owned),
             if_match: h("if-match").map(str::to_owned),
         })
     }
@@ -118,8 +110,12 @@ impl WriteConditions {
             }
             _ => {}
         }
-        if self.if_none_match_star && current.is_some() {
-            return Err(S3Error::new(Code::PreconditionFailed).with("Condition", "If-None-Match"));
+        if let (Some(cur), Some(none)) = (current, &self.if_none_match) {
+            if etag::list_matches(none, &cur.etag) {
+                return Err(
+                    S3Error::new(Code::PreconditionFailed).with("Condition", "If-None-Match")
+                );
+            }
         }
         Ok(())
     }

@@ -182,15 +182,7 @@ pub async fn get_acl(ctx: &Ctx, bucket: &str, key: Option<&str>) -> S3Result<Res
     w.root("AccessControlPolicy");
     write_owner(&mut w, "Owner", &ctx.verified.principal);
     w.open("AccessControlList");
-    w.open("Grant");
-    w.open_with("Grantee", &xsi);
-    w.elem("ID", &owner_id(&row.owner));
-    if let crate::auth::Principal::Key { name, .. } = &ctx.verified.principal {
-        w.elem("DisplayName", name);
-    }
-    w.close("Grantee");
-    w.elem("Permission", "FULL_CONTROL");
-    w.close("Grant");
+    // The group grant first, as S3 lists it.
     if public {
         w.open("Grant");
         w.open_with(
@@ -205,6 +197,15 @@ pub async fn get_acl(ctx: &Ctx, bucket: &str, key: Option<&str>) -> S3Result<Res
         w.elem("Permission", "READ");
         w.close("Grant");
     }
+    w.open("Grant");
+    w.open_with("Grantee", &xsi);
+    w.elem("ID", &owner_id(&row.owner));
+    if let crate::auth::Principal::Key { name, .. } = &ctx.verified.principal {
+        w.elem("DisplayName", name);
+    }
+    w.close("Grantee");
+    w.elem("Permission", "FULL_CONTROL");
+    w.close("Grant");
     w.close("AccessControlList");
     w.close("AccessControlPolicy");
     Ok(xml_response(w.finish()))
