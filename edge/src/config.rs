@@ -58,6 +58,9 @@ pub struct EdgeConfig {
     /// How long the upstream may take to connect, to send a response head
     /// and between body chunks before a fetch fails.
     pub upstream_timeout: Duration,
+    /// CA certificates (PEM) an https upstream's certificate may chain to,
+    /// beside the system's roots: a private origin's own CA.
+    pub upstream_ca: Option<PathBuf>,
 }
 
 impl EdgeConfig {
@@ -90,6 +93,7 @@ impl EdgeConfig {
             header_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
             upstream_timeout: Duration::from_secs(10),
+            upstream_ca: None,
         }
     }
 }
@@ -166,6 +170,9 @@ pub struct Settings {
     /// The upstream's time to connect, to answer and between body chunks before a miss fails [default: 10s]
     #[arg(long, env = "CAIRN_UPSTREAM_TIMEOUT")]
     pub upstream_timeout: Option<Span>,
+    /// A PEM file of CA certificates an https origin's or parent's certificate may chain to, beside the system roots
+    #[arg(long, env = "CAIRN_UPSTREAM_CA")]
+    pub upstream_ca: Option<PathBuf>,
     /// Log lines as text or json [default: text]
     #[arg(long, env = "CAIRN_LOG_FORMAT")]
     pub log_format: Option<LogFormat>,
@@ -199,6 +206,7 @@ impl Settings {
             header_timeout: self.header_timeout.or(f.header_timeout),
             idle_timeout: self.idle_timeout.or(f.idle_timeout),
             upstream_timeout: self.upstream_timeout.or(f.upstream_timeout),
+            upstream_ca: self.upstream_ca.or(f.upstream_ca),
             log_format: self.log_format.or(f.log_format),
         })
     }
@@ -248,6 +256,7 @@ impl Settings {
             c.purge_token = Some(token.clone());
         }
         c.origin = origin.trim_end_matches('/').to_owned();
+        c.upstream_ca = self.upstream_ca.clone();
         if let Some(Size(n)) = self.memory_cache {
             c.memory_cache = n;
         }

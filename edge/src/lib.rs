@@ -85,20 +85,26 @@ pub fn open(config: EdgeConfig) -> anyhow::Result<Arc<EdgeState>> {
         .map_err(|e| anyhow::anyhow!("cache dir {}: {e}", config.cache_dir.display()))?;
     let cache = Cache::open(&config.cache_dir, config.memory_cache, config.disk_cache)
         .map_err(|e| anyhow::anyhow!("cache dir {}: {e}", config.cache_dir.display()))?;
+    let roots = match &config.upstream_ca {
+        Some(path) => upstream::load_roots(path)?,
+        None => Vec::new(),
+    };
     let upstream = Upstream::new(
         &config.upstream,
         &config.access_key,
         &config.secret_key,
         &config.region,
         config.upstream_timeout,
-    );
+        &roots,
+    )?;
     let feed = Upstream::new(
         &config.origin,
         &config.access_key,
         &config.secret_key,
         &config.region,
         config.upstream_timeout,
-    );
+        &roots,
+    )?;
     let via = http::HeaderValue::from_str(&format!("1.1 {}", config.name)).ok();
     Ok(Arc::new(EdgeState {
         via,

@@ -46,6 +46,8 @@ async fn real_main() -> anyhow::Result<()> {
     let config = settings.resolve().map_err(anyhow::Error::msg)?;
     let listen = settings.listen();
     let state = cairn_edge::open(config)?;
+    state.upstream.check_tls().await?;
+    state.feed.check_tls().await?;
     // Fix the change-feed position before announcing that we serve.
     cairn_edge::follow::init(&state).await;
     let mut listeners = Vec::new();

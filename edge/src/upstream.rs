@@ -31,23 +31,81 @@ pub struct Fetch {
     pub range: Option<(u64, u64)>,
 }
 
+/// Reads a PEM file of CA certificates an upstream's certificate may
+/// chain to (beside the system's roots).
+pub fn load_roots(path: &std::path::Path) -> anyhow::Result<Vec<reqwest::Certificate>> {
+    let pem = std::fs::read(path)
+        .map_err(|e| anyhow::anyhow!("upstream CA file {}: {e}", path.display()))?;
+    let roots = reqwest::Certificate::from_pem_bundle(&pem)
+        .map_err(|e| anyhow::anyhow!("upstream CA file {}: {e}", path.display()))?;
+    anyhow::ensure!(
+        !roots.is_empty(),
+        "upstream CA file {}: no certificate in it",
+        path.display()
+    );
+    Ok(roots)
+}
+
 impl Upstream {
+    /// A client for `base` (`http://` or `https://`; an https upstream's
+    /// certificate is verified against the system roots and `roots`).
     pub fn new(
         base: &str,
         access_key: &str,
         secret_key: &str,
         region: &str,
         timeout: std::time::Duration,
-    ) -> Self {
-        Self {
-            client: reqwest::Client::builder()
-                .pool_max_idle_per_host(64)
-                .connect_timeout(timeout)
+        roots: &[reqwest::Certificate],
+    ) -> anyhow::Result<Self> {
+        let url =
+            reqwest::Url::parse(base).map_err(|e| anyhow::anyhow!("upstream URL {base}: {e}"))?;
+        anyhow::ensure!(
+            matches!(url.scheme(), "http" | "https") && url.host().is_some(),
+            "upstream URL {base}: must be http://HOST[:PORT] or https://HOST[:PORT]"
+        );
+        let mut client = reqwest::Client::builder()
+            .pool_max_idle_per_host(64)
+            .connect_timeout(timeout);
+        for root in roots {
+            client = client.add_root_certificate(root.clone());
+        }
+        Ok(Self {
+            client: client
                 .build()
-                .expect("http client"),
+                .map_err(|e| anyhow::anyhow!("upstream client: {e}"))?,
             timeout,
             base: base.trim_end_matches('/').to_owned(),
             signer: RequestSigner::new(access_key, secret_key, region),
+        })
+    }
+
+    /// Checks at start that an https upstream's certificate verifies: a
+    /// certificate this edge cannot trust would fail every miss, so it
+    /// stops the start with one line. An upstream that is merely down is
+    /// not an error here (it may start later); any HTTP answer will do.
+    pub async fn check_tls(&self) -> anyhow::Result<()> {
+        if !self.base.starts_with("https://") {
+            return Ok(());
+        }
+        let probe = self
+            .client
+            .get(format!("{}/health", self.base))
+            .timeout(self.timeout)
+            .send()
+            .await;
+        match probe {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let chain = format!("{:#}", anyhow::Error::new(e));
+                if chain.to_ascii_lowercase().contains("certificate") {
+                    anyhow::bail!(
+                        "cannot verify the TLS certificate of {} ({chain}); give its CA with --upstream-ca",
+                        self.base
+                    )
+                }
+                tracing::warn!(upstream = %self.base, error = %chain, "upstream not reachable at start");
+                Ok(())
+            }
         }
     }
 

@@ -16,7 +16,7 @@ proptest! {
         key in proptest::string::string_regex(r"[a-z./%?#\\+ é_]{1,24}").unwrap(),
         base in prop::sample::select(vec!["http://127.0.0.1:9000", "http://origin.internal:9000/", "https://s3.example/prefix"]),
     ) {
-        let up = Upstream::new(base, "AK", "SK", "us-east-1", std::time::Duration::from_secs(1));
+        let up = Upstream::new(base, "AK", "SK", "us-east-1", std::time::Duration::from_secs(1), &[]).unwrap();
         let Ok(url) = up.object_url(&bucket, &key) else {
             prop_assert!(key == "." || key == ".." || !target::plausible_bucket(&bucket));
             return Ok(());

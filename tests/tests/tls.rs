@@ -255,3 +255,77 @@ fn a_certificate_that_cannot_be_used_stops_start_up_with_one_line() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn the_edge_fetches_from_an_https_origin_it_is_told_to_trust() {
+    let ca = Ca::new();
+    let certs = tempfile::tempdir().unwrap();
+    let pem = certs.path().join("origin.pem");
+    ca.issue(&pem, &["127.0.0.1"]);
+    let ca_file = certs.path().join("ca.pem");
+    std::fs::write(&ca_file, ca.pem()).unwrap();
+    let origin = TestOrigin::spawn_with(&[
+        "--tls-listen",
+        "127.0.0.1:0",
+        "--tls-cert",
+        pem.to_str().unwrap(),
+    ]);
+    let s3 = origin.public_bucket("secure").await;
+    s3.put_object()
+        .bucket("secure")
+        .key("app.js")
+        .body(aws_sdk_s3::primitives::ByteStream::from_static(b"over tls"))
+        .send()
+        .await
+        .unwrap();
+    let https_origin = format!("https://{}", origin.https_addr.clone().unwrap());
+    let (ak, sk) = origin.create_edge_key("tls-edge");
+    let edge = TestEdge::spawn_in(
+        tempfile::tempdir().unwrap(),
+        &https_origin,
+        &ak,
+        &sk,
+        &["--upstream-ca", ca_file.to_str().unwrap()],
+    );
+    let url = format!("{}/secure/app.js", edge.url);
+    let first = reqwest::get(&url).await.unwrap();
+    assert_eq!(first.status(), 200);
+    assert_eq!(first.headers()["x-cache"], "MISS");
+    assert_eq!(first.text().await.unwrap(), "over tls");
+    let second = reqwest::get(&url).await.unwrap();
+    assert_eq!(second.headers()["x-cache"], "HIT");
+
+    // Without the CA, the origin's certificate cannot be verified: the
+    // edge refuses to start, in one line, instead of failing every miss.
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(cairn_tests::binary("cairn-edge"))
+        .args(["serve", "--origin", &https_origin])
+        .args(["--access-key", &ak, "--secret-key", &sk])
+        .args(["--listen", "127.0.0.1:0"])
+        .arg("--cache-dir")
+        .arg(dir.path().join("cache"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    let line = err.lines().last().unwrap_or_default();
+    assert!(
+        line.contains("cannot verify the TLS certificate") && line.contains("--upstream-ca"),
+        "{err}"
+    );
+    // A CA file that holds no certificate is refused too.
+    let empty = dir.path().join("empty.pem");
+    std::fs::write(&empty, "not a certificate\n").unwrap();
+    let out = std::process::Command::new(cairn_tests::binary("cairn-edge"))
+        .args(["serve", "--origin", &https_origin])
+        .args(["--access-key", &ak, "--secret-key", &sk])
+        .args(["--listen", "127.0.0.1:0", "--upstream-ca"])
+        .arg(&empty)
+        .arg("--cache-dir")
+        .arg(dir.path().join("cache2"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("empty.pem"), "{err}");
+}
