@@ -79,6 +79,7 @@ codes! {
     NoSuchLifecycleConfiguration => NOT_FOUND, "The lifecycle configuration does not exist";
     NoSuchObjectLockConfiguration => NOT_FOUND, "The specified object does not have an ObjectLock configuration.";
     ObjectLockConfigurationNotFoundError => NOT_FOUND, "Object Lock configuration does not exist for this bucket.";
+    NoSuchPublicAccessBlockConfiguration => NOT_FOUND, "The public access block configuration was not found";
     NoSuchTagSet => NOT_FOUND, "The TagSet does not exist";
     NoSuchUpload => NOT_FOUND, "The specified upload does not exist.";
     NotImplemented => NOT_IMPLEMENTED, "A header or operation you provided implies functionality that is not implemented.";

@@ -104,3 +104,120 @@ async fn a_public_read_object_of_a_private_bucket_is_served_to_anyone() {
         .unwrap_err();
     assert_eq!(err.raw_response().unwrap().status().as_u16(), 404);
 }
+
+#[tokio::test]
+async fn a_public_access_block_overrides_acls_and_policies() {
+    use aws_sdk_s3::types::{BucketCannedAcl, PublicAccessBlockConfiguration};
+    let origin = TestOrigin::spawn();
+    let s3 = origin.client();
+    s3.create_bucket()
+        .bucket("guarded")
+        .acl(BucketCannedAcl::PublicRead)
+        .send()
+        .await
+        .unwrap();
+    s3.put_object()
+        .bucket("guarded")
+        .key("page.html")
+        .body(ByteStream::from_static(b"hello"))
+        .send()
+        .await
+        .unwrap();
+    let page = format!("{}/guarded/page.html", origin.url);
+    let listing = format!("{}/guarded", origin.url);
+    assert_eq!(anonymous_status(&page).await, 200);
+    assert_eq!(anonymous_status(&listing).await, 200);
+    let err = s3
+        .get_public_access_block()
+        .bucket("guarded")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "NoSuchPublicAccessBlockConfiguration");
+
+    let block = |acls: bool, ignore: bool, policy: bool, restrict: bool| {
+        PublicAccessBlockConfiguration::builder()
+            .block_public_acls(acls)
+            .ignore_public_acls(ignore)
+            .block_public_policy(policy)
+            .restrict_public_buckets(restrict)
+            .build()
+    };
+    // IgnorePublicAcls: the bucket's public-read counts for nothing.
+    s3.put_public_access_block()
+        .bucket("guarded")
+        .public_access_block_configuration(block(true, true, true, false))
+        .send()
+        .await
+        .unwrap();
+    let got = s3
+        .get_public_access_block()
+        .bucket("guarded")
+        .send()
+        .await
+        .unwrap();
+    let conf = got.public_access_block_configuration().unwrap();
+    assert_eq!(conf.ignore_public_acls(), Some(true));
+    assert_eq!(conf.restrict_public_buckets(), Some(false));
+    assert_eq!(anonymous_status(&page).await, 403);
+    assert_eq!(anonymous_status(&listing).await, 403);
+    // BlockPublicAcls and BlockPublicPolicy: setting either is refused.
+    let err = s3
+        .put_object()
+        .bucket("guarded")
+        .key("open.txt")
+        .acl(ObjectCannedAcl::PublicRead)
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "AccessDenied");
+    let err = s3
+        .put_bucket_acl()
+        .bucket("guarded")
+        .acl(BucketCannedAcl::PublicRead)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "AccessDenied");
+    let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::guarded/*"}]}"#;
+    let err = s3
+        .put_bucket_policy()
+        .bucket("guarded")
+        .policy(policy)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "AccessDenied");
+    // RestrictPublicBuckets: a public policy that is in place is ignored.
+    s3.put_public_access_block()
+        .bucket("guarded")
+        .public_access_block_configuration(block(false, true, false, false))
+        .send()
+        .await
+        .unwrap();
+    s3.put_bucket_policy()
+        .bucket("guarded")
+        .policy(policy)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        anonymous_status(&page).await,
+        200,
+        "the policy publishes it"
+    );
+    s3.put_public_access_block()
+        .bucket("guarded")
+        .public_access_block_configuration(block(false, true, false, true))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous_status(&page).await, 403);
+    s3.delete_public_access_block()
+        .bucket("guarded")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous_status(&page).await, 200);
+}

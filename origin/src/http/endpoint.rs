@@ -54,6 +54,9 @@ pub enum Endpoint {
     DeleteObjectTagging,
     GetBucketTagging,
     PutBucketTagging,
+    GetPublicAccessBlock,
+    PutPublicAccessBlock,
+    DeletePublicAccessBlock,
     GetBucketLifecycleConfiguration,
     PutBucketLifecycleConfiguration,
     DeleteBucketLifecycle,
@@ -114,6 +117,9 @@ impl Endpoint {
             Endpoint::PutObjectTagging => "PutObjectTagging",
             Endpoint::DeleteObjectTagging => "DeleteObjectTagging",
             Endpoint::GetBucketTagging => "GetBucketTagging",
+            Endpoint::GetPublicAccessBlock => "GetPublicAccessBlock",
+            Endpoint::PutPublicAccessBlock => "PutPublicAccessBlock",
+            Endpoint::DeletePublicAccessBlock => "DeletePublicAccessBlock",
             Endpoint::GetBucketLifecycleConfiguration => "GetBucketLifecycleConfiguration",
             Endpoint::PutBucketLifecycleConfiguration => "PutBucketLifecycleConfiguration",
             Endpoint::DeleteBucketLifecycle => "DeleteBucketLifecycle",
@@ -168,7 +174,6 @@ impl Endpoint {
                     "encryption",
                     "replication",
                     "ownershipControls",
-                    "publicAccessBlock",
                     "accelerate",
                     "requestPayment",
                     "intelligent-tiering",
@@ -183,6 +188,11 @@ impl Endpoint {
                 }
                 match *method {
                     Method::OPTIONS => Ok(Endpoint::CorsPreflight),
+                    Method::GET if has("publicAccessBlock") => Ok(Endpoint::GetPublicAccessBlock),
+                    Method::PUT if has("publicAccessBlock") => Ok(Endpoint::PutPublicAccessBlock),
+                    Method::DELETE if has("publicAccessBlock") => {
+                        Ok(Endpoint::DeletePublicAccessBlock)
+                    }
                     Method::GET if has("lifecycle") => {
                         Ok(Endpoint::GetBucketLifecycleConfiguration)
                     }

@@ -73,8 +73,12 @@ pub async fn get_object(ctx: &Ctx, bucket: &str, key: &str, head: bool) -> S3Res
         };
         Ok((buckets::get(c, bucket)?, found.map(|f| (f, parts)), small))
     })?;
-    let object_public =
-        matches!(&found, Some((Version::Object(r), _)) if r.acl.as_deref() == Some("public-read"));
+    let object_public = match (&found, &bucket_row) {
+        (Some((Version::Object(r), _)), Some(b)) => {
+            super::settings::object_acl_public(b, r.acl.as_deref())
+        }
+        _ => false,
+    };
     let bucket_row = authorize_read(
         &ctx.verified.principal,
         bucket,

@@ -16,6 +16,7 @@ pub mod list_versions;
 pub mod multipart;
 pub mod object_lock;
 pub mod post;
+pub mod public_access;
 pub mod put;
 pub mod settings;
 pub mod tagging;
@@ -90,7 +91,7 @@ impl Ctx {
         let n = name.to_owned();
         let row = self.state.meta.read(move |c| buckets::get(c, &n)).await?;
         match row {
-            Some(r) if r.acl == "public-read" => Ok(r),
+            Some(r) if settings::bucket_acl_public(&r) => Ok(r),
             other => authorize(&self.verified.principal, name, other),
         }
     }

@@ -88,7 +88,7 @@ pub async fn create(ctx: &Ctx, bucket: &str, key: &str) -> S3Result<Response> {
         headers: Vec::new(),
         checksum_algo: algo.map(|a| a.name().to_owned()),
         tags: super::tagging::from_header(ctx)?,
-        acl: super::settings::object_acl(ctx)?,
+        acl: super::settings::object_acl(ctx, &bucket_row)?,
         lock,
     };
     let r = row.clone();

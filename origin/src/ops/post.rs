@@ -324,6 +324,13 @@ pub async fn post_object(
     }
     let mut row = single_blob_row(key.as_str(), &digests, headers);
     if let Some(acl) = form.get("acl") {
+        let b = bucket.to_owned();
+        let bucket_row = state
+            .meta
+            .read(move |c| crate::store::meta::buckets::get(c, &b))
+            .await?
+            .ok_or_else(|| S3Error::new(Code::NoSuchBucket).with("BucketName", bucket))?;
+        super::settings::check_acl_allowed(&bucket_row, Some(acl))?;
         row.acl = super::settings::acl_column(super::settings::canned_acl(acl)?);
     }
     if let Some(doc) = form.get("tagging") {

@@ -195,7 +195,7 @@ pub async fn put_object(ctx: &Ctx, bucket: &str, key: &str, body: Body) -> S3Res
     let headers = stored_headers(&ctx.parts.headers)?;
     let conditions = WriteConditions::from_headers(&ctx.parts.headers)?;
     let tags = super::tagging::from_header(ctx)?;
-    let acl = super::settings::object_acl(ctx)?;
+    let acl = super::settings::object_acl(ctx, &bucket_row)?;
     // S3 computes CRC64NVME for objects uploaded without a checksum.
     let (temp, digests) = receive(ctx, body, Some(ChecksumAlgo::Crc64Nvme)).await?;
     let mut row = single_blob_row(key.as_str(), &digests, headers);

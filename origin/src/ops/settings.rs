@@ -16,14 +16,43 @@ use crate::xml::XmlWriter;
 const MAX_BODY: u64 = 64 * 1024;
 const ALL_USERS: &str = "http://acs.amazonaws.com/groups/global/AllUsers";
 
-/// Whether anyone may GET/HEAD `key` in this bucket without credentials.
+/// Whether anyone may GET/HEAD `key` in this bucket without credentials,
+/// by the bucket's ACL or policy, unless its PublicAccessBlock says to
+/// ignore them.
 pub fn is_public(row: &BucketRow, key: &str) -> bool {
-    row.acl == "public-read"
-        || row
-            .policy
-            .as_deref()
-            .and_then(|p| crate::policy::parse(&row.name, p).ok())
-            .is_some_and(|p| p.allows(key))
+    let block = row.block();
+    (bucket_acl_public(row))
+        || (!block.restrict_public_buckets
+            && row
+                .policy
+                .as_deref()
+                .and_then(|p| crate::policy::parse(&row.name, p).ok())
+                .is_some_and(|p| p.allows(key)))
+}
+
+/// Whether the bucket's ACL grants everyone READ (and is not ignored).
+pub fn bucket_acl_public(row: &BucketRow) -> bool {
+    row.acl == "public-read" && !row.block().ignore_public_acls
+}
+
+/// Whether an object's own ACL grants everyone READ (and is not ignored).
+pub fn object_acl_public(row: &BucketRow, acl: Option<&str>) -> bool {
+    acl == Some("public-read") && !row.block().ignore_public_acls
+}
+
+/// BlockPublicAcls: a request that would set a public ACL is refused.
+pub fn check_acl_allowed(row: &BucketRow, canned: Option<&str>) -> S3Result<()> {
+    let public = matches!(
+        canned.map(str::trim),
+        Some("public-read" | "public-read-write" | "authenticated-read")
+    );
+    if public && row.block().block_public_acls {
+        return Err(S3Error::msg(
+            Code::AccessDenied,
+            "The bucket's PublicAccessBlock blocks public ACLs.",
+        ));
+    }
+    Ok(())
 }
 
 /// An object's canned ACL as stored: `None` for private.
@@ -32,9 +61,13 @@ pub fn acl_column(canned: &str) -> Option<String> {
 }
 
 /// The object ACL a write asks for with `x-amz-acl` (the bucket-owner
-/// ACLs describe a single-owner bucket's object as it is: private).
-pub fn object_acl(ctx: &Ctx) -> S3Result<Option<String>> {
-    match ctx.header("x-amz-acl").map(str::trim) {
+/// ACLs describe a single-owner bucket's object as it is: private). A
+/// public one is refused where the bucket blocks public ACLs (403), one
+/// Cairn cannot keep is NotImplemented.
+pub fn object_acl(ctx: &Ctx, bucket: &BucketRow) -> S3Result<Option<String>> {
+    let header = ctx.header("x-amz-acl");
+    check_acl_allowed(bucket, header)?;
+    match header.map(str::trim) {
         None | Some("bucket-owner-full-control") | Some("bucket-owner-read") => Ok(None),
         Some(v) => Ok(acl_column(canned_acl(v)?)),
     }
@@ -102,6 +135,7 @@ struct Grantee {
 pub async fn put_acl(ctx: &Ctx, bucket: &str, raw: Body) -> S3Result<Response> {
     let row = ctx.owned_bucket(bucket).await?;
     let acl = requested_acl(ctx, &row, raw).await?;
+    check_acl_allowed(&row, Some(acl))?;
     set(ctx, bucket, Setting::Acl, Some(acl.to_owned())).await?;
     Ok(empty(StatusCode::OK))
 }
@@ -109,7 +143,9 @@ pub async fn put_acl(ctx: &Ctx, bucket: &str, raw: Body) -> S3Result<Response> {
 /// PutObjectAcl: the same two forms as a bucket's, for one version.
 pub async fn put_object_acl(ctx: &Ctx, bucket: &str, key: &str, raw: Body) -> S3Result<Response> {
     let row = ctx.owned_bucket(bucket).await?;
-    let acl = acl_column(requested_acl(ctx, &row, raw).await?);
+    let canned = requested_acl(ctx, &row, raw).await?;
+    check_acl_allowed(&row, Some(canned))?;
+    let acl = acl_column(canned);
     let version = ctx.version_param()?;
     let (b, k) = (bucket.to_owned(), key.to_owned());
     let vid = ctx
@@ -129,7 +165,10 @@ pub async fn put_object_acl(ctx: &Ctx, bucket: &str, key: &str, raw: Body) -> S3
 /// or a grant list of the shapes Cairn can keep.
 async fn requested_acl(ctx: &Ctx, row: &BucketRow, raw: Body) -> S3Result<&'static str> {
     Ok(match ctx.header("x-amz-acl") {
-        Some(v) => canned_acl(v)?,
+        Some(v) => {
+            check_acl_allowed(row, Some(v))?;
+            canned_acl(v)?
+        }
         None => {
             // An explicit grant list: owner FULL_CONTROL, optionally AllUsers READ.
             let doc: AccessControlPolicy = crate::xml::parse(&body(ctx, raw).await?)?;
@@ -212,10 +251,16 @@ pub async fn get_acl(ctx: &Ctx, bucket: &str, key: Option<&str>) -> S3Result<Res
 }
 
 pub async fn put_policy(ctx: &Ctx, bucket: &str, raw: Body) -> S3Result<Response> {
-    ctx.owned_bucket(bucket).await?;
+    let row = ctx.owned_bucket(bucket).await?;
     let bytes = body(ctx, raw).await?;
     let text = std::str::from_utf8(&bytes).map_err(|_| S3Error::new(Code::MalformedPolicy))?;
-    crate::policy::parse(bucket, text)?;
+    let policy = crate::policy::parse(bucket, text)?;
+    if row.block().block_public_policy && !policy.prefixes.is_empty() {
+        return Err(S3Error::msg(
+            Code::AccessDenied,
+            "The bucket's PublicAccessBlock blocks public bucket policies.",
+        ));
+    }
     set(ctx, bucket, Setting::Policy, Some(text.to_owned())).await?;
     Ok(empty(StatusCode::NO_CONTENT))
 }

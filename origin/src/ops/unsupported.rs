@@ -26,15 +26,6 @@ const GRANTS: &[(&str, &str)] = &[("x-amz-grant-", "ACL grants")];
 const OBJECT_FEATURES: &[(&str, &str)] =
     &[("x-amz-website-redirect-location", "Website redirects")];
 
-/// Canned ACLs an object can have: those that describe an object of a
-/// single-owner bucket as it is, and `public-read`.
-const TRUE_ACLS: &[&str] = &[
-    "private",
-    "bucket-owner-full-control",
-    "bucket-owner-read",
-    "public-read",
-];
-
 const STORAGE_CLASSES: &[&str] = &[
     "STANDARD",
     "REDUCED_REDUNDANCY",
@@ -83,11 +74,6 @@ pub fn refuse(endpoint: Endpoint, headers: &HeaderMap) -> S3Result<()> {
     }
     if !writes_object {
         return Ok(());
-    }
-    if let Some(acl) = value("x-amz-acl") {
-        if !TRUE_ACLS.contains(&acl) {
-            return Err(not_implemented("Object ACLs", "x-amz-acl"));
-        }
     }
     if let Some(class) = value("x-amz-storage-class") {
         if !STORAGE_CLASSES.contains(&class) {
@@ -142,8 +128,6 @@ mod tests {
                 &[("x-amz-acl", "bucket-owner-full-control")],
                 Ok(()),
             ),
-            (PutObject, &[("x-amz-acl", "public-read")], Ok(())),
-            (CopyObject, &[("x-amz-acl", "public-read-write")], ni),
             (PutObject, &[("x-amz-storage-class", "STANDARD")], Ok(())),
             (PutObject, &[("x-amz-storage-class", "GLACIER")], ni),
             (

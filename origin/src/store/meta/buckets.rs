@@ -30,6 +30,54 @@ pub struct BucketRow {
     /// Lifecycle rules, as JSON of `lifecycle::Rule`s (validated on the
     /// way in; parsed only where rules are applied).
     pub lifecycle: Option<String>,
+    /// The PublicAccessBlock configuration, if one was set.
+    pub public_block: Option<PublicBlock>,
+}
+
+/// S3's PublicAccessBlock: four switches that override what ACLs and
+/// policies would make public.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PublicBlock {
+    /// Refuse requests that set a public ACL.
+    pub block_public_acls: bool,
+    /// Let no ACL make anything public.
+    pub ignore_public_acls: bool,
+    /// Refuse bucket policies that grant public access.
+    pub block_public_policy: bool,
+    /// Let no bucket policy make anything public.
+    pub restrict_public_buckets: bool,
+}
+
+impl PublicBlock {
+    /// As stored: four `0`/`1` characters in the order above.
+    pub fn encode(&self) -> String {
+        [
+            self.block_public_acls,
+            self.ignore_public_acls,
+            self.block_public_policy,
+            self.restrict_public_buckets,
+        ]
+        .iter()
+        .map(|b| if *b { '1' } else { '0' })
+        .collect()
+    }
+
+    pub fn decode(s: &str) -> Option<Self> {
+        let b: Vec<bool> = s.chars().map(|c| c == '1').collect();
+        (b.len() == 4).then(|| PublicBlock {
+            block_public_acls: b[0],
+            ignore_public_acls: b[1],
+            block_public_policy: b[2],
+            restrict_public_buckets: b[3],
+        })
+    }
+}
+
+impl BucketRow {
+    /// The switches in force (all off without a configuration).
+    pub fn block(&self) -> PublicBlock {
+        self.public_block.unwrap_or_default()
+    }
 }
 
 /// A bucket's versioning state. A bucket that had versioning once can
@@ -63,7 +111,7 @@ impl Versioning {
 }
 
 const COLUMNS: &str =
-    "name, owner, created_ms, acl, policy, cors, versioning, tags, lock_enabled, lock_config, lifecycle";
+    "name, owner, created_ms, acl, policy, cors, versioning, tags, lock_enabled, lock_config, lifecycle, public_block";
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<BucketRow> {
     Ok(BucketRow {
@@ -80,6 +128,9 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<BucketRow> {
             .get::<_, Option<String>>(9)?
             .and_then(|c| DefaultRetention::decode(&c)),
         lifecycle: r.get(10)?,
+        public_block: r
+            .get::<_, Option<String>>(11)?
+            .and_then(|s| PublicBlock::decode(&s)),
     })
 }
 
@@ -225,6 +276,7 @@ pub enum Setting {
     Cors,
     Tags,
     Lifecycle,
+    PublicBlock,
 }
 
 /// Sets (or with `None`, clears) one setting of a bucket.
@@ -235,6 +287,7 @@ pub fn set(conn: &Connection, name: &str, setting: Setting, value: Option<&str>)
         Setting::Cors => "UPDATE buckets SET cors = ?2 WHERE name = ?1",
         Setting::Tags => "UPDATE buckets SET tags = ?2 WHERE name = ?1",
         Setting::Lifecycle => "UPDATE buckets SET lifecycle = ?2 WHERE name = ?1",
+        Setting::PublicBlock => "UPDATE buckets SET public_block = ?2 WHERE name = ?1",
     };
     if conn.execute(sql, params![name, value])? == 0 {
         return Err(S3Error::new(Code::NoSuchBucket).with("BucketName", name));
