@@ -35,6 +35,7 @@ macro_rules! codes {
 
 codes! {
     AccessDenied => FORBIDDEN, "Access Denied";
+    AccessControlListNotSupported => BAD_REQUEST, "The bucket does not allow ACLs";
     AccessForbidden => FORBIDDEN, "CORSResponse: This CORS request is not allowed. This is usually because the evalution of Origin, request method / Access-Control-Request-Method or Access-Control-Request-Headers are not whitelisted by the resource's CORS spec.";
     AuthorizationHeaderMalformed => BAD_REQUEST, "The authorization header is malformed.";
     AuthorizationQueryParametersError => BAD_REQUEST, "The query parameters that provide authentication information are not valid.";
@@ -50,6 +51,7 @@ codes! {
     InternalError => INTERNAL_SERVER_ERROR, "We encountered an internal error. Please try again.";
     InvalidAccessKeyId => FORBIDDEN, "The AWS access key ID you provided does not exist in our records.";
     InvalidArgument => BAD_REQUEST, "Invalid Argument";
+    InvalidBucketAclWithObjectOwnership => BAD_REQUEST, "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting";
     InvalidBucketName => BAD_REQUEST, "The specified bucket is not valid.";
     InvalidBucketState => CONFLICT, "The request is not valid with the current state of the bucket.";
     InvalidRetentionPeriod => BAD_REQUEST, "The retention period must be a positive whole number of days or years.";
@@ -80,6 +82,7 @@ codes! {
     NoSuchObjectLockConfiguration => NOT_FOUND, "The specified object does not have an ObjectLock configuration.";
     ObjectLockConfigurationNotFoundError => NOT_FOUND, "Object Lock configuration does not exist for this bucket.";
     NoSuchPublicAccessBlockConfiguration => NOT_FOUND, "The public access block configuration was not found";
+    OwnershipControlsNotFoundError => NOT_FOUND, "The bucket ownership controls were not found";
     NoSuchTagSet => NOT_FOUND, "The TagSet does not exist";
     NoSuchUpload => NOT_FOUND, "The specified upload does not exist.";
     NotImplemented => NOT_IMPLEMENTED, "A header or operation you provided implies functionality that is not implemented.";

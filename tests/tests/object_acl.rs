@@ -221,3 +221,97 @@ async fn a_public_access_block_overrides_acls_and_policies() {
         .unwrap();
     assert_eq!(anonymous_status(&page).await, 200);
 }
+
+#[tokio::test]
+async fn bucket_owner_enforced_turns_acls_off() {
+    use aws_sdk_s3::types::{
+        BucketCannedAcl, ObjectOwnership, OwnershipControls, OwnershipControlsRule,
+    };
+    let origin = TestOrigin::spawn();
+    let s3 = origin.client();
+    s3.create_bucket()
+        .bucket("owned")
+        .object_ownership(ObjectOwnership::BucketOwnerEnforced)
+        .send()
+        .await
+        .unwrap();
+    let got = s3
+        .get_bucket_ownership_controls()
+        .bucket("owned")
+        .send()
+        .await
+        .unwrap();
+    let rule = &got.ownership_controls().unwrap().rules()[0];
+    assert_eq!(
+        rule.object_ownership(),
+        &ObjectOwnership::BucketOwnerEnforced
+    );
+    let err = s3
+        .put_object()
+        .bucket("owned")
+        .key("k")
+        .acl(ObjectCannedAcl::PublicRead)
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "AccessControlListNotSupported");
+    // What is true anyway is accepted.
+    s3.put_object()
+        .bucket("owned")
+        .key("k")
+        .acl(ObjectCannedAcl::BucketOwnerFullControl)
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .unwrap();
+    s3.delete_bucket_ownership_controls()
+        .bucket("owned")
+        .send()
+        .await
+        .unwrap();
+    let err = s3
+        .get_bucket_ownership_controls()
+        .bucket("owned")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "OwnershipControlsNotFoundError");
+
+    // A bucket with a public ACL cannot turn ACLs off until it is private.
+    s3.create_bucket()
+        .bucket("pubacl")
+        .acl(BucketCannedAcl::PublicRead)
+        .send()
+        .await
+        .unwrap();
+    let enforced = OwnershipControls::builder()
+        .rules(
+            OwnershipControlsRule::builder()
+                .object_ownership(ObjectOwnership::BucketOwnerEnforced)
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    let err = s3
+        .put_bucket_ownership_controls()
+        .bucket("pubacl")
+        .ownership_controls(enforced.clone())
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "InvalidBucketAclWithObjectOwnership");
+    s3.put_bucket_acl()
+        .bucket("pubacl")
+        .acl(BucketCannedAcl::Private)
+        .send()
+        .await
+        .unwrap();
+    s3.put_bucket_ownership_controls()
+        .bucket("pubacl")
+        .ownership_controls(enforced)
+        .send()
+        .await
+        .unwrap();
+}

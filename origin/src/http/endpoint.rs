@@ -54,6 +54,9 @@ pub enum Endpoint {
     DeleteObjectTagging,
     GetBucketTagging,
     PutBucketTagging,
+    GetBucketOwnershipControls,
+    PutBucketOwnershipControls,
+    DeleteBucketOwnershipControls,
     GetPublicAccessBlock,
     PutPublicAccessBlock,
     DeletePublicAccessBlock,
@@ -117,6 +120,9 @@ impl Endpoint {
             Endpoint::PutObjectTagging => "PutObjectTagging",
             Endpoint::DeleteObjectTagging => "DeleteObjectTagging",
             Endpoint::GetBucketTagging => "GetBucketTagging",
+            Endpoint::GetBucketOwnershipControls => "GetBucketOwnershipControls",
+            Endpoint::PutBucketOwnershipControls => "PutBucketOwnershipControls",
+            Endpoint::DeleteBucketOwnershipControls => "DeleteBucketOwnershipControls",
             Endpoint::GetPublicAccessBlock => "GetPublicAccessBlock",
             Endpoint::PutPublicAccessBlock => "PutPublicAccessBlock",
             Endpoint::DeletePublicAccessBlock => "DeletePublicAccessBlock",
@@ -173,7 +179,6 @@ impl Endpoint {
                     "notification",
                     "encryption",
                     "replication",
-                    "ownershipControls",
                     "accelerate",
                     "requestPayment",
                     "intelligent-tiering",
@@ -188,6 +193,15 @@ impl Endpoint {
                 }
                 match *method {
                     Method::OPTIONS => Ok(Endpoint::CorsPreflight),
+                    Method::GET if has("ownershipControls") => {
+                        Ok(Endpoint::GetBucketOwnershipControls)
+                    }
+                    Method::PUT if has("ownershipControls") => {
+                        Ok(Endpoint::PutBucketOwnershipControls)
+                    }
+                    Method::DELETE if has("ownershipControls") => {
+                        Ok(Endpoint::DeleteBucketOwnershipControls)
+                    }
                     Method::GET if has("publicAccessBlock") => Ok(Endpoint::GetPublicAccessBlock),
                     Method::PUT if has("publicAccessBlock") => Ok(Endpoint::PutPublicAccessBlock),
                     Method::DELETE if has("publicAccessBlock") => {

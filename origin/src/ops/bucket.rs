@@ -51,13 +51,26 @@ pub async fn create(ctx: &Ctx, name: &str, body: Body) -> S3Result<Response> {
     let lock = ctx
         .header("x-amz-bucket-object-lock-enabled")
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
+    let ownership = ctx
+        .header("x-amz-object-ownership")
+        .map(super::ownership::parse)
+        .transpose()?;
+    if ownership.as_deref() == Some("BucketOwnerEnforced") && acl != "private" {
+        return Err(S3Error::new(Code::InvalidBucketAclWithObjectOwnership));
+    }
     // In us-east-1, S3 answers an owner's repeated create with success and
     // changes nothing; every other region says BucketAlreadyOwnedByYou.
     let legacy_region = ctx.state.config.region == "us-east-1";
     let created = ctx
         .state
         .meta
-        .write(move |c, _| buckets::create(c, &n, &owner, acl, lock, now_ms()))
+        .write(move |c, _| {
+            buckets::create(c, &n, &owner, acl, lock, now_ms())?;
+            match &ownership {
+                Some(o) => buckets::set(c, &n, buckets::Setting::Ownership, Some(o)),
+                None => Ok(()),
+            }
+        })
         .await;
     match created {
         Err(e) if e.code == Code::BucketAlreadyOwnedByYou && legacy_region => {}

@@ -15,6 +15,7 @@ pub mod list;
 pub mod list_versions;
 pub mod multipart;
 pub mod object_lock;
+pub mod ownership;
 pub mod post;
 pub mod public_access;
 pub mod put;

@@ -40,8 +40,17 @@ pub fn object_acl_public(row: &BucketRow, acl: Option<&str>) -> bool {
     acl == Some("public-read") && !row.block().ignore_public_acls
 }
 
-/// BlockPublicAcls: a request that would set a public ACL is refused.
+/// ACLs are off under `BucketOwnerEnforced` (but for the ones that say
+/// what is true anyway); BlockPublicAcls refuses setting a public one.
 pub fn check_acl_allowed(row: &BucketRow, canned: Option<&str>) -> S3Result<()> {
+    if row.ownership.as_deref() == Some("BucketOwnerEnforced")
+        && !matches!(
+            canned.map(str::trim),
+            None | Some("private" | "bucket-owner-full-control")
+        )
+    {
+        return Err(S3Error::new(Code::AccessControlListNotSupported));
+    }
     let public = matches!(
         canned.map(str::trim),
         Some("public-read" | "public-read-write" | "authenticated-read")

@@ -32,6 +32,9 @@ pub struct BucketRow {
     pub lifecycle: Option<String>,
     /// The PublicAccessBlock configuration, if one was set.
     pub public_block: Option<PublicBlock>,
+    /// ObjectOwnership (`BucketOwnerEnforced`, `BucketOwnerPreferred`,
+    /// `ObjectWriter`), if set. `BucketOwnerEnforced` turns ACLs off.
+    pub ownership: Option<String>,
 }
 
 /// S3's PublicAccessBlock: four switches that override what ACLs and
@@ -111,7 +114,7 @@ impl Versioning {
 }
 
 const COLUMNS: &str =
-    "name, owner, created_ms, acl, policy, cors, versioning, tags, lock_enabled, lock_config, lifecycle, public_block";
+    "name, owner, created_ms, acl, policy, cors, versioning, tags, lock_enabled, lock_config, lifecycle, public_block, ownership";
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<BucketRow> {
     Ok(BucketRow {
@@ -131,6 +134,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<BucketRow> {
         public_block: r
             .get::<_, Option<String>>(11)?
             .and_then(|s| PublicBlock::decode(&s)),
+        ownership: r.get(12)?,
     })
 }
 
@@ -277,6 +281,7 @@ pub enum Setting {
     Tags,
     Lifecycle,
     PublicBlock,
+    Ownership,
 }
 
 /// Sets (or with `None`, clears) one setting of a bucket.
@@ -288,12 +293,16 @@ pub fn set(conn: &Connection, name: &str, setting: Setting, value: Option<&str>)
         Setting::Tags => "UPDATE buckets SET tags = ?2 WHERE name = ?1",
         Setting::Lifecycle => "UPDATE buckets SET lifecycle = ?2 WHERE name = ?1",
         Setting::PublicBlock => "UPDATE buckets SET public_block = ?2 WHERE name = ?1",
+        Setting::Ownership => "UPDATE buckets SET ownership = ?2 WHERE name = ?1",
     };
     if conn.execute(sql, params![name, value])? == 0 {
         return Err(S3Error::new(Code::NoSuchBucket).with("BucketName", name));
     }
     // Who may read (or from where) changed: edges drop the whole bucket.
-    if !matches!(setting, Setting::Tags | Setting::Lifecycle) {
+    if !matches!(
+        setting,
+        Setting::Tags | Setting::Lifecycle | Setting::Ownership
+    ) {
         super::changes::record(conn, name, None, None, 0)?;
     }
     Ok(())

@@ -93,8 +93,8 @@ const MIGRATIONS: &[&str] = &[
     // 6: each change names the version it wrote (`ObjectRow::version`), so
     // an edge keeps a copy it already fetched of exactly that version.
     "ALTER TABLE changes ADD COLUMN version TEXT;",
-    // 7: versioning, tags, object ACLs, object lock, lifecycle rules and
-    // public access blocks. `objects` keeps each key's current version
+    // 7: versioning, tags, object ACLs, object lock, lifecycle rules,
+    // public access blocks and ownership controls. `objects` keeps each key's current version
     // (what GET and listings read, as fast as before); `versions` holds
     // every older version and every delete marker, newest with the highest
     // `seq`. A multipart object's parts are keyed by its version (`vid`,
@@ -105,6 +105,7 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE buckets ADD COLUMN lock_config TEXT;
     ALTER TABLE buckets ADD COLUMN lifecycle TEXT;
     ALTER TABLE buckets ADD COLUMN public_block TEXT;
+    ALTER TABLE buckets ADD COLUMN ownership TEXT;
     ALTER TABLE objects ADD COLUMN lock_mode TEXT;
     ALTER TABLE objects ADD COLUMN lock_until_ms INTEGER;
     ALTER TABLE objects ADD COLUMN legal_hold INTEGER NOT NULL DEFAULT 0;
