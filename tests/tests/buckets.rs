@@ -264,3 +264,40 @@ async fn list_buckets_pages_and_filters_by_prefix() {
     let err = s3.list_buckets().max_buckets(0).send().await.unwrap_err();
     assert_eq!(code(&err), "InvalidArgument");
 }
+
+#[tokio::test]
+async fn an_expected_bucket_owner_that_is_not_the_owner_is_refused() {
+    let origin = TestOrigin::spawn();
+    let s3 = origin.client();
+    s3.create_bucket().bucket("mine").send().await.unwrap();
+    let acl = s3.get_bucket_acl().bucket("mine").send().await.unwrap();
+    let owner = acl.owner().and_then(|o| o.id()).unwrap().to_owned();
+    let put = |expected: &str| {
+        s3.put_object()
+            .bucket("mine")
+            .key("k")
+            .expected_bucket_owner(expected)
+            .body(aws_sdk_s3::primitives::ByteStream::from_static(b"x"))
+            .send()
+    };
+    put(&owner).await.unwrap();
+    let err = put(&format!("{owner}0")).await.unwrap_err();
+    assert_eq!(code(&err), "AccessDenied");
+    let err = s3
+        .get_object()
+        .bucket("mine")
+        .key("k")
+        .expected_bucket_owner("123456789012")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "AccessDenied");
+    let err = s3
+        .list_objects_v2()
+        .bucket("mine")
+        .expected_bucket_owner("123456789012")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "AccessDenied");
+}

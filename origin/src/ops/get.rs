@@ -86,6 +86,7 @@ pub async fn get_object(ctx: &Ctx, bucket: &str, key: &str, head: bool) -> S3Res
         key,
         object_public,
     )?;
+    ctx.check_expected_owner(&bucket_row)?;
     if matches!(ctx.verified.principal, crate::auth::Principal::Anonymous) {
         // As S3: overrides need a signed request. Anonymous ones would let
         // anyone make a public text object render as HTML on our domain.

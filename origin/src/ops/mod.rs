@@ -91,9 +91,23 @@ impl Ctx {
     pub async fn listable_bucket(&self, name: &str) -> S3Result<BucketRow> {
         let n = name.to_owned();
         let row = self.state.meta.read(move |c| buckets::get(c, &n)).await?;
-        match row {
-            Some(r) if settings::bucket_acl_public(&r) => Ok(r),
-            other => authorize(&self.verified.principal, name, other),
+        let row = match row {
+            Some(r) if settings::bucket_acl_public(&r) => r,
+            other => authorize(&self.verified.principal, name, other)?,
+        };
+        self.check_expected_owner(&row)?;
+        Ok(row)
+    }
+
+    /// `x-amz-expected-bucket-owner`: the request is refused unless the
+    /// bucket belongs to that canonical id (a guard against writing into
+    /// a bucket someone else created under the expected name).
+    pub fn check_expected_owner(&self, row: &BucketRow) -> S3Result<()> {
+        match self.header("x-amz-expected-bucket-owner") {
+            Some(want) if want.trim() != owner_id(&row.owner) => {
+                Err(S3Error::new(Code::AccessDenied))
+            }
+            _ => Ok(()),
         }
     }
 
@@ -102,7 +116,9 @@ impl Ctx {
     pub async fn owned_bucket(&self, name: &str) -> S3Result<BucketRow> {
         let n = name.to_owned();
         let row = self.state.meta.read(move |c| buckets::get(c, &n)).await?;
-        authorize(&self.verified.principal, name, row)
+        let row = authorize(&self.verified.principal, name, row)?;
+        self.check_expected_owner(&row)?;
+        Ok(row)
     }
 }
 
