@@ -8,7 +8,7 @@ cd "$(dirname "$0")/../.."
 ROOT=$PWD
 BIN=${CAIRN_ORIGIN_BIN:-$ROOT/target/debug/cairn-origin}
 EDGE_BIN=${CAIRN_EDGE_BIN:-$ROOT/target/debug/cairn-edge}
-[ -x "$BIN" ] && [ -x "$EDGE_BIN" ] || cargo build -p cairn-origin -p cairn-edge
+[ -x "$BIN" ] && [ -x "$EDGE_BIN" ] || cargo build --locked --workspace --bins
 
 if [ ! -x .venv/bin/aws ] || ! .venv/bin/python -c 'import boto3' 2>/dev/null; then
   python3 -m venv .venv
