@@ -10,7 +10,24 @@ use crate::error::{Code, S3Error, S3Result};
 
 pub use cairn_shared::target::{target, Target};
 
-/// Every operation the origin knows. Handlers live in `ops::*`.
+/// What a request is, before any credential is looked at: one of the two
+/// kinds of request that carry no signature (a CORS preflight; a browser
+/// form upload, authenticated by its signed policy), or an operation that
+/// only a verified request reaches. The router can hand an [`Endpoint`] to
+/// a handler only after `auth` verified the request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    Preflight,
+    PostObject,
+    Signed(Endpoint),
+}
+
+fn signed(e: Endpoint) -> S3Result<Operation> {
+    Ok(Operation::Signed(e))
+}
+
+/// Every operation that needs a verified request. Handlers live in
+/// `ops::*`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Endpoint {
     ListBuckets,
@@ -29,8 +46,6 @@ pub enum Endpoint {
     GetBucketCors,
     PutBucketCors,
     DeleteBucketCors,
-    CorsPreflight,
-    PostObject,
     ListObjects,
     ListObjectsV2,
     ListObjectVersions,
@@ -96,8 +111,6 @@ impl Endpoint {
             Endpoint::GetBucketCors => "GetBucketCors",
             Endpoint::PutBucketCors => "PutBucketCors",
             Endpoint::DeleteBucketCors => "DeleteBucketCors",
-            Endpoint::CorsPreflight => "CorsPreflight",
-            Endpoint::PostObject => "PostObject",
             Endpoint::ListObjects => "ListObjects",
             Endpoint::ListObjectsV2 => "ListObjectsV2",
             Endpoint::ListObjectVersions => "ListObjectVersions",
@@ -150,7 +163,7 @@ impl Endpoint {
         target: &Target,
         has: impl Fn(&str) -> bool,
         copy_source: bool,
-    ) -> S3Result<Endpoint> {
+    ) -> S3Result<Operation> {
         let not_impl = |what: &str| {
             Err(S3Error::msg(
                 Code::NotImplemented,
@@ -161,15 +174,15 @@ impl Endpoint {
         match (&target.bucket, &target.key) {
             // `_` cannot start a bucket name: Cairn's own API lives there.
             (Some(b), key) if b == "_cairn" => match (method, key.as_deref()) {
-                (&Method::GET, Some("feed")) => Ok(Endpoint::ChangeFeed),
-                (&Method::GET, Some("sign")) => Ok(Endpoint::SignEdgeUrl),
+                (&Method::GET, Some("feed")) => signed(Endpoint::ChangeFeed),
+                (&Method::GET, Some("sign")) => signed(Endpoint::SignEdgeUrl),
                 _ => Err(S3Error::msg(
                     Code::InvalidRequest,
                     "Unknown Cairn API call.",
                 )),
             },
             (None, _) => match *method {
-                Method::GET => Ok(Endpoint::ListBuckets),
+                Method::GET => signed(Endpoint::ListBuckets),
                 _ => not_allowed(),
             },
             (Some(_), None) => {
@@ -192,54 +205,62 @@ impl Endpoint {
                     return not_impl(&format!("The bucket subresource '{sub}'"));
                 }
                 match *method {
-                    Method::OPTIONS => Ok(Endpoint::CorsPreflight),
+                    Method::OPTIONS => Ok(Operation::Preflight),
                     Method::GET if has("ownershipControls") => {
-                        Ok(Endpoint::GetBucketOwnershipControls)
+                        signed(Endpoint::GetBucketOwnershipControls)
                     }
                     Method::PUT if has("ownershipControls") => {
-                        Ok(Endpoint::PutBucketOwnershipControls)
+                        signed(Endpoint::PutBucketOwnershipControls)
                     }
                     Method::DELETE if has("ownershipControls") => {
-                        Ok(Endpoint::DeleteBucketOwnershipControls)
+                        signed(Endpoint::DeleteBucketOwnershipControls)
                     }
-                    Method::GET if has("publicAccessBlock") => Ok(Endpoint::GetPublicAccessBlock),
-                    Method::PUT if has("publicAccessBlock") => Ok(Endpoint::PutPublicAccessBlock),
+                    Method::GET if has("publicAccessBlock") => {
+                        signed(Endpoint::GetPublicAccessBlock)
+                    }
+                    Method::PUT if has("publicAccessBlock") => {
+                        signed(Endpoint::PutPublicAccessBlock)
+                    }
                     Method::DELETE if has("publicAccessBlock") => {
-                        Ok(Endpoint::DeletePublicAccessBlock)
+                        signed(Endpoint::DeletePublicAccessBlock)
                     }
                     Method::GET if has("lifecycle") => {
-                        Ok(Endpoint::GetBucketLifecycleConfiguration)
+                        signed(Endpoint::GetBucketLifecycleConfiguration)
                     }
                     Method::PUT if has("lifecycle") => {
-                        Ok(Endpoint::PutBucketLifecycleConfiguration)
+                        signed(Endpoint::PutBucketLifecycleConfiguration)
                     }
-                    Method::DELETE if has("lifecycle") => Ok(Endpoint::DeleteBucketLifecycle),
-                    Method::GET if has("object-lock") => Ok(Endpoint::GetObjectLockConfiguration),
-                    Method::PUT if has("object-lock") => Ok(Endpoint::PutObjectLockConfiguration),
-                    Method::GET if has("tagging") => Ok(Endpoint::GetBucketTagging),
-                    Method::PUT if has("tagging") => Ok(Endpoint::PutBucketTagging),
-                    Method::DELETE if has("tagging") => Ok(Endpoint::DeleteBucketTagging),
-                    Method::GET if has("policyStatus") => Ok(Endpoint::GetBucketPolicyStatus),
-                    Method::GET if has("policy") => Ok(Endpoint::GetBucketPolicy),
-                    Method::PUT if has("policy") => Ok(Endpoint::PutBucketPolicy),
-                    Method::DELETE if has("policy") => Ok(Endpoint::DeleteBucketPolicy),
-                    Method::GET if has("cors") => Ok(Endpoint::GetBucketCors),
-                    Method::PUT if has("cors") => Ok(Endpoint::PutBucketCors),
-                    Method::DELETE if has("cors") => Ok(Endpoint::DeleteBucketCors),
-                    Method::PUT if has("acl") => Ok(Endpoint::PutBucketAcl),
-                    Method::GET if has("location") => Ok(Endpoint::GetBucketLocation),
-                    Method::GET if has("versioning") => Ok(Endpoint::GetBucketVersioning),
-                    Method::GET if has("acl") => Ok(Endpoint::GetBucketAcl),
-                    Method::GET if has("versions") => Ok(Endpoint::ListObjectVersions),
-                    Method::GET if has("uploads") => Ok(Endpoint::ListMultipartUploads),
-                    Method::GET if has("list-type") => Ok(Endpoint::ListObjectsV2),
-                    Method::GET => Ok(Endpoint::ListObjects),
-                    Method::HEAD => Ok(Endpoint::HeadBucket),
-                    Method::PUT if has("versioning") => Ok(Endpoint::PutBucketVersioning),
-                    Method::PUT => Ok(Endpoint::CreateBucket),
-                    Method::DELETE => Ok(Endpoint::DeleteBucket),
-                    Method::POST if has("delete") => Ok(Endpoint::DeleteObjects),
-                    Method::POST => Ok(Endpoint::PostObject),
+                    Method::DELETE if has("lifecycle") => signed(Endpoint::DeleteBucketLifecycle),
+                    Method::GET if has("object-lock") => {
+                        signed(Endpoint::GetObjectLockConfiguration)
+                    }
+                    Method::PUT if has("object-lock") => {
+                        signed(Endpoint::PutObjectLockConfiguration)
+                    }
+                    Method::GET if has("tagging") => signed(Endpoint::GetBucketTagging),
+                    Method::PUT if has("tagging") => signed(Endpoint::PutBucketTagging),
+                    Method::DELETE if has("tagging") => signed(Endpoint::DeleteBucketTagging),
+                    Method::GET if has("policyStatus") => signed(Endpoint::GetBucketPolicyStatus),
+                    Method::GET if has("policy") => signed(Endpoint::GetBucketPolicy),
+                    Method::PUT if has("policy") => signed(Endpoint::PutBucketPolicy),
+                    Method::DELETE if has("policy") => signed(Endpoint::DeleteBucketPolicy),
+                    Method::GET if has("cors") => signed(Endpoint::GetBucketCors),
+                    Method::PUT if has("cors") => signed(Endpoint::PutBucketCors),
+                    Method::DELETE if has("cors") => signed(Endpoint::DeleteBucketCors),
+                    Method::PUT if has("acl") => signed(Endpoint::PutBucketAcl),
+                    Method::GET if has("location") => signed(Endpoint::GetBucketLocation),
+                    Method::GET if has("versioning") => signed(Endpoint::GetBucketVersioning),
+                    Method::GET if has("acl") => signed(Endpoint::GetBucketAcl),
+                    Method::GET if has("versions") => signed(Endpoint::ListObjectVersions),
+                    Method::GET if has("uploads") => signed(Endpoint::ListMultipartUploads),
+                    Method::GET if has("list-type") => signed(Endpoint::ListObjectsV2),
+                    Method::GET => signed(Endpoint::ListObjects),
+                    Method::HEAD => signed(Endpoint::HeadBucket),
+                    Method::PUT if has("versioning") => signed(Endpoint::PutBucketVersioning),
+                    Method::PUT => signed(Endpoint::CreateBucket),
+                    Method::DELETE => signed(Endpoint::DeleteBucket),
+                    Method::POST if has("delete") => signed(Endpoint::DeleteObjects),
+                    Method::POST => Ok(Operation::PostObject),
                     _ => not_allowed(),
                 }
             }
@@ -249,28 +270,30 @@ impl Endpoint {
                     return not_impl(&format!("The object subresource '{sub}'"));
                 }
                 match *method {
-                    Method::OPTIONS => Ok(Endpoint::CorsPreflight),
-                    Method::GET if has("attributes") => Ok(Endpoint::GetObjectAttributes),
-                    Method::GET if has("retention") => Ok(Endpoint::GetObjectRetention),
-                    Method::PUT if has("retention") => Ok(Endpoint::PutObjectRetention),
-                    Method::GET if has("legal-hold") => Ok(Endpoint::GetObjectLegalHold),
-                    Method::PUT if has("legal-hold") => Ok(Endpoint::PutObjectLegalHold),
-                    Method::GET if has("tagging") => Ok(Endpoint::GetObjectTagging),
-                    Method::PUT if has("tagging") => Ok(Endpoint::PutObjectTagging),
-                    Method::DELETE if has("tagging") => Ok(Endpoint::DeleteObjectTagging),
-                    Method::POST if has("uploads") => Ok(Endpoint::CreateMultipartUpload),
-                    Method::POST if has("uploadId") => Ok(Endpoint::CompleteMultipartUpload),
-                    Method::PUT if has("uploadId") && copy_source => Ok(Endpoint::UploadPartCopy),
-                    Method::PUT if has("uploadId") => Ok(Endpoint::UploadPart),
-                    Method::DELETE if has("uploadId") => Ok(Endpoint::AbortMultipartUpload),
-                    Method::GET if has("uploadId") => Ok(Endpoint::ListParts),
-                    Method::GET if has("acl") => Ok(Endpoint::GetObjectAcl),
-                    Method::GET => Ok(Endpoint::GetObject),
-                    Method::HEAD => Ok(Endpoint::HeadObject),
-                    Method::PUT if has("acl") => Ok(Endpoint::PutObjectAcl),
-                    Method::PUT if copy_source => Ok(Endpoint::CopyObject),
-                    Method::PUT => Ok(Endpoint::PutObject),
-                    Method::DELETE => Ok(Endpoint::DeleteObject),
+                    Method::OPTIONS => Ok(Operation::Preflight),
+                    Method::GET if has("attributes") => signed(Endpoint::GetObjectAttributes),
+                    Method::GET if has("retention") => signed(Endpoint::GetObjectRetention),
+                    Method::PUT if has("retention") => signed(Endpoint::PutObjectRetention),
+                    Method::GET if has("legal-hold") => signed(Endpoint::GetObjectLegalHold),
+                    Method::PUT if has("legal-hold") => signed(Endpoint::PutObjectLegalHold),
+                    Method::GET if has("tagging") => signed(Endpoint::GetObjectTagging),
+                    Method::PUT if has("tagging") => signed(Endpoint::PutObjectTagging),
+                    Method::DELETE if has("tagging") => signed(Endpoint::DeleteObjectTagging),
+                    Method::POST if has("uploads") => signed(Endpoint::CreateMultipartUpload),
+                    Method::POST if has("uploadId") => signed(Endpoint::CompleteMultipartUpload),
+                    Method::PUT if has("uploadId") && copy_source => {
+                        signed(Endpoint::UploadPartCopy)
+                    }
+                    Method::PUT if has("uploadId") => signed(Endpoint::UploadPart),
+                    Method::DELETE if has("uploadId") => signed(Endpoint::AbortMultipartUpload),
+                    Method::GET if has("uploadId") => signed(Endpoint::ListParts),
+                    Method::GET if has("acl") => signed(Endpoint::GetObjectAcl),
+                    Method::GET => signed(Endpoint::GetObject),
+                    Method::HEAD => signed(Endpoint::HeadObject),
+                    Method::PUT if has("acl") => signed(Endpoint::PutObjectAcl),
+                    Method::PUT if copy_source => signed(Endpoint::CopyObject),
+                    Method::PUT => signed(Endpoint::PutObject),
+                    Method::DELETE => signed(Endpoint::DeleteObject),
                     _ => not_allowed(),
                 }
             }
@@ -296,23 +319,23 @@ mod tests {
         let none = |_: &str| false;
         assert_eq!(
             Endpoint::parse(&Method::GET, &bucket, |q| q == "list-type", false).unwrap(),
-            Endpoint::ListObjectsV2
+            Operation::Signed(Endpoint::ListObjectsV2)
         );
         assert_eq!(
             Endpoint::parse(&Method::GET, &bucket, |q| q == "x-id", false).unwrap(),
-            Endpoint::ListObjects
+            Operation::Signed(Endpoint::ListObjects)
         );
         assert_eq!(
             Endpoint::parse(&Method::POST, &bucket, |q| q == "delete", false).unwrap(),
-            Endpoint::DeleteObjects
+            Operation::Signed(Endpoint::DeleteObjects)
         );
         assert_eq!(
             Endpoint::parse(&Method::PUT, &object, none, true).unwrap(),
-            Endpoint::CopyObject
+            Operation::Signed(Endpoint::CopyObject)
         );
         assert_eq!(
             Endpoint::parse(&Method::PUT, &object, |q| q == "x-id", false).unwrap(),
-            Endpoint::PutObject
+            Operation::Signed(Endpoint::PutObject)
         );
         assert_eq!(
             Endpoint::parse(&Method::PATCH, &object, none, false)
@@ -325,6 +348,15 @@ mod tests {
                 .unwrap_err()
                 .code,
             Code::NotImplemented
+        );
+        // The two unsigned kinds are not endpoints a handler could take.
+        assert_eq!(
+            Endpoint::parse(&Method::OPTIONS, &object, none, false).unwrap(),
+            Operation::Preflight
+        );
+        assert_eq!(
+            Endpoint::parse(&Method::POST, &bucket, none, false).unwrap(),
+            Operation::PostObject
         );
     }
 }

@@ -22,7 +22,7 @@ use crate::error::{Code, S3Error, S3Result};
 use crate::metrics::Metrics;
 use crate::ops::{self, Ctx};
 use crate::state::AppState;
-use endpoint::{Endpoint, Target};
+use endpoint::{Endpoint, Operation, Target};
 
 /// The single axum handler for every path.
 pub async fn handle(State(state): State<AppState>, req: Request) -> Response {
@@ -170,23 +170,27 @@ async fn serve(
     })?;
     let pairs = encode::query_pairs(parts.uri.query().unwrap_or(""));
     let has = |q: &str| pairs.iter().any(|(k, _)| k == q);
-    let endpoint = Endpoint::parse(
+    let operation = Endpoint::parse(
         &parts.method,
         &target,
         has,
         parts.headers.contains_key("x-amz-copy-source"),
     )?;
-    *op = endpoint.name();
-
     let bucket = target.bucket.clone().unwrap_or_default();
-    if endpoint == Endpoint::CorsPreflight {
-        // Preflights carry no credentials; the bucket's rules decide.
-        return ops::cors::preflight(state, &bucket, &parts.headers).await;
-    }
-    if endpoint == Endpoint::PostObject {
-        // Browser form uploads are authenticated by their signed policy.
-        return ops::post::post_object(state, &bucket, parts, body).await;
-    }
+    let endpoint = match operation {
+        Operation::Preflight => {
+            *op = "CorsPreflight";
+            // Preflights carry no credentials; the bucket's rules decide.
+            return ops::cors::preflight(state, &bucket, &parts.headers).await;
+        }
+        Operation::PostObject => {
+            *op = "PostObject";
+            // Browser form uploads are authenticated by their signed policy.
+            return ops::post::post_object(state, &bucket, parts, body).await;
+        }
+        Operation::Signed(endpoint) => endpoint,
+    };
+    *op = endpoint.name();
 
     let credentials = auth::parse(&parts, &pairs)?;
     let key = match credentials.access_key() {
@@ -255,9 +259,6 @@ async fn serve(
         DeleteBucketCors => ops::settings::delete_cors(&ctx, &bucket).await,
         ChangeFeed => ops::feed::follow(&ctx).await,
         SignEdgeUrl => ops::feed::sign_url(&ctx).await,
-        CorsPreflight | PostObject => Err(crate::error::S3Error::internal(
-            "answered before authentication",
-        )),
         ListObjects => ops::list::list_v1(&ctx, &bucket).await,
         ListObjectsV2 => ops::list::list_v2(&ctx, &bucket).await,
         ListObjectVersions => ops::list_versions::list_versions(&ctx, &bucket).await,
