@@ -174,7 +174,9 @@ pub async fn copy_object(ctx: &Ctx, bucket: &str, key: &str) -> S3Result<Respons
             for p in &parts {
                 objects::add_ref(c, &p.blob)?;
             }
-            let version = objects::upsert(c, &blobs, &b, &mut row, &parts, after)?;
+            let bucket_row = crate::store::meta::buckets::get(c, &b)?
+                .ok_or_else(|| S3Error::new(Code::NoSuchBucket).with("BucketName", b.as_str()))?;
+            let version = objects::upsert(c, &blobs, &bucket_row, &mut row, &parts, after)?;
             Ok((row, version))
         })
         .await?;

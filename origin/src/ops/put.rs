@@ -260,12 +260,12 @@ pub async fn commit(
         .meta
         .write(move |c, after| {
             // The bucket may have been deleted while the body streamed.
-            if buckets::get(c, &bucket)?.is_none() {
+            let Some(bucket_row) = buckets::get(c, &bucket)? else {
                 return Err(S3Error::new(Code::NoSuchBucket).with("BucketName", bucket.as_str()));
-            }
+            };
             conditions.check(objects::get(c, &bucket, &row.key)?.as_ref(), &row.key)?;
             objects::acquire_blob(c, &blobs, temp, row.size)?;
-            objects::upsert(c, &blobs, &bucket, &mut row, &[], after)
+            objects::upsert(c, &blobs, &bucket_row, &mut row, &[], after)
         })
         .await
 }

@@ -219,19 +219,18 @@ pub fn release_blob(
 /// when both are `null` versions, the old one is released; otherwise it
 /// becomes noncurrent. Sets `row.version_id` and returns the version id to
 /// report (`None` unless versioning is enabled).
+///
+/// `bucket_row` is the bucket as read inside this same write (the caller
+/// has just checked that it still exists), so one lookup serves both.
 pub fn upsert(
     conn: &Connection,
     store: &BlobStore,
-    bucket: &str,
+    bucket_row: &super::buckets::BucketRow,
     row: &mut ObjectRow,
     parts: &[PartRef],
     after: &mut Vec<AfterCommit>,
 ) -> S3Result<Option<String>> {
-    let Some(bucket_row) = super::buckets::get(conn, bucket)? else {
-        return Err(
-            crate::error::S3Error::new(crate::error::Code::NoSuchBucket).with("BucketName", bucket)
-        );
-    };
+    let bucket = bucket_row.name.as_str();
     let state = bucket_row.versioning;
     if bucket_row.lock_enabled && row.lock.mode.is_none() {
         if let Some(default) = bucket_row.default_retention {
