@@ -657,3 +657,73 @@ async fn one_part_is_read_by_its_number() {
         .unwrap_err();
     assert_eq!(code(&err), "InvalidPart");
 }
+
+#[tokio::test]
+async fn a_retried_completion_gets_the_same_answer() {
+    let origin = TestOrigin::spawn();
+    let s3 = origin.client();
+    s3.create_bucket().bucket("retry").send().await.unwrap();
+    let datas = vec![payload(5 * MIB, 7), payload(1024, 8)];
+    let id = s3
+        .create_multipart_upload()
+        .bucket("retry")
+        .key("mp")
+        .send()
+        .await
+        .unwrap()
+        .upload_id
+        .unwrap();
+    let parts = upload_parts(&s3, "retry", "mp", &id, &datas).await;
+    let complete = || {
+        s3.complete_multipart_upload()
+            .bucket("retry")
+            .key("mp")
+            .upload_id(&id)
+            .multipart_upload(completed(parts.clone()))
+            .send()
+    };
+    let first = complete().await.unwrap();
+    // The answer was lost, say; the SDK (or its user) sends it again.
+    let again = complete().await.unwrap();
+    assert_eq!(again.e_tag(), first.e_tag());
+    let listed = s3.list_objects_v2().bucket("retry").send().await.unwrap();
+    assert_eq!(listed.key_count(), Some(1), "one object, made once");
+    // Only for that key: another key with the same upload id is unknown.
+    let err = s3
+        .complete_multipart_upload()
+        .bucket("retry")
+        .key("other")
+        .upload_id(&id)
+        .multipart_upload(completed(parts.clone()))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "NoSuchUpload");
+    // An aborted (never completed) upload stays unknown.
+    let aborted = s3
+        .create_multipart_upload()
+        .bucket("retry")
+        .key("gone")
+        .send()
+        .await
+        .unwrap()
+        .upload_id
+        .unwrap();
+    s3.abort_multipart_upload()
+        .bucket("retry")
+        .key("gone")
+        .upload_id(&aborted)
+        .send()
+        .await
+        .unwrap();
+    let err = s3
+        .complete_multipart_upload()
+        .bucket("retry")
+        .key("gone")
+        .upload_id(&aborted)
+        .multipart_upload(completed(parts))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "NoSuchUpload");
+}

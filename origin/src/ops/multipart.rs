@@ -304,7 +304,13 @@ async fn whole_hash(blobs: BlobStore, parts: Vec<PartRef>) -> S3Result<BlobHash>
 }
 
 pub async fn complete(ctx: &Ctx, bucket: &str, key: &str, body: Body) -> S3Result<Response> {
-    let upload = load_upload(ctx, bucket, key).await?;
+    let upload = match load_upload(ctx, bucket, key).await {
+        Ok(u) => u,
+        Err(e) if e.code == Code::NoSuchUpload => {
+            return completed_again(ctx, bucket, key, e).await
+        }
+        Err(e) => return Err(e),
+    };
     let conditions = WriteConditions::from_headers(&ctx.parts.headers)?;
     let (raw, _) = BodyReader::new(
         body,
@@ -402,15 +408,17 @@ pub async fn complete(ctx: &Ctx, bucket: &str, key: &str, body: Body) -> S3Resul
                 .ok_or_else(|| S3Error::new(Code::NoSuchBucket).with("BucketName", b.as_str()))?;
             let version = objects::upsert(c, &blobs, &bucket_row, &mut row, &part_refs, after)?;
             uploads::finish(c, &blobs, &id, &kept, after)?;
+            let done = uploads::Completed {
+                bucket: b.clone(),
+                key: row.key.clone(),
+                etag: row.etag.clone(),
+                version_id: version.clone(),
+            };
+            uploads::record_completed(c, &id, &done, now_ms())?;
             Ok(version)
         })
         .await?;
-    let mut w = XmlWriter::new();
-    w.root("CompleteMultipartUploadResult");
-    w.elem("Location", &format!("/{bucket}/{key}"));
-    w.elem("Bucket", bucket);
-    w.elem("Key", key);
-    w.elem("ETag", &etag::quoted(&etag_value));
+    let mut w = result_head(bucket, key, &etag_value);
     if let Some((algo, value)) = &checksum {
         if let Some(a) = ChecksumAlgo::from_name(algo) {
             w.elem(&format!("Checksum{}", a.name()), value);
@@ -423,6 +431,42 @@ pub async fn complete(ctx: &Ctx, bucket: &str, key: &str, body: Body) -> S3Resul
         resp.headers_mut().insert("x-cairn-blake3", v);
     }
     super::put::version_header(resp.headers_mut(), version.as_deref());
+    Ok(resp)
+}
+
+/// `<CompleteMultipartUploadResult>` up to its ETag.
+fn result_head(bucket: &str, key: &str, etag_value: &str) -> XmlWriter {
+    let mut w = XmlWriter::new();
+    w.root("CompleteMultipartUploadResult");
+    w.elem("Location", &format!("/{bucket}/{key}"));
+    w.elem("Bucket", bucket);
+    w.elem("Key", key);
+    w.elem("ETag", &etag::quoted(etag_value));
+    w
+}
+
+/// A CompleteMultipartUpload for an upload that is gone: if it was
+/// completed (lately, to this very key), the client retried after losing
+/// the answer, and S3 answers it again; otherwise NoSuchUpload.
+async fn completed_again(
+    ctx: &Ctx,
+    bucket: &str,
+    key: &str,
+    missing: S3Error,
+) -> S3Result<Response> {
+    let id = upload_id(ctx).to_owned();
+    let done = ctx
+        .state
+        .meta
+        .read(move |c| uploads::completed(c, &id))
+        .await?;
+    let Some(done) = done.filter(|d| d.bucket == bucket && d.key == key) else {
+        return Err(missing);
+    };
+    let mut w = result_head(bucket, key, &done.etag);
+    w.close("CompleteMultipartUploadResult");
+    let mut resp = xml_response(w.finish());
+    super::put::version_header(resp.headers_mut(), done.version_id.as_deref());
     Ok(resp)
 }
 
@@ -610,6 +654,8 @@ pub async fn sweep_abandoned(meta: &Meta, blobs: &BlobStore, max_age_ms: i64) ->
         for id in &ids {
             uploads::finish(c, &blobs, id, &[], after)?;
         }
+        // Completions are remembered as long as uploads may stay open.
+        uploads::forget_completed(c, cutoff)?;
         Ok(())
     })
     .await?;

@@ -94,7 +94,8 @@ const MIGRATIONS: &[&str] = &[
     // an edge keeps a copy it already fetched of exactly that version.
     "ALTER TABLE changes ADD COLUMN version TEXT;",
     // 7: versioning, tags, object ACLs, object lock, lifecycle rules,
-    // public access blocks and ownership controls. `objects` keeps each key's current version
+    // public access blocks, ownership controls, and the uploads completed
+    // lately (a retried CompleteMultipartUpload gets the same answer). `objects` keeps each key's current version
     // (what GET and listings read, as fast as before); `versions` holds
     // every older version and every delete marker, newest with the highest
     // `seq`. A multipart object's parts are keyed by its version (`vid`,
@@ -106,6 +107,14 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE buckets ADD COLUMN lifecycle TEXT;
     ALTER TABLE buckets ADD COLUMN public_block TEXT;
     ALTER TABLE buckets ADD COLUMN ownership TEXT;
+    CREATE TABLE completed_uploads (
+        upload_id TEXT PRIMARY KEY,
+        bucket TEXT NOT NULL,
+        key BLOB NOT NULL,
+        etag TEXT NOT NULL,
+        version_id TEXT,
+        completed_ms INTEGER NOT NULL
+    );
     ALTER TABLE objects ADD COLUMN lock_mode TEXT;
     ALTER TABLE objects ADD COLUMN lock_until_ms INTEGER;
     ALTER TABLE objects ADD COLUMN legal_hold INTEGER NOT NULL DEFAULT 0;

@@ -214,3 +214,58 @@ pub fn in_bucket(conn: &Connection, bucket: &str) -> S3Result<Vec<String>> {
     let rows = stmt.query_map([bucket], |r| r.get(0))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
+
+/// What a completed upload made, kept for a while so that a retried
+/// CompleteMultipartUpload (its answer lost on the way) gets the same
+/// answer instead of NoSuchUpload.
+#[derive(Debug, Clone)]
+pub struct Completed {
+    pub bucket: String,
+    pub key: String,
+    pub etag: String,
+    pub version_id: Option<String>,
+}
+
+pub fn record_completed(
+    conn: &Connection,
+    upload_id: &str,
+    done: &Completed,
+    now_ms: i64,
+) -> S3Result<()> {
+    conn.prepare_cached(
+        "INSERT OR REPLACE INTO completed_uploads (upload_id, bucket, key, etag, version_id, completed_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![
+        upload_id,
+        done.bucket,
+        done.key.as_bytes(),
+        done.etag,
+        done.version_id,
+        now_ms
+    ])?;
+    Ok(())
+}
+
+pub fn completed(conn: &Connection, upload_id: &str) -> S3Result<Option<Completed>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT bucket, key, etag, version_id FROM completed_uploads WHERE upload_id = ?1",
+        )?
+        .query_row([upload_id], |r| {
+            Ok(Completed {
+                bucket: r.get(0)?,
+                key: String::from_utf8_lossy(&r.get::<_, Vec<u8>>(1)?).into_owned(),
+                etag: r.get(2)?,
+                version_id: r.get(3)?,
+            })
+        })
+        .optional()?)
+}
+
+/// Forgets completions older than `cutoff_ms`.
+pub fn forget_completed(conn: &Connection, cutoff_ms: i64) -> S3Result<usize> {
+    Ok(conn
+        .prepare_cached("DELETE FROM completed_uploads WHERE completed_ms < ?1")?
+        .execute([cutoff_ms])?)
+}
