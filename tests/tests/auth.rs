@@ -502,6 +502,31 @@ async fn signature_v2_header_and_presigned_query() {
         error_code(&resp.text().await.unwrap()),
         "SignatureDoesNotMatch"
     );
+
+    // boto's `s3` signer names a path-style bucket `/bucket/` while it
+    // sends `/bucket`, as S3 accepts; another secret is still refused.
+    let date = httpdate::fmt_http_date(SystemTime::now());
+    let sts = format!(
+        "PUT
+
+
+{date}
+x-amz-acl:private
+/v2bucket/"
+    );
+    let create = |sig: String| {
+        reqwest::Client::new()
+            .put(format!("{}/v2bucket", origin.url))
+            .header("date", &date)
+            .header("x-amz-acl", "private")
+            .header("authorization", format!("AWS {ROOT_AK}:{sig}"))
+            .send()
+    };
+    let resp = create(v2_sign(&sts)).await.unwrap();
+    assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+    let resp = create("bm9wZQ==".into()).await.unwrap();
+    assert_eq!(resp.status(), 403);
+    s3.head_bucket().bucket("v2bucket").send().await.unwrap();
 }
 
 #[tokio::test]

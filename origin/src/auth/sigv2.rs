@@ -105,6 +105,17 @@ pub fn string_to_sign(
     vhost_bucket: Option<&str>,
     date_line: &str,
 ) -> String {
+    string_to_sign_for(parts, pairs, vhost_bucket, parts.uri.path(), date_line)
+}
+
+/// The string V2 signs, with `path` as the resource's path.
+fn string_to_sign_for(
+    parts: &Parts,
+    pairs: &[(String, String)],
+    vhost_bucket: Option<&str>,
+    path: &str,
+    date_line: &str,
+) -> String {
     let mut amz: Vec<(String, String)> = Vec::new();
     for (name, value) in &parts.headers {
         let n = name.as_str();
@@ -134,7 +145,7 @@ pub fn string_to_sign(
         s.push('/');
         s.push_str(b);
     }
-    s.push_str(parts.uri.path());
+    s.push_str(path);
     let mut sub: Vec<&(String, String)> = pairs
         .iter()
         .filter(|(k, _)| SUBRESOURCES.contains(&k.as_str()))
@@ -194,16 +205,33 @@ impl V2Request {
             }
         };
         let sts = string_to_sign(parts, pairs, vhost_bucket, &date_line);
-        let mut mac = Hmac::<Sha1>::new_from_slice(secret.as_bytes()).map_err(S3Error::internal)?;
-        mac.update(sts.as_bytes());
-        let expected = B64.encode(mac.finalize().into_bytes());
-        if constant_time_eq(expected.as_bytes(), self.signature.as_bytes()) {
-            Ok(())
-        } else {
-            Err(S3Error::new(Code::SignatureDoesNotMatch)
-                .with("AWSAccessKeyId", &self.access_key)
-                .with("StringToSign", sts))
+        let sign = |sts: &str| -> S3Result<bool> {
+            let mut mac =
+                Hmac::<Sha1>::new_from_slice(secret.as_bytes()).map_err(S3Error::internal)?;
+            mac.update(sts.as_bytes());
+            let expected = B64.encode(mac.finalize().into_bytes());
+            Ok(constant_time_eq(
+                expected.as_bytes(),
+                self.signature.as_bytes(),
+            ))
+        };
+        if sign(&sts)? {
+            return Ok(());
         }
+        // A path-style request for a bucket (`/bucket`) is signed by some
+        // clients (boto's `s3` signer) with the resource `/bucket/`, as
+        // S3 accepts: the same resource, named with its trailing slash.
+        let path = parts.uri.path();
+        if vhost_bucket.is_none() && path.len() > 1 && !path[1..].contains('/') {
+            let bucket_dir = format!("{path}/");
+            let with_slash = string_to_sign_for(parts, pairs, None, &bucket_dir, &date_line);
+            if sign(&with_slash)? {
+                return Ok(());
+            }
+        }
+        Err(S3Error::new(Code::SignatureDoesNotMatch)
+            .with("AWSAccessKeyId", &self.access_key)
+            .with("StringToSign", sts))
     }
 }
 
