@@ -38,11 +38,7 @@ pub async fn put(ctx: &Ctx, bucket: &str, raw: Body) -> S3Result<Response> {
     let bytes = super::settings::body(ctx, raw).await?;
     let rules = lifecycle::parse(&bytes)?;
     let json = serde_json::to_string(&rules).map_err(S3Error::internal)?;
-    let b = bucket.to_owned();
-    ctx.state
-        .meta
-        .write(move |c, _| buckets::set(c, &b, Setting::Lifecycle, Some(&json)))
-        .await?;
+    super::settings::set(ctx, bucket, Setting::Lifecycle, Some(json)).await?;
     Ok(empty(StatusCode::OK))
 }
 
@@ -56,11 +52,7 @@ pub async fn get(ctx: &Ctx, bucket: &str) -> S3Result<Response> {
 
 pub async fn delete(ctx: &Ctx, bucket: &str) -> S3Result<Response> {
     ctx.owned_bucket(bucket).await?;
-    let b = bucket.to_owned();
-    ctx.state
-        .meta
-        .write(move |c, _| buckets::set(c, &b, Setting::Lifecycle, None))
-        .await?;
+    super::settings::set(ctx, bucket, Setting::Lifecycle, None).await?;
     Ok(empty(StatusCode::NO_CONTENT))
 }
 

@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use super::{empty, xml_response, Ctx};
 use crate::error::{Code, S3Error, S3Result};
-use crate::store::meta::buckets::{self, Setting};
+use crate::store::meta::buckets::Setting;
 use crate::xml::{self, XmlWriter};
 
 const SETTINGS: &[&str] = &[
@@ -56,7 +56,7 @@ pub async fn put(ctx: &Ctx, bucket: &str, raw: Body) -> S3Result<Response> {
     if value == "BucketOwnerEnforced" && row.acl != "private" {
         return Err(S3Error::new(Code::InvalidBucketAclWithObjectOwnership));
     }
-    set(ctx, bucket, Some(value)).await?;
+    super::settings::set(ctx, bucket, Setting::Ownership, Some(value)).await?;
     Ok(empty(StatusCode::OK))
 }
 
@@ -76,14 +76,6 @@ pub async fn get(ctx: &Ctx, bucket: &str) -> S3Result<Response> {
 
 pub async fn delete(ctx: &Ctx, bucket: &str) -> S3Result<Response> {
     ctx.owned_bucket(bucket).await?;
-    set(ctx, bucket, None).await?;
+    super::settings::set(ctx, bucket, Setting::Ownership, None).await?;
     Ok(empty(StatusCode::NO_CONTENT))
-}
-
-async fn set(ctx: &Ctx, bucket: &str, value: Option<String>) -> S3Result<()> {
-    let b = bucket.to_owned();
-    ctx.state
-        .meta
-        .write(move |c, _| buckets::set(c, &b, Setting::Ownership, value.as_deref()))
-        .await
 }

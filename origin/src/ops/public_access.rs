@@ -15,7 +15,7 @@ use serde::Deserialize;
 
 use super::{empty, xml_response, Ctx};
 use crate::error::{Code, S3Error, S3Result};
-use crate::store::meta::buckets::{self, PublicBlock, Setting};
+use crate::store::meta::buckets::{PublicBlock, Setting};
 use crate::xml::{self, XmlWriter};
 
 #[derive(Deserialize)]
@@ -45,7 +45,7 @@ pub async fn put(ctx: &Ctx, bucket: &str, raw: Body) -> S3Result<Response> {
         block_public_policy: flag(c.block_public_policy.as_deref())?,
         restrict_public_buckets: flag(c.restrict_public_buckets.as_deref())?,
     };
-    set(ctx, bucket, Some(block.encode())).await?;
+    super::settings::set(ctx, bucket, Setting::PublicBlock, Some(block.encode())).await?;
     Ok(empty(StatusCode::OK))
 }
 
@@ -67,14 +67,6 @@ pub async fn get(ctx: &Ctx, bucket: &str) -> S3Result<Response> {
 
 pub async fn delete(ctx: &Ctx, bucket: &str) -> S3Result<Response> {
     ctx.owned_bucket(bucket).await?;
-    set(ctx, bucket, None).await?;
+    super::settings::set(ctx, bucket, Setting::PublicBlock, None).await?;
     Ok(empty(StatusCode::NO_CONTENT))
-}
-
-async fn set(ctx: &Ctx, bucket: &str, value: Option<String>) -> S3Result<()> {
-    let b = bucket.to_owned();
-    ctx.state
-        .meta
-        .write(move |c, _| buckets::set(c, &b, Setting::PublicBlock, value.as_deref()))
-        .await
 }

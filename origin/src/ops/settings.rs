@@ -105,7 +105,13 @@ pub async fn body(ctx: &Ctx, body: Body) -> S3Result<bytes::Bytes> {
     )
 }
 
-async fn set(ctx: &Ctx, bucket: &str, setting: Setting, value: Option<String>) -> S3Result<()> {
+/// Sets (or with `None`, clears) one bucket setting, in one write.
+pub(super) async fn set(
+    ctx: &Ctx,
+    bucket: &str,
+    setting: Setting,
+    value: Option<String>,
+) -> S3Result<()> {
     let b = bucket.to_owned();
     ctx.state
         .meta
