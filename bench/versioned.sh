@@ -4,10 +4,15 @@
 # old one kept), alternated on one origin, ROUNDS rounds of SECONDS each.
 # Prints every round, the medians and versioned/unversioned.
 #
-#   bench/versioned.sh [BIN_DIR] [ROUNDS] [SECONDS]
+#   bench/versioned.sh [BIN_DIR] [ROUNDS] [SECONDS] [KEYS]
+#
+# KEYS (default 1000) is how many keys the PUTs cycle over: with 1000,
+# nearly every PUT overwrites a key (a new version in the versioned
+# bucket, the same bytes, so both buckets deduplicate the content); with
+# 100000000 nearly every PUT makes a new key.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BIN=${1:-target/release} ROUNDS=${2:-5} D=${3:-10}
+BIN=${1:-target/release} ROUNDS=${2:-5} D=${3:-10} KEYS=${4:-1000}
 [ -x "$BIN/cairn-origin" ] || cargo build --release --locked --workspace --bins --quiet
 export AWS_ACCESS_KEY_ID=CKVERBENCH0000000001 AWS_SECRET_ACCESS_KEY=verbenchsecretverbenchsecret000000000000
 export AWS_DEFAULT_REGION=us-east-1
@@ -27,7 +32,7 @@ $AWS --endpoint-url $O s3api put-bucket-versioning --bucket versioned \
   --versioning-configuration Status=Enabled >/dev/null
 put() {
   "$BIN/cairn-bench" put --endpoint $O --bucket "$1" --size 4KiB --concurrency 32 \
-    --duration ${D}s --keys 1000 --json --quiet |
+    --duration ${D}s --keys "$KEYS" --json --quiet |
     python3 -c 'import json,sys; print(round(json.load(sys.stdin)["ops_per_sec"]))'
 }
 plain=() versioned=()
@@ -43,6 +48,6 @@ done
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 p=$(median "${plain[@]}") v=$(median "${versioned[@]}")
 echo
-echo "| 4 KiB PUT, 32 clients (ops/s, median of $ROUNDS) | unversioned | versioned | versioned/unversioned |"
+echo "| 4 KiB PUT, 32 clients, $KEYS keys (ops/s, median of $ROUNDS) | unversioned | versioned | versioned/unversioned |"
 echo "|---|---|---|---|"
 echo "| $(basename "$BIN") | $p | $v | $(python3 -c "print(f'{$v/$p:.3f}')") |"
