@@ -101,6 +101,16 @@ impl ChecksumAlgo {
     }
 }
 
+/// S3's checksum type of a stored value: a composite checksum (over the
+/// parts' checksums) ends in `-N`, which base64 never contains.
+pub fn kind(value: &str) -> &'static str {
+    if value.contains('-') {
+        "COMPOSITE"
+    } else {
+        "FULL_OBJECT"
+    }
+}
+
 pub enum ChecksumHasher {
     Crc32(crc32fast::Hasher),
     Crc32c(u32),

@@ -727,3 +727,82 @@ async fn a_retried_completion_gets_the_same_answer() {
         .unwrap_err();
     assert_eq!(code(&err), "NoSuchUpload");
 }
+
+#[tokio::test]
+async fn a_full_object_crc_covers_the_whole_content() {
+    use aws_sdk_s3::types::{ChecksumMode, ChecksumType};
+    let origin = TestOrigin::spawn();
+    let s3 = origin.client();
+    s3.create_bucket().bucket("fullsum").send().await.unwrap();
+    let create = s3
+        .create_multipart_upload()
+        .bucket("fullsum")
+        .key("k")
+        .checksum_algorithm(ChecksumAlgorithm::Crc32)
+        .checksum_type(ChecksumType::FullObject)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(create.checksum_type(), Some(&ChecksumType::FullObject));
+    let id = create.upload_id().unwrap().to_owned();
+    let datas = [payload(5 * MIB, 11), payload(4000, 12)];
+    let mut parts = Vec::new();
+    for (i, data) in datas.iter().enumerate() {
+        let out = s3
+            .upload_part()
+            .bucket("fullsum")
+            .key("k")
+            .upload_id(&id)
+            .part_number(i as i32 + 1)
+            .checksum_algorithm(ChecksumAlgorithm::Crc32)
+            .body(ByteStream::from(data.clone()))
+            .send()
+            .await
+            .unwrap();
+        parts.push(
+            CompletedPart::builder()
+                .part_number(i as i32 + 1)
+                .e_tag(out.e_tag().unwrap())
+                .set_checksum_crc32(out.checksum_crc32().map(Into::into))
+                .build(),
+        );
+    }
+    let done = s3
+        .complete_multipart_upload()
+        .bucket("fullsum")
+        .key("k")
+        .upload_id(&id)
+        .multipart_upload(completed(parts))
+        .send()
+        .await
+        .unwrap();
+    let mut whole = crc32fast::Hasher::new();
+    datas.iter().for_each(|d| whole.update(d));
+    let want = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        whole.finalize().to_be_bytes(),
+    );
+    assert_eq!(done.checksum_type(), Some(&ChecksumType::FullObject));
+    assert_eq!(done.checksum_crc32(), Some(want.as_str()));
+    let head = s3
+        .head_object()
+        .bucket("fullsum")
+        .key("k")
+        .checksum_mode(ChecksumMode::Enabled)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.checksum_crc32(), Some(want.as_str()));
+    assert_eq!(head.checksum_type(), Some(&ChecksumType::FullObject));
+    // SHA-256 has no whole-object form.
+    let err = s3
+        .create_multipart_upload()
+        .bucket("fullsum")
+        .key("bad")
+        .checksum_algorithm(ChecksumAlgorithm::Sha256)
+        .checksum_type(ChecksumType::FullObject)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "InvalidRequest");
+}

@@ -71,6 +71,7 @@ pub async fn get(ctx: &Ctx, bucket: &str, key: &str) -> S3Result<Response> {
             if let Some(a) = ChecksumAlgo::from_name(algo) {
                 w.open("Checksum");
                 w.elem(&format!("Checksum{}", a.name()), value);
+                w.elem("ChecksumType", crate::checksum::kind(value));
                 w.close("Checksum");
             }
         }

@@ -87,6 +87,7 @@ pub async fn create(ctx: &Ctx, bucket: &str, key: &str) -> S3Result<Response> {
         created_ms: now_ms(),
         headers: Vec::new(),
         checksum_algo: algo.map(|a| a.name().to_owned()),
+        full_object_checksum: checksum_type(ctx, algo)?,
         tags: super::tagging::from_header(ctx)?,
         acl: super::settings::object_acl(ctx, &bucket_row)?,
         lock,
@@ -108,8 +109,37 @@ pub async fn create(ctx: &Ctx, bucket: &str, key: &str) -> S3Result<Response> {
             "x-amz-checksum-algorithm",
             HeaderValue::from_static(a.name()),
         );
+        let kind = if row.full_object_checksum {
+            "FULL_OBJECT"
+        } else {
+            "COMPOSITE"
+        };
+        resp.headers_mut()
+            .insert("x-amz-checksum-type", HeaderValue::from_static(kind));
     }
     Ok(resp)
+}
+
+/// `x-amz-checksum-type`: whether the object's checksum covers its whole
+/// content (FULL_OBJECT, CRCs only, and CRC64NVME's default) or the
+/// parts' checksums (COMPOSITE, the default of the others).
+fn checksum_type(ctx: &Ctx, algo: Option<ChecksumAlgo>) -> S3Result<bool> {
+    let crc = matches!(
+        algo,
+        Some(ChecksumAlgo::Crc32 | ChecksumAlgo::Crc32c | ChecksumAlgo::Crc64Nvme)
+    );
+    let invalid = || {
+        S3Error::msg(
+            Code::InvalidRequest,
+            "The checksum type is not valid for this checksum algorithm.",
+        )
+    };
+    match ctx.header("x-amz-checksum-type").map(str::trim) {
+        None => Ok(algo == Some(ChecksumAlgo::Crc64Nvme)),
+        Some("FULL_OBJECT") if crc => Ok(true),
+        Some("COMPOSITE") if algo != Some(ChecksumAlgo::Crc64Nvme) => Ok(false),
+        Some(_) => Err(invalid()),
+    }
 }
 
 /// Stores a part's blob and row; the upload must still exist at commit.
@@ -282,9 +312,16 @@ struct CompletePart {
 }
 
 /// BLAKE3 of the whole object, read part by part on a blocking thread.
-async fn whole_hash(blobs: BlobStore, parts: Vec<PartRef>) -> S3Result<BlobHash> {
-    tokio::task::spawn_blocking(move || -> std::io::Result<BlobHash> {
+/// The whole content's BLAKE3 and, when `full` names an algorithm, its
+/// checksum over the whole content, in one read of the parts.
+async fn whole_hash(
+    blobs: BlobStore,
+    parts: Vec<PartRef>,
+    full: Option<ChecksumAlgo>,
+) -> S3Result<(BlobHash, Option<crate::checksum::Checksum>)> {
+    tokio::task::spawn_blocking(move || {
         let mut h = blake3::Hasher::new();
+        let mut sum = full.map(ChecksumAlgo::hasher);
         let mut buf = vec![0u8; 1 << 20];
         for p in &parts {
             let mut f = std::fs::File::open(blobs.path(&p.blob))?;
@@ -294,9 +331,13 @@ async fn whole_hash(blobs: BlobStore, parts: Vec<PartRef>) -> S3Result<BlobHash>
                     break;
                 }
                 h.update(&buf[..n]);
+                if let Some(s) = sum.as_mut() {
+                    s.update(&buf[..n]);
+                }
             }
         }
-        Ok(BlobHash::from_slice(h.finalize().as_bytes()).unwrap_or_default())
+        let hash = BlobHash::from_slice(h.finalize().as_bytes()).unwrap_or_default();
+        Ok::<_, std::io::Error>((hash, sum.map(|s| s.finish())))
     })
     .await
     .map_err(S3Error::internal)?
@@ -368,7 +409,15 @@ pub async fn complete(ctx: &Ctx, bucket: &str, key: &str, body: Body) -> S3Resul
             size: p.size,
         })
         .collect();
-    let whole = whole_hash(ctx.state.blobs.clone(), part_refs.clone()).await?;
+    let full = upload
+        .full_object_checksum
+        .then(|| ChecksumAlgo::from_name(upload.checksum_algo.as_deref()?))
+        .flatten();
+    let (whole, full_sum) = whole_hash(ctx.state.blobs.clone(), part_refs.clone(), full).await?;
+    let checksum = match full_sum {
+        Some(sum) => Some((sum.algo.name().to_owned(), sum.base64)),
+        None => checksum,
+    };
     let row = ObjectRow {
         key: upload.key.clone(),
         blob: whole,
@@ -422,7 +471,7 @@ pub async fn complete(ctx: &Ctx, bucket: &str, key: &str, body: Body) -> S3Resul
     if let Some((algo, value)) = &checksum {
         if let Some(a) = ChecksumAlgo::from_name(algo) {
             w.elem(&format!("Checksum{}", a.name()), value);
-            w.elem("ChecksumType", "COMPOSITE");
+            w.elem("ChecksumType", crate::checksum::kind(value));
         }
     }
     w.close("CompleteMultipartUploadResult");

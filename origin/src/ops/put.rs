@@ -285,7 +285,7 @@ pub fn write_object_headers(h: &mut HeaderMap, row: &ObjectRow, with_checksum: b
                 h.insert(a.header(), v);
                 h.insert(
                     "x-amz-checksum-type",
-                    HeaderValue::from_static("FULL_OBJECT"),
+                    HeaderValue::from_static(checksum::kind(value)),
                 );
             }
         }

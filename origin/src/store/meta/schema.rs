@@ -126,6 +126,7 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE objects ADD COLUMN acl TEXT;
     ALTER TABLE uploads ADD COLUMN tags TEXT;
     ALTER TABLE uploads ADD COLUMN acl TEXT;
+    ALTER TABLE uploads ADD COLUMN full_object_checksum INTEGER NOT NULL DEFAULT 0;
     CREATE TABLE versions (
         bucket TEXT NOT NULL,
         key BLOB NOT NULL,

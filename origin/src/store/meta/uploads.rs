@@ -21,6 +21,9 @@ pub struct UploadRow {
     pub headers: Vec<u8>,
     /// Checksum algorithm chosen at creation (per-part checksums).
     pub checksum_algo: Option<String>,
+    /// The object's checksum is over its whole content (a CRC, S3's
+    /// FULL_OBJECT type) rather than over the parts' checksums (COMPOSITE).
+    pub full_object_checksum: bool,
     /// Tags for the object (`x-amz-tagging` at creation).
     pub tags: Option<String>,
     /// The object's canned ACL (`x-amz-acl` at creation).
@@ -57,15 +60,16 @@ fn upload_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<UploadRow> {
             until_ms: r.get(9)?,
             legal_hold: r.get(10)?,
         },
+        full_object_checksum: r.get(11)?,
     })
 }
 
-const UPLOAD_COLUMNS: &str = "upload_id, bucket, key, created_ms, headers, checksum_algo, tags, acl, lock_mode, lock_until_ms, legal_hold";
+const UPLOAD_COLUMNS: &str = "upload_id, bucket, key, created_ms, headers, checksum_algo, tags, acl, lock_mode, lock_until_ms, legal_hold, full_object_checksum";
 
 pub fn create(conn: &Connection, u: &UploadRow, headers: &[(String, Vec<u8>)]) -> S3Result<()> {
     conn.execute(
-        "INSERT INTO uploads (upload_id, bucket, key, created_ms, headers, checksum_algo, tags, acl, lock_mode, lock_until_ms, legal_hold)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        "INSERT INTO uploads (upload_id, bucket, key, created_ms, headers, checksum_algo, tags, acl, lock_mode, lock_until_ms, legal_hold, full_object_checksum)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
         params![
             u.upload_id,
             u.bucket,
@@ -77,7 +81,8 @@ pub fn create(conn: &Connection, u: &UploadRow, headers: &[(String, Vec<u8>)]) -
             u.acl,
             u.lock.mode.map(|m| m.as_str()),
             u.lock.until_ms,
-            u.lock.legal_hold
+            u.lock.legal_hold,
+            u.full_object_checksum
         ],
     )?;
     Ok(())
