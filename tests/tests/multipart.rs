@@ -747,6 +747,7 @@ async fn a_full_object_crc_covers_the_whole_content() {
     let id = create.upload_id().unwrap().to_owned();
     let datas = [payload(5 * MIB, 11), payload(4000, 12)];
     let mut parts = Vec::new();
+    let mut part_sums = Vec::new();
     for (i, data) in datas.iter().enumerate() {
         let out = s3
             .upload_part()
@@ -759,6 +760,7 @@ async fn a_full_object_crc_covers_the_whole_content() {
             .send()
             .await
             .unwrap();
+        part_sums.push(out.checksum_crc32().unwrap().to_owned());
         parts.push(
             CompletedPart::builder()
                 .part_number(i as i32 + 1)
@@ -794,6 +796,16 @@ async fn a_full_object_crc_covers_the_whole_content() {
         .unwrap();
     assert_eq!(head.checksum_crc32(), Some(want.as_str()));
     assert_eq!(head.checksum_type(), Some(&ChecksumType::FullObject));
+    // A part read by its number carries that part's own checksum.
+    let first = s3
+        .get_object()
+        .bucket("fullsum")
+        .key("k")
+        .part_number(1)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(first.checksum_crc32(), Some(part_sums[0].as_str()));
     // SHA-256 has no whole-object form.
     let err = s3
         .create_multipart_upload()

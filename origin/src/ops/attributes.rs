@@ -96,6 +96,13 @@ pub async fn get(ctx: &Ctx, bucket: &str, key: &str) -> S3Result<Response> {
             w.open("Part");
             w.elem("PartNumber", &n.to_string());
             w.elem("Size", &part.size.to_string());
+            let algo = row
+                .checksum
+                .as_ref()
+                .and_then(|(a, _)| ChecksumAlgo::from_name(a));
+            if let (Some(a), Some(sum)) = (algo, &part.checksum) {
+                w.elem(&format!("Checksum{}", a.name()), sum);
+            }
             w.close("Part");
         }
         w.close("ObjectParts");

@@ -203,6 +203,21 @@ pub async fn get_object(ctx: &Ctx, bucket: &str, key: &str, head: bool) -> S3Res
             let start: u64 = parts[..i].iter().map(|p| p.size).sum();
             resp.headers_mut()
                 .insert("x-amz-mp-parts-count", HeaderValue::from(parts.len()));
+            // The part's own checksum, in the object's algorithm and type.
+            let algo = row
+                .checksum
+                .as_ref()
+                .and_then(|(a, v)| crate::checksum::ChecksumAlgo::from_name(a).map(|a| (a, v)));
+            if let (Some((algo, whole)), Some(sum)) = (algo, &part.checksum) {
+                if let Ok(v) = HeaderValue::from_str(sum) {
+                    let h = resp.headers_mut();
+                    h.insert(algo.header(), v);
+                    h.insert(
+                        "x-amz-checksum-type",
+                        HeaderValue::from_static(crate::checksum::kind(whole)),
+                    );
+                }
+            }
             if part.size == 0 {
                 range
             } else {

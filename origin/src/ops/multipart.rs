@@ -407,6 +407,7 @@ pub async fn complete(ctx: &Ctx, bucket: &str, key: &str, body: Body) -> S3Resul
         .map(|p| PartRef {
             blob: p.blob,
             size: p.size,
+            checksum: p.checksum.clone(),
         })
         .collect();
     let full = upload

@@ -75,6 +75,9 @@ impl ObjectRow {
 pub struct PartRef {
     pub blob: BlobHash,
     pub size: u64,
+    /// The part's own checksum (base64, the upload's algorithm), when the
+    /// client sent one: GET by `partNumber` answers with it.
+    pub checksum: Option<String>,
 }
 
 /// A listing entry: only what listings print.
@@ -341,7 +344,7 @@ pub fn parts(
     version_id: Option<&str>,
 ) -> S3Result<Vec<PartRef>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT blob, size FROM object_parts WHERE bucket = ?1 AND key = ?2 AND vid = ?3 ORDER BY part_number",
+        "SELECT blob, size, checksum FROM object_parts WHERE bucket = ?1 AND key = ?2 AND vid = ?3 ORDER BY part_number",
     )?;
     let vid = version_id.unwrap_or("");
     let rows = stmt.query_map(params![bucket, key.as_bytes(), vid], |r| {
@@ -349,6 +352,7 @@ pub fn parts(
         Ok(PartRef {
             blob: BlobHash::from_slice(&blob).unwrap_or_default(),
             size: r.get::<_, i64>(1)? as u64,
+            checksum: r.get(2)?,
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
@@ -362,7 +366,7 @@ fn insert_parts(
     version_id: Option<&str>,
     parts: &[PartRef],
 ) -> S3Result<()> {
-    let mut stmt = conn.prepare_cached("INSERT INTO object_parts (bucket, key, vid, part_number, blob, size) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?;
+    let mut stmt = conn.prepare_cached("INSERT INTO object_parts (bucket, key, vid, part_number, blob, size, checksum) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")?;
     for (i, p) in parts.iter().enumerate() {
         stmt.execute(params![
             bucket,
@@ -370,7 +374,8 @@ fn insert_parts(
             version_id.unwrap_or(""),
             i as i64 + 1,
             p.blob.as_bytes(),
-            p.size as i64
+            p.size as i64,
+            p.checksum
         ])?;
     }
     Ok(())

@@ -156,9 +156,10 @@ const MIGRATIONS: &[&str] = &[
         part_number INTEGER NOT NULL,
         blob BLOB NOT NULL,
         size INTEGER NOT NULL,
+        checksum TEXT,
         PRIMARY KEY (bucket, key, vid, part_number)
     ) WITHOUT ROWID;
-    INSERT INTO object_parts_v SELECT bucket, key, '', part_number, blob, size FROM object_parts;
+    INSERT INTO object_parts_v SELECT bucket, key, '', part_number, blob, size, NULL FROM object_parts;
     DROP TABLE object_parts;
     ALTER TABLE object_parts_v RENAME TO object_parts;",
 ];
