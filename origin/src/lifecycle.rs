@@ -206,16 +206,13 @@ fn size(text: Option<&str>) -> S3Result<Option<u64>> {
 /// An ISO 8601 date at midnight UTC, in ms.
 fn midnight(text: &str) -> S3Result<i64> {
     let t = text.trim();
-    let parsed = time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
-        .ok()
+    let ms = crate::ops::parse_iso8601(t)
         .or_else(|| {
             let fmt = time::macros::format_description!("[year]-[month]-[day]");
-            time::Date::parse(t, &fmt)
-                .ok()
-                .map(|d| d.midnight().assume_utc())
+            let day = time::Date::parse(t, &fmt).ok()?;
+            Some(day.midnight().assume_utc().unix_timestamp() * 1000)
         })
         .ok_or_else(|| invalid("Date must be in ISO 8601 format"))?;
-    let ms = i64::try_from(parsed.unix_timestamp_nanos() / 1_000_000).map_err(|_| malformed())?;
     if ms.rem_euclid(DAY_MS) != 0 {
         return Err(invalid("'Date' must be at midnight GMT"));
     }

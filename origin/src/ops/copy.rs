@@ -166,7 +166,8 @@ pub async fn copy_object(ctx: &Ctx, bucket: &str, key: &str) -> S3Result<Respons
                 Some((now, parts)) if now.blob == row.blob => parts,
                 _ => return Err(S3Error::new(Code::ConditionalRequestConflict)),
             };
-            conditions.check(objects::get(c, &b, &row.key)?.as_ref(), &row.key)?;
+            let dest = objects::get(c, &b, &row.key)?;
+            conditions.check(dest.as_ref(), &row.key)?;
             // The copy shares every blob: the object's, or each part's.
             if row.parts == 0 {
                 objects::add_ref(c, &row.blob)?;
@@ -176,7 +177,7 @@ pub async fn copy_object(ctx: &Ctx, bucket: &str, key: &str) -> S3Result<Respons
             }
             let bucket_row = crate::store::meta::buckets::get(c, &b)?
                 .ok_or_else(|| S3Error::new(Code::NoSuchBucket).with("BucketName", b.as_str()))?;
-            let version = objects::upsert(c, &blobs, &bucket_row, &mut row, &parts, after)?;
+            let version = objects::upsert(c, &blobs, &bucket_row, dest, &mut row, &parts, after)?;
             Ok((row, version))
         })
         .await?;

@@ -88,6 +88,11 @@ struct Condition {
 }
 
 impl Condition {
+    /// Whether the delete is conditional at all (else nothing is read).
+    fn is_set(&self) -> bool {
+        self.etag.is_some() || self.modified_s.is_some() || self.size.is_some()
+    }
+
     fn check(&self, row: &objects::ObjectRow) -> S3Result<()> {
         let etag_ok = self
             .etag
@@ -111,11 +116,7 @@ fn http_seconds(text: &str) -> S3Result<i64> {
             .map(|d| d.as_secs() as i64)
     });
     parsed
-        .or_else(|| {
-            time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
-                .ok()
-                .map(|t| t.unix_timestamp())
-        })
+        .or_else(|| super::parse_iso8601(text).map(|ms| ms.div_euclid(1000)))
         .ok_or_else(|| S3Error::msg(Code::InvalidArgument, "Invalid last modified time"))
 }
 
@@ -129,15 +130,17 @@ fn delete_one(
     bypass: bool,
     after: &mut Vec<crate::store::meta::AfterCommit>,
 ) -> S3Result<Deleted> {
-    let target = match version {
-        None => objects::get(c, bucket, key)?,
-        Some(v) => match versions::find(c, bucket, key, v.as_deref())? {
-            Some(versions::Version::Object(row)) => Some(row),
-            _ => None,
-        },
-    };
-    if let Some(row) = &target {
-        condition.check(row)?;
+    if condition.is_set() {
+        let target = match version {
+            None => objects::get(c, bucket, key)?,
+            Some(v) => match versions::find(c, bucket, key, v.as_deref())? {
+                Some(versions::Version::Object(row)) => Some(row),
+                _ => None,
+            },
+        };
+        if let Some(row) = &target {
+            condition.check(row)?;
+        }
     }
     match version {
         None => objects::delete(c, blobs, bucket, key, after),

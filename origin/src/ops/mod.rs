@@ -205,6 +205,15 @@ pub fn iso8601(ms: i64) -> String {
     t.format(&fmt).unwrap_or_default()
 }
 
+/// An ISO 8601 (RFC 3339) time, as S3 documents carry them, in ms since
+/// the epoch; `None` if it is not one.
+pub fn parse_iso8601(text: &str) -> Option<i64> {
+    let t =
+        time::OffsetDateTime::parse(text.trim(), &time::format_description::well_known::Rfc3339)
+            .ok()?;
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok()
+}
+
 pub fn http_date(ms: i64) -> String {
     httpdate::fmt_http_date(system_time(ms))
 }

@@ -453,10 +453,12 @@ pub async fn complete(ctx: &Ctx, bucket: &str, key: &str, body: Body) -> S3Resul
             if uploads::get(c, &id)?.is_none() || !same {
                 return Err(no_such_upload(&id));
             }
-            conditions.check(objects::get(c, &b, &row.key)?.as_ref(), &row.key)?;
+            let current = objects::get(c, &b, &row.key)?;
+            conditions.check(current.as_ref(), &row.key)?;
             let bucket_row = crate::store::meta::buckets::get(c, &b)?
                 .ok_or_else(|| S3Error::new(Code::NoSuchBucket).with("BucketName", b.as_str()))?;
-            let version = objects::upsert(c, &blobs, &bucket_row, &mut row, &part_refs, after)?;
+            let version =
+                objects::upsert(c, &blobs, &bucket_row, current, &mut row, &part_refs, after)?;
             uploads::finish(c, &blobs, &id, &kept, after)?;
             let done = uploads::Completed {
                 bucket: b.clone(),

@@ -11,7 +11,7 @@ use axum::response::Response;
 use http::{HeaderMap, HeaderValue, StatusCode};
 use serde::Deserialize;
 
-use super::{empty, iso8601, now_ms, xml_response, Ctx};
+use super::{empty, iso8601, now_ms, parse_iso8601, xml_response, Ctx};
 use crate::error::{Code, S3Error, S3Result};
 use crate::store::meta::buckets::{self, BucketRow};
 use crate::store::meta::locks::{self, DefaultRetention, Mode, ObjectLock};
@@ -24,13 +24,6 @@ fn no_lock(bucket: &str) -> S3Error {
         "Bucket is missing Object Lock Configuration",
     )
     .with("BucketName", bucket)
-}
-
-fn parse_date(text: &str) -> Option<i64> {
-    let t =
-        time::OffsetDateTime::parse(text.trim(), &time::format_description::well_known::Rfc3339)
-            .ok()?;
-    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok()
 }
 
 /// The lock a write asks for with `x-amz-object-lock-mode`,
@@ -55,7 +48,7 @@ pub fn from_headers(headers: &HeaderMap, bucket: &BucketRow) -> S3Result<ObjectL
         (None, None) => {}
         (Some(m), Some(u)) => {
             lock.mode = Some(Mode::parse(m).ok_or_else(|| invalid("Unknown wormMode directive."))?);
-            let until = parse_date(u).ok_or_else(|| {
+            let until = parse_iso8601(u).ok_or_else(|| {
                 invalid("The retain until date must be provided in ISO 8601 format")
             })?;
             if until <= now_ms() {
@@ -236,7 +229,7 @@ pub async fn put_retention(ctx: &Ctx, bucket: &str, key: &str, raw: Body) -> S3R
     let until = doc
         .retain_until_date
         .as_deref()
-        .and_then(parse_date)
+        .and_then(parse_iso8601)
         .ok_or_else(|| S3Error::new(Code::MalformedXML))?;
     let bypass = super::delete::bypass_governance(ctx);
     update(ctx, bucket, key, move |lock| {

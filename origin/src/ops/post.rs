@@ -254,7 +254,20 @@ pub async fn post_object(
     let principal = verify_signature(state, &form, &policy_b64).await?;
     let b = bucket.to_owned();
     let row = state.meta.read(move |c| buckets::get(c, &b)).await?;
-    authorize(&principal, bucket, row)?;
+    let bucket_row = authorize(&principal, bucket, row)?;
+    // The form's ACL and tags are checked before the file streams, so a
+    // refused form stores nothing and reads no more than it must.
+    let acl = match form.get("acl") {
+        Some(acl) => {
+            super::settings::check_acl_allowed(&bucket_row, Some(acl))?;
+            super::settings::acl_column(super::settings::canned_acl(acl)?)
+        }
+        None => None,
+    };
+    let tags = match form.get("tagging") {
+        Some(doc) => super::tagging::parse_document(doc.as_bytes())?,
+        None => None,
+    };
     let policy: Value = B64
         .decode(policy_b64.trim())
         .ok()
@@ -323,19 +336,8 @@ pub async fn post_object(
         }
     }
     let mut row = single_blob_row(key.as_str(), &digests, headers);
-    if let Some(acl) = form.get("acl") {
-        let b = bucket.to_owned();
-        let bucket_row = state
-            .meta
-            .read(move |c| crate::store::meta::buckets::get(c, &b))
-            .await?
-            .ok_or_else(|| S3Error::new(Code::NoSuchBucket).with("BucketName", bucket))?;
-        super::settings::check_acl_allowed(&bucket_row, Some(acl))?;
-        row.acl = super::settings::acl_column(super::settings::canned_acl(acl)?);
-    }
-    if let Some(doc) = form.get("tagging") {
-        row.tags = super::tagging::parse_document(doc.as_bytes())?;
-    }
+    row.acl = acl;
+    row.tags = tags;
     let etag = format!("\"{}\"", row.etag);
     let version = commit(
         state,

@@ -263,9 +263,10 @@ pub async fn commit(
             let Some(bucket_row) = buckets::get(c, &bucket)? else {
                 return Err(S3Error::new(Code::NoSuchBucket).with("BucketName", bucket.as_str()));
             };
-            conditions.check(objects::get(c, &bucket, &row.key)?.as_ref(), &row.key)?;
+            let current = objects::get(c, &bucket, &row.key)?;
+            conditions.check(current.as_ref(), &row.key)?;
             objects::acquire_blob(c, &blobs, temp, row.size)?;
-            objects::upsert(c, &blobs, &bucket_row, &mut row, &[], after)
+            objects::upsert(c, &blobs, &bucket_row, current, &mut row, &[], after)
         })
         .await
 }

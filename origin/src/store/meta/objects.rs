@@ -223,12 +223,14 @@ pub fn release_blob(
 /// becomes noncurrent. Sets `row.version_id` and returns the version id to
 /// report (`None` unless versioning is enabled).
 ///
-/// `bucket_row` is the bucket as read inside this same write (the caller
-/// has just checked that it still exists), so one lookup serves both.
+/// `bucket_row` and `current` (the key's current version) are what the
+/// caller read inside this same write, to check that the bucket still
+/// exists and the write's conditions hold, so each is looked up once.
 pub fn upsert(
     conn: &Connection,
     store: &BlobStore,
     bucket_row: &super::buckets::BucketRow,
+    current: Option<ObjectRow>,
     row: &mut ObjectRow,
     parts: &[PartRef],
     after: &mut Vec<AfterCommit>,
@@ -246,7 +248,7 @@ pub fn upsert(
         Versioning::Enabled => Some(super::versions::new_id()),
         Versioning::Unversioned | Versioning::Suspended => None,
     };
-    let old = get(conn, bucket, &row.key)?;
+    let old = current;
     if state != Versioning::Unversioned {
         // A new null version replaces the old null one wherever it is.
         if row.version_id.is_none() {
