@@ -48,6 +48,9 @@ pub struct Config {
     /// Uploads slower than this on average (bytes a second, after 30 s)
     /// are refused with RequestTimeout; 0 turns the minimum off.
     pub min_body_rate: u64,
+    /// The SSE key ring (master keys for SSE-S3, named keys for SSE-KMS);
+    /// `None` is `sse-keys` in the data dir.
+    pub sse_key_file: Option<PathBuf>,
 }
 
 impl Config {
@@ -70,7 +73,15 @@ impl Config {
             idle_timeout: Duration::from_secs(60),
             max_uploads: 1024,
             min_body_rate: 1024,
+            sse_key_file: None,
         }
+    }
+
+    /// Where the SSE key ring lives.
+    pub fn sse_key_path(&self) -> PathBuf {
+        self.sse_key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("sse-keys"))
     }
 }
 
@@ -125,6 +136,9 @@ pub struct Settings {
     /// Uploads slower than this on average after 30 s are refused (RequestTimeout); 0 = no minimum [default: 1KiB]
     #[arg(long, env = "CAIRN_MIN_BODY_RATE")]
     pub min_body_rate: Option<Size>,
+    /// The SSE-S3/SSE-KMS key ring file; keep it off the data disk for encryption at rest to protect a stolen disk [default: DATA_DIR/sse-keys]
+    #[arg(long, env = "CAIRN_SSE_KEY_FILE")]
+    pub sse_key_file: Option<PathBuf>,
     /// Log lines as text or json [default: text]
     #[arg(long, env = "CAIRN_LOG_FORMAT")]
     pub log_format: Option<LogFormat>,
@@ -152,6 +166,7 @@ impl Settings {
             max_uploads: self.max_uploads.or(f.max_uploads),
             min_body_rate: self.min_body_rate.or(f.min_body_rate),
             log_format: self.log_format.or(f.log_format),
+            sse_key_file: self.sse_key_file.or(f.sse_key_file),
         })
     }
 
@@ -193,6 +208,7 @@ impl Settings {
         if let Some(Size(n)) = self.min_body_rate {
             c.min_body_rate = n;
         }
+        c.sse_key_file = self.sse_key_file.clone();
         c
     }
 }

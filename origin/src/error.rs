@@ -83,6 +83,7 @@ codes! {
     ObjectLockConfigurationNotFoundError => NOT_FOUND, "Object Lock configuration does not exist for this bucket.";
     NoSuchPublicAccessBlockConfiguration => NOT_FOUND, "The public access block configuration was not found";
     OwnershipControlsNotFoundError => NOT_FOUND, "The bucket ownership controls were not found";
+    ServerSideEncryptionConfigurationNotFoundError => NOT_FOUND, "The server side encryption configuration was not found";
     NoSuchTagSet => NOT_FOUND, "The TagSet does not exist";
     NoSuchUpload => NOT_FOUND, "The specified upload does not exist.";
     NotImplemented => NOT_IMPLEMENTED, "A header or operation you provided implies functionality that is not implemented.";

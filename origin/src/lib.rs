@@ -14,6 +14,7 @@ pub mod lifecycle;
 pub mod metrics;
 pub mod ops;
 pub mod policy;
+pub mod sse;
 pub mod state;
 pub mod store;
 pub mod xml;
@@ -42,7 +43,9 @@ pub async fn open(config: Config) -> anyhow::Result<AppState> {
     let blobs = BlobStore::open(dir)
         .with_context(|| format!("data dir {} is not writable", dir.display()))?;
     let meta = open_meta(dir)?;
+    let sse_keys = open_key_ring(&config)?;
     let state = AppState {
+        sse_keys,
         uploads: Arc::new(tokio::sync::Semaphore::new(config.max_uploads)),
         config: Arc::new(config),
         meta,
@@ -75,7 +78,9 @@ pub fn attach(config: Config) -> anyhow::Result<AppState> {
     }
     let blobs = BlobStore::attach(dir);
     let meta = open_meta(dir)?;
+    let sse_keys = open_key_ring(&config)?;
     Ok(AppState {
+        sse_keys,
         uploads: Arc::new(tokio::sync::Semaphore::new(config.max_uploads)),
         config: Arc::new(config),
         meta,
@@ -87,6 +92,13 @@ pub fn attach(config: Config) -> anyhow::Result<AppState> {
 }
 
 const META_FILE: &str = "meta.sqlite";
+
+fn open_key_ring(config: &Config) -> anyhow::Result<Arc<sse::KeyRing>> {
+    let path = config.sse_key_path();
+    let ring = sse::KeyRing::open(&path)
+        .with_context(|| format!("SSE key ring {} is unreadable", path.display()))?;
+    Ok(Arc::new(ring))
+}
 
 fn open_meta(dir: &std::path::Path) -> anyhow::Result<Meta> {
     let path = dir.join(META_FILE);

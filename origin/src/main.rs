@@ -46,6 +46,13 @@ enum Command {
     /// Verify every blob against its BLAKE3 name and every row against its
     /// blobs; exits 1 if anything is damaged.
     Check(DataDir),
+    /// Manage the key ring of server-side encryption (SSE-S3, SSE-KMS).
+    Sse {
+        #[command(subcommand)]
+        command: SseCommand,
+        #[command(flatten)]
+        dir: DataDir,
+    },
     /// Print a signed edge URL for a private object.
     SignUrl {
         bucket: String,
@@ -69,6 +76,21 @@ struct DataDir {
     /// The origin's data dir [default: ./data, or data_dir from --config]
     #[arg(long, env = "CAIRN_DATA_DIR", global = true)]
     data_dir: Option<PathBuf>,
+    /// The SSE key ring [default: DATA_DIR/sse-keys, or sse_key_file from --config]
+    #[arg(long, env = "CAIRN_SSE_KEY_FILE", global = true)]
+    sse_key_file: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum SseCommand {
+    /// Add a named key that SSE-KMS requests may name
+    /// (x-amz-server-side-encryption-aws-kms-key-id).
+    AddKey { id: String },
+    /// Make a new SSE-S3 master key and re-wrap every SSE-S3 object's data
+    /// key under it (no object bytes are rewritten).
+    Rotate,
+    /// List the key ids in the ring (never the keys).
+    List,
 }
 
 #[derive(Subcommand)]
@@ -100,6 +122,7 @@ async fn real_main() -> anyhow::Result<()> {
     let admin = |dir: DataDir| -> anyhow::Result<AppState> {
         let settings = Settings {
             data_dir: dir.data_dir,
+            sse_key_file: dir.sse_key_file,
             ..Settings::default()
         }
         .or_file(config_file)
@@ -115,6 +138,7 @@ async fn real_main() -> anyhow::Result<()> {
         Command::Edges(dir) => list_edges(&admin(dir)?).await,
         Command::Gc(dir) => gc(&admin(dir)?).await,
         Command::Check(dir) => check(&admin(dir)?).await,
+        Command::Sse { command, dir } => sse_command(&admin(dir)?, command).await,
         Command::SignUrl {
             bucket,
             key,
@@ -242,6 +266,31 @@ async fn key_command(state: &AppState, command: KeyCommand) -> anyhow::Result<()
                 anyhow::bail!("no access key {access_key}");
             }
             println!("deleted {access_key}");
+        }
+    }
+    Ok(())
+}
+
+async fn sse_command(state: &AppState, command: SseCommand) -> anyhow::Result<()> {
+    let ring = &state.sse_keys;
+    match command {
+        SseCommand::AddKey { id } => {
+            if cairn_origin::sse::keys::is_master(&id) {
+                anyhow::bail!("{id}: master-N ids are made by `sse rotate`");
+            }
+            ring.add(&id)?;
+            println!("added key {id} to {}", ring.path().display());
+        }
+        SseCommand::Rotate => {
+            let (id, rows) = cairn_origin::ops::encryption::rotate_master(state)
+                .await
+                .map_err(meta_err)?;
+            println!("new master key {id}; re-wrapped {rows} data keys");
+        }
+        SseCommand::List => {
+            for id in ring.ids()? {
+                println!("{id}");
+            }
         }
     }
     Ok(())

@@ -19,6 +19,8 @@ PID=$!
 trap 'kill $PID 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$WORK"' EXIT
 for _ in $(seq 100); do curl -fs "http://127.0.0.1:$PORT/health" >/dev/null && break; sleep 0.1; done
 "$BIN" key create s3tests-alt --data-dir "$WORK/data" >"$WORK/alt.env"
+# The SSE-KMS key ids the suite names (its kms_keyid defaults).
+for k in testkey-1 testkey-2; do "$BIN" sse add-key $k --data-dir "$WORK/data" >/dev/null; done
 ALT_AK=$(sed -n 's/^AWS_ACCESS_KEY_ID=//p' "$WORK/alt.env")
 ALT_SK=$(sed -n 's/^AWS_SECRET_ACCESS_KEY=//p' "$WORK/alt.env")
 # The canonical ids Cairn reports in Owner: sha256("cairn-owner:" + access key).

@@ -70,6 +70,9 @@ pub enum Endpoint {
     GetBucketTagging,
     PutBucketTagging,
     GetBucketOwnershipControls,
+    GetBucketEncryption,
+    PutBucketEncryption,
+    DeleteBucketEncryption,
     PutBucketOwnershipControls,
     DeleteBucketOwnershipControls,
     GetPublicAccessBlock,
@@ -134,6 +137,9 @@ impl Endpoint {
             Endpoint::DeleteObjectTagging => "DeleteObjectTagging",
             Endpoint::GetBucketTagging => "GetBucketTagging",
             Endpoint::GetBucketOwnershipControls => "GetBucketOwnershipControls",
+            Endpoint::GetBucketEncryption => "GetBucketEncryption",
+            Endpoint::PutBucketEncryption => "PutBucketEncryption",
+            Endpoint::DeleteBucketEncryption => "DeleteBucketEncryption",
             Endpoint::PutBucketOwnershipControls => "PutBucketOwnershipControls",
             Endpoint::DeleteBucketOwnershipControls => "DeleteBucketOwnershipControls",
             Endpoint::GetPublicAccessBlock => "GetPublicAccessBlock",
@@ -190,7 +196,6 @@ impl Endpoint {
                     "website",
                     "logging",
                     "notification",
-                    "encryption",
                     "replication",
                     "accelerate",
                     "requestPayment",
@@ -206,6 +211,9 @@ impl Endpoint {
                 }
                 match *method {
                     Method::OPTIONS => Ok(Operation::Preflight),
+                    Method::GET if has("encryption") => signed(Endpoint::GetBucketEncryption),
+                    Method::PUT if has("encryption") => signed(Endpoint::PutBucketEncryption),
+                    Method::DELETE if has("encryption") => signed(Endpoint::DeleteBucketEncryption),
                     Method::GET if has("ownershipControls") => {
                         signed(Endpoint::GetBucketOwnershipControls)
                     }

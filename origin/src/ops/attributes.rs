@@ -60,6 +60,13 @@ pub async fn get(ctx: &Ctx, bucket: &str, key: &str) -> S3Result<Response> {
             Ok((row, parts))
         })
         .await?;
+    // An SSE-C object answers only to its key, as GET does.
+    crate::sse::read_key(
+        row.sse.as_ref(),
+        &ctx.parts.headers,
+        crate::sse::Role::Object,
+        &ctx.state.sse_keys,
+    )?;
 
     let mut w = XmlWriter::new();
     w.root("GetObjectAttributesResponse");

@@ -1,12 +1,17 @@
 //! CopyObject. With content addressing a copy writes no bytes: the new row
-//! takes one more reference on the source's blob.
+//! takes one more reference on the source's blob. Encryption is the
+//! exception: a copy from or to an encrypted object reads the source's
+//! plaintext and writes it again, sealed under the destination's key.
 
 use axum::response::Response;
 use http::HeaderMap;
 
 use super::put::{stored_headers, WriteConditions};
 use super::{authorize, iso8601, now_ms, system_time, xml_response, Ctx};
+use crate::checksum::ChecksumAlgo;
 use crate::error::{Code, S3Error, S3Result};
+use crate::sse;
+use crate::store::blob::BlobWriter;
 use crate::store::meta::{buckets, objects, versions};
 use crate::xml::XmlWriter;
 use cairn_shared::conditional::{Outcome, Preconditions};
@@ -125,10 +130,22 @@ pub async fn copy_object(ctx: &Ctx, bucket: &str, key: &str) -> S3Result<Respons
         .read(move |c| Ok((buckets::get(c, &src.bucket)?, src.read(c)?)))
         .await?;
     authorize(&ctx.verified.principal, &source.bucket, src_bucket_row)?;
-    let (src_row, _) =
+    let (src_row, src_parts) =
         found.ok_or_else(|| S3Error::new(Code::NoSuchKey).with("Key", source.key.as_str()))?;
     check_source_conditions(ctx, &src_row)?;
-    if source.bucket == bucket && source.key == key.as_str() && source.version.is_none() && !replace
+    let headers = &ctx.parts.headers;
+    let open = sse::read_key(
+        src_row.sse.as_ref(),
+        headers,
+        sse::Role::CopySource,
+        &ctx.state.sse_keys,
+    )?;
+    let sealing = sse::requested(headers, bucket_row.encryption.as_ref())?;
+    if source.bucket == bucket
+        && source.key == key.as_str()
+        && source.version.is_none()
+        && !replace
+        && sealing.is_none()
     {
         return Err(S3Error::msg(Code::InvalidRequest, "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes."));
     }
@@ -153,9 +170,72 @@ pub async fn copy_object(ctx: &Ctx, bucket: &str, key: &str) -> S3Result<Respons
         }
     }
     let conditions = WriteConditions::from_headers(&ctx.parts.headers)?;
+    let (committed, version) = if open.is_some() || sealing.is_some() {
+        let sealing = sealing.map(|r| r.seal(&ctx.state.sse_keys)).transpose()?;
+        let blobs = ctx.state.blobs.clone();
+        let segments = super::multipart::segments(&src_row, &src_parts, 0, src_row.size);
+        let mut writer = BlobWriter::start(
+            &blobs,
+            false,
+            Some(ChecksumAlgo::Crc64Nvme),
+            sealing.as_ref().map(|(_, k)| k),
+        )?;
+        let mut reader = super::get::segment_stream(blobs, segments, open);
+        while let Some(chunk) = futures_util::StreamExt::next(&mut reader).await {
+            writer.write(chunk?).await?;
+        }
+        let (temp, d) = writer.finish().await?;
+        let fresh = super::put::single_blob_row(&row.key, &d, Vec::new());
+        row.blob = fresh.blob;
+        row.size = fresh.size;
+        row.etag = fresh.etag;
+        row.checksum = fresh.checksum;
+        row.parts = 0;
+        row.sse = None;
+        if let Some((info, dek)) = sealing {
+            row.etag = sse::etag(Some(&info), Some(&dek), &d.md5);
+            row.sse = Some(info);
+        }
+        let version = super::put::commit(&ctx.state, bucket, row.clone(), temp, conditions).await?;
+        (row, version)
+    } else {
+        share(ctx, bucket, &source, row, conditions).await?
+    };
+    let mut w = XmlWriter::new();
+    w.root("CopyObjectResult");
+    w.elem("LastModified", &iso8601(committed.modified_ms));
+    w.elem("ETag", &format!("\"{}\"", committed.etag));
+    w.close("CopyObjectResult");
+    let mut resp = xml_response(w.finish());
+    match &committed.sse {
+        None => {
+            if let Ok(v) = http::HeaderValue::from_str(&committed.blob.to_hex()) {
+                resp.headers_mut().insert("x-cairn-blake3", v);
+            }
+        }
+        Some(e) => e.write_headers(resp.headers_mut()),
+    }
+    super::put::version_header(resp.headers_mut(), version.as_deref());
+    if let Some(v) = src_row
+        .version_id
+        .as_deref()
+        .and_then(|v| http::HeaderValue::from_str(v).ok())
+    {
+        resp.headers_mut().insert("x-amz-copy-source-version-id", v);
+    }
+    Ok(resp)
+}
+
+/// Commits a copy that shares the source's blobs (plain to plain).
+async fn share(
+    ctx: &Ctx,
+    bucket: &str,
+    source: &Source,
+    mut row: objects::ObjectRow,
+    conditions: WriteConditions,
+) -> S3Result<(objects::ObjectRow, Option<String>)> {
     let (b, blobs, src) = (bucket.to_owned(), ctx.state.blobs.clone(), source.clone());
-    let (committed, version) = ctx
-        .state
+    ctx.state
         .meta
         .write(move |c, after| {
             // The source may have changed since we read it: copy what is
@@ -180,23 +260,5 @@ pub async fn copy_object(ctx: &Ctx, bucket: &str, key: &str) -> S3Result<Respons
             let version = objects::upsert(c, &blobs, &bucket_row, dest, &mut row, &parts, after)?;
             Ok((row, version))
         })
-        .await?;
-    let mut w = XmlWriter::new();
-    w.root("CopyObjectResult");
-    w.elem("LastModified", &iso8601(committed.modified_ms));
-    w.elem("ETag", &format!("\"{}\"", committed.etag));
-    w.close("CopyObjectResult");
-    let mut resp = xml_response(w.finish());
-    if let Ok(v) = http::HeaderValue::from_str(&committed.blob.to_hex()) {
-        resp.headers_mut().insert("x-cairn-blake3", v);
-    }
-    super::put::version_header(resp.headers_mut(), version.as_deref());
-    if let Some(v) = src_row
-        .version_id
-        .as_deref()
-        .and_then(|v| http::HeaderValue::from_str(v).ok())
-    {
-        resp.headers_mut().insert("x-amz-copy-source-version-id", v);
-    }
-    Ok(resp)
+        .await
 }

@@ -17,6 +17,7 @@ use http::{HeaderValue, StatusCode};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio_util::io::ReaderStream;
 
+use super::multipart::Segment;
 use super::put::write_object_headers;
 use super::{authorize_read, http_date, system_time, Ctx};
 use crate::error::{Code, S3Error, S3Result};
@@ -44,6 +45,7 @@ const OVERRIDES: &[(&str, &str)] = &[
 ];
 
 pub async fn get_object(ctx: &Ctx, bucket: &str, key: &str, head: bool) -> S3Result<Response> {
+    crate::sse::refuse_on_read(&ctx.parts.headers)?;
     let range = ctx.header("range").and_then(range::parse);
     let blobs = &ctx.state.blobs;
     // Both rows and, for a small body, its bytes, read right here: GET is
@@ -67,8 +69,10 @@ pub async fn get_object(ctx: &Ctx, bucket: &str, key: &str, head: bool) -> S3Res
             _ => Vec::new(),
         };
         let small = match &found {
-            Some(Version::Object(r)) if !head => small_span(r.size, r.parts, range)
-                .map(|(start, len, whole)| blobs.read_small(&r.blob, start, len, whole)),
+            Some(Version::Object(r)) if !head && r.sse.is_none() => {
+                small_span(r.size, r.parts, range)
+                    .map(|(start, len, whole)| blobs.read_small(&r.blob, start, len, whole))
+            }
             _ => None,
         };
         Ok((buckets::get(c, bucket)?, found.map(|f| (f, parts)), small))
@@ -119,6 +123,20 @@ pub async fn get_object(ctx: &Ctx, bucket: &str, key: &str, head: bool) -> S3Res
         }
     };
 
+    // The part number is checked first, as S3 does; then an encrypted
+    // object's key, before anything about the object is revealed.
+    let part = part_number(ctx)?;
+    if let Some(n) = part {
+        if n as usize > parts.len().max(1) {
+            return Err(S3Error::new(Code::InvalidPart));
+        }
+    }
+    let data_key = crate::sse::read_key(
+        row.sse.as_ref(),
+        &ctx.parts.headers,
+        crate::sse::Role::Object,
+        &ctx.state.sse_keys,
+    )?;
     let h = |n: &str| ctx.header(n);
     let pre = Preconditions {
         if_match: h("if-match"),
@@ -187,7 +205,7 @@ pub async fn get_object(ctx: &Ctx, bucket: &str, key: &str, head: bool) -> S3Res
 
     // `partNumber`: one part of a multipart object, answered as the range
     // it covers; part 1 of a single-blob object is the whole object.
-    let range = match part_number(ctx)? {
+    let range = match part {
         None => range,
         Some(n) if row.parts == 0 => {
             if n != 1 {
@@ -257,8 +275,9 @@ pub async fn get_object(ctx: &Ctx, bucket: &str, key: &str, head: bool) -> S3Res
         return Ok(resp);
     }
     let segments = super::multipart::segments(&row, &parts, start, len);
-    let stream = segment_stream(ctx.state.blobs.clone(), segments);
-    let verify = span.is_none().then_some(row.blob);
+    // Encrypted records carry their own tags: no hash to check.
+    let verify = (span.is_none() && data_key.is_none()).then_some(row.blob);
+    let stream = segment_stream(ctx.state.blobs.clone(), segments, data_key);
     *resp.body_mut() = Body::from_stream(Verifying::new(stream, verify));
     Ok(resp)
 }
@@ -300,21 +319,31 @@ fn small_span(
     (parts == 0 && len > 0 && len <= SMALL_OBJECT).then_some((start, len as usize, whole))
 }
 
-/// Streams the given (blob, offset, length) pieces one after another,
-/// opening each file only when the previous one is done.
+/// Streams the given pieces one after another, opening each file only
+/// when the previous one is done; with a data key, decrypting them.
 pub fn segment_stream(
     blobs: crate::store::blob::BlobStore,
-    segments: Vec<(BlobHash, u64, u64)>,
+    segments: Vec<Segment>,
+    key: Option<crate::sse::Key>,
 ) -> impl Stream<Item = std::io::Result<Bytes>> + Send + Unpin + 'static {
     use futures_util::StreamExt;
-    let opened = futures_util::stream::iter(segments).then(move |(hash, start, len)| {
-        let path = blobs.path(&hash);
+    type Piece = futures_util::stream::BoxStream<'static, std::io::Result<Bytes>>;
+    let segments = segments.into_iter().filter(|s| s.len > 0);
+    let opened = futures_util::stream::iter(segments).then(move |s| {
+        let path = blobs.path(&s.blob);
+        let key = key.clone();
         async move {
-            let mut file = tokio::fs::File::open(&path).await?;
-            if start > 0 {
-                file.seek(SeekFrom::Start(start)).await?;
+            if let Some(key) = key {
+                let piece: Piece =
+                    crate::sse::read::range_stream(path, key, s.size, s.start, s.len).boxed();
+                return Ok(piece);
             }
-            Ok::<_, std::io::Error>(ReaderStream::with_capacity(file.take(len), READ_CHUNK))
+            let mut file = tokio::fs::File::open(&path).await?;
+            if s.start > 0 {
+                file.seek(SeekFrom::Start(s.start)).await?;
+            }
+            let piece: Piece = ReaderStream::with_capacity(file.take(s.len), READ_CHUNK).boxed();
+            Ok::<_, std::io::Error>(piece)
         }
     });
     Box::pin(futures_util::TryStreamExt::try_flatten(opened))

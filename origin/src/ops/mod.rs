@@ -8,6 +8,7 @@ pub mod bucket;
 pub mod copy;
 pub mod cors;
 pub mod delete;
+pub mod encryption;
 pub mod feed;
 pub mod get;
 pub mod lifecycle;

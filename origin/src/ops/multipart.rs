@@ -21,6 +21,7 @@ use super::put::{receive, stored_headers, WriteConditions};
 use super::{authorize, empty, iso8601, now_ms, write_owner, xml_response, Ctx};
 use crate::checksum::ChecksumAlgo;
 use crate::error::{Code, S3Error, S3Result};
+use crate::sse::{self, Role};
 use crate::store::blob::{BlobHash, BlobStore};
 use crate::store::meta::objects::{self, decode_headers, ObjectRow, PartRef};
 use crate::store::meta::uploads::{self, PartRow, UploadRow};
@@ -91,6 +92,10 @@ pub async fn create(ctx: &Ctx, bucket: &str, key: &str) -> S3Result<Response> {
         tags: super::tagging::from_header(ctx)?,
         acl: super::settings::object_acl(ctx, &bucket_row)?,
         lock,
+        sse: sse::requested(&ctx.parts.headers, bucket_row.encryption.as_ref())?
+            .map(|r| r.seal(&ctx.state.sse_keys))
+            .transpose()?
+            .map(|(e, _)| e),
     };
     let r = row.clone();
     ctx.state
@@ -104,6 +109,9 @@ pub async fn create(ctx: &Ctx, bucket: &str, key: &str) -> S3Result<Response> {
     w.elem("UploadId", &row.upload_id);
     w.close("InitiateMultipartUploadResult");
     let mut resp = xml_response(w.finish());
+    if let Some(e) = &row.sse {
+        e.write_headers(resp.headers_mut());
+    }
     if let Some(a) = algo {
         resp.headers_mut().insert(
             "x-amz-checksum-algorithm",
@@ -158,7 +166,7 @@ async fn commit_part(
             }
             match temp {
                 Some(temp) => {
-                    objects::acquire_blob(c, &blobs, temp, part.size)?;
+                    objects::acquire_blob(c, &blobs, temp)?;
                 }
                 None => objects::add_ref(c, &part.blob)?,
             }
@@ -174,18 +182,27 @@ pub async fn upload_part(ctx: &Ctx, bucket: &str, key: &str, body: Body) -> S3Re
         .checksum_algo
         .as_deref()
         .and_then(ChecksumAlgo::from_name);
-    let (temp, digests) = receive(ctx, body, algo).await?;
+    let seal = sse::read_key(
+        upload.sse.as_ref(),
+        &ctx.parts.headers,
+        Role::Object,
+        &ctx.state.sse_keys,
+    )?;
+    let (temp, digests) = receive(ctx, body, algo, seal.as_ref()).await?;
     let part = PartRow {
         part_number: number,
         blob: digests.blake3,
         size: digests.size,
-        etag: hex::encode(digests.md5),
+        etag: sse::etag(upload.sse.as_ref(), seal.as_ref(), &digests.md5),
         checksum: digests.checksum.as_ref().map(|c| c.base64.clone()),
         modified_ms: now_ms(),
     };
     let mut resp = empty(StatusCode::OK);
     if let Ok(v) = HeaderValue::from_str(&etag::quoted(&part.etag)) {
         resp.headers_mut().insert(http::header::ETAG, v);
+    }
+    if let Some(e) = &upload.sse {
+        e.write_headers(resp.headers_mut());
     }
     if let Some(c) = &digests.checksum {
         if let Ok(v) = HeaderValue::from_str(&c.base64) {
@@ -212,6 +229,10 @@ pub async fn upload_part_copy(ctx: &Ctx, bucket: &str, key: &str) -> S3Result<Re
     let (source, src_parts) =
         found.ok_or_else(|| S3Error::new(Code::NoSuchKey).with("Key", src.key.as_str()))?;
     super::copy::check_source_conditions(ctx, &source)?;
+    let ring = &ctx.state.sse_keys;
+    let headers = &ctx.parts.headers;
+    let open = sse::read_key(source.sse.as_ref(), headers, Role::CopySource, ring)?;
+    let seal = sse::read_key(upload.sse.as_ref(), headers, Role::Object, ring)?;
     let span = match ctx.header("x-amz-copy-source-range") {
         None => None,
         Some(r) => {
@@ -233,7 +254,8 @@ pub async fn upload_part_copy(ctx: &Ctx, bucket: &str, key: &str) -> S3Result<Re
         .checksum_algo
         .as_deref()
         .and_then(ChecksumAlgo::from_name);
-    let (part, temp) = if span.is_none() && source.parts == 0 && algo.is_none() {
+    let shared = span.is_none() && source.parts == 0 && algo.is_none();
+    let (part, temp) = if shared && open.is_none() && seal.is_none() {
         let part = PartRow {
             part_number: number,
             blob: source.blob,
@@ -247,8 +269,8 @@ pub async fn upload_part_copy(ctx: &Ctx, bucket: &str, key: &str) -> S3Result<Re
         let (start, len) = span.map(|s| (s.start, s.len())).unwrap_or((0, source.size));
         let segments = segments(&source, &src_parts, start, len);
         let blobs = ctx.state.blobs.clone();
-        let mut writer = crate::store::blob::BlobWriter::start(&blobs, false, algo)?;
-        let mut reader = super::get::segment_stream(blobs.clone(), segments);
+        let mut writer = crate::store::blob::BlobWriter::start(&blobs, false, algo, seal.as_ref())?;
+        let mut reader = super::get::segment_stream(blobs.clone(), segments, open);
         while let Some(chunk) = futures_util::StreamExt::next(&mut reader).await {
             writer.write(chunk?).await?;
         }
@@ -257,7 +279,7 @@ pub async fn upload_part_copy(ctx: &Ctx, bucket: &str, key: &str) -> S3Result<Re
             part_number: number,
             blob: d.blake3,
             size: d.size,
-            etag: hex::encode(d.md5),
+            etag: sse::etag(upload.sse.as_ref(), seal.as_ref(), &d.md5),
             checksum: d.checksum.map(|c| c.base64),
             modified_ms: now_ms(),
         };
@@ -270,18 +292,32 @@ pub async fn upload_part_copy(ctx: &Ctx, bucket: &str, key: &str) -> S3Result<Re
     w.elem("LastModified", &iso8601(modified));
     w.elem("ETag", &etag::quoted(&etag_value));
     w.close("CopyPartResult");
-    Ok(xml_response(w.finish()))
+    let mut resp = xml_response(w.finish());
+    if let Some(e) = &upload.sse {
+        e.write_headers(resp.headers_mut());
+    }
+    Ok(resp)
+}
+
+/// Part of an object's content: `len` bytes at `start` of a blob that
+/// holds `size` bytes of plaintext.
+#[derive(Debug, Clone, Copy)]
+pub struct Segment {
+    pub blob: BlobHash,
+    pub size: u64,
+    pub start: u64,
+    pub len: u64,
 }
 
 /// The (blob, offset, length) pieces that hold `len` bytes at `start`.
-pub fn segments(
-    row: &ObjectRow,
-    parts: &[PartRef],
-    start: u64,
-    len: u64,
-) -> Vec<(BlobHash, u64, u64)> {
+pub fn segments(row: &ObjectRow, parts: &[PartRef], start: u64, len: u64) -> Vec<Segment> {
     if row.parts == 0 {
-        return vec![(row.blob, start, len)];
+        return vec![Segment {
+            blob: row.blob,
+            size: row.size,
+            start,
+            len,
+        }];
     }
     let mut out = Vec::new();
     let (mut offset, end) = (0u64, start + len);
@@ -290,7 +326,12 @@ pub fn segments(
         if p_end > start && p_start < end {
             let from = start.max(p_start) - p_start;
             let to = end.min(p_end) - p_start;
-            out.push((p.blob, from, to - from));
+            out.push(Segment {
+                blob: p.blob,
+                size: p.size,
+                start: from,
+                len: to - from,
+            });
         }
         offset = p_end;
     }
@@ -311,19 +352,40 @@ struct CompletePart {
     etag: String,
 }
 
+/// A name for an encrypted multipart object's content: the BLAKE3 of its
+/// parts' names (their sealed bytes), so it changes with the content.
+fn opaque_hash(parts: &[PartRef]) -> BlobHash {
+    let mut h = blake3::Hasher::new();
+    for p in parts {
+        h.update(p.blob.as_bytes());
+    }
+    BlobHash::from_slice(h.finalize().as_bytes()).unwrap_or_default()
+}
+
 /// BLAKE3 of the whole object, read part by part on a blocking thread.
 /// The whole content's BLAKE3 and, when `full` names an algorithm, its
 /// checksum over the whole content, in one read of the parts.
+/// With a data key, the parts are decrypted on the way.
 async fn whole_hash(
     blobs: BlobStore,
     parts: Vec<PartRef>,
     full: Option<ChecksumAlgo>,
+    key: Option<sse::Key>,
 ) -> S3Result<(BlobHash, Option<crate::checksum::Checksum>)> {
     tokio::task::spawn_blocking(move || {
         let mut h = blake3::Hasher::new();
         let mut sum = full.map(ChecksumAlgo::hasher);
         let mut buf = vec![0u8; 1 << 20];
         for p in &parts {
+            if let Some(key) = &key {
+                sse::read::for_each_plain(&blobs.path(&p.blob), key, p.size, |b| {
+                    h.update(b);
+                    if let Some(s) = sum.as_mut() {
+                        s.update(b);
+                    }
+                })?;
+                continue;
+            }
             let mut f = std::fs::File::open(blobs.path(&p.blob))?;
             loop {
                 let n = f.read(&mut buf)?;
@@ -414,7 +476,31 @@ pub async fn complete(ctx: &Ctx, bucket: &str, key: &str, body: Body) -> S3Resul
         .full_object_checksum
         .then(|| ChecksumAlgo::from_name(upload.checksum_algo.as_deref()?))
         .flatten();
-    let (whole, full_sum) = whole_hash(ctx.state.blobs.clone(), part_refs.clone(), full).await?;
+    // An encrypted object's content hash is never sent (it would name
+    // nothing the client sees), so its parts are read only for a
+    // full-object checksum, which needs the data key.
+    // An SSE-C upload is completed only by whoever has its key, as S3
+    // checks.
+    let data_key = match (&upload.sse, full) {
+        (None, _) => None,
+        (Some(e), None) if e.kind != sse::Kind::Customer => Some(None),
+        (Some(e), full) => {
+            let key = sse::read_key(
+                Some(e),
+                &ctx.parts.headers,
+                Role::Object,
+                &ctx.state.sse_keys,
+            )?;
+            Some(key.filter(|_| full.is_some()))
+        }
+    };
+    let (whole, full_sum) = match data_key {
+        Some(None) => (opaque_hash(&part_refs), None),
+        Some(Some(k)) => {
+            whole_hash(ctx.state.blobs.clone(), part_refs.clone(), full, Some(k)).await?
+        }
+        None => whole_hash(ctx.state.blobs.clone(), part_refs.clone(), full, None).await?,
+    };
     let checksum = match full_sum {
         Some(sum) => Some((sum.algo.name().to_owned(), sum.base64)),
         None => checksum,
@@ -432,6 +518,7 @@ pub async fn complete(ctx: &Ctx, bucket: &str, key: &str, body: Body) -> S3Resul
         tags: upload.tags.clone(),
         acl: upload.acl.clone(),
         lock: upload.lock,
+        sse: upload.sse.clone(),
     };
     let kept: Vec<u32> = chosen.iter().map(|p| p.part_number).collect();
     let (b, id, blobs) = (
@@ -479,8 +566,13 @@ pub async fn complete(ctx: &Ctx, bucket: &str, key: &str, body: Body) -> S3Resul
     }
     w.close("CompleteMultipartUploadResult");
     let mut resp = xml_response(w.finish());
-    if let Ok(v) = HeaderValue::from_str(&whole.to_hex()) {
-        resp.headers_mut().insert("x-cairn-blake3", v);
+    match &upload.sse {
+        None => {
+            if let Ok(v) = HeaderValue::from_str(&whole.to_hex()) {
+                resp.headers_mut().insert("x-cairn-blake3", v);
+            }
+        }
+        Some(e) => e.write_headers(resp.headers_mut()),
     }
     super::put::version_header(resp.headers_mut(), version.as_deref());
     Ok(resp)

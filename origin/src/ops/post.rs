@@ -291,8 +291,29 @@ pub async fn post_object(
 
     let (min, max) = range.unwrap_or((0, state.config.max_object_size));
     let max = max.min(state.config.max_object_size);
+    // Encryption fields (`x-amz-server-side-encryption*`) read as the
+    // headers of a PUT would be.
+    let mut sse_fields = HeaderMap::new();
+    for (name, value) in &form.fields {
+        if name.starts_with("x-amz-server-side-encryption") {
+            if let (Ok(n), Ok(v)) = (
+                http::HeaderName::from_bytes(name.as_bytes()),
+                HeaderValue::from_str(value),
+            ) {
+                sse_fields.insert(n, v);
+            }
+        }
+    }
+    let sealing = crate::sse::requested(&sse_fields, bucket_row.encryption.as_ref())?
+        .map(|r| r.seal(&state.sse_keys))
+        .transpose()?;
     let _slot = super::upload_slot(state)?;
-    let mut writer = BlobWriter::start(&state.blobs, false, Some(ChecksumAlgo::Crc64Nvme))?;
+    let mut writer = BlobWriter::start(
+        &state.blobs,
+        false,
+        Some(ChecksumAlgo::Crc64Nvme),
+        sealing.as_ref().map(|(_, k)| k),
+    )?;
     let mut size = 0u64;
     while let Some(chunk) = file
         .chunk()
@@ -338,6 +359,11 @@ pub async fn post_object(
     let mut row = single_blob_row(key.as_str(), &digests, headers);
     row.acl = acl;
     row.tags = tags;
+    if let Some((info, dek)) = sealing {
+        row.etag = crate::sse::etag(Some(&info), Some(&dek), &digests.md5);
+        row.sse = Some(info);
+    }
+    let sse = row.sse.clone();
     let etag = format!("\"{}\"", row.etag);
     let version = commit(
         state,
@@ -349,6 +375,9 @@ pub async fn post_object(
     .await?;
     let mut resp = respond(&form, bucket, key.as_str(), &etag)?;
     super::put::version_header(resp.headers_mut(), version.as_deref());
+    if let Some(e) = sse {
+        e.write_headers(resp.headers_mut());
+    }
     Ok(resp)
 }
 

@@ -161,11 +161,13 @@ fn check_digests(
 
 /// Streams `body` into a temp blob, checking every digest the client sent.
 /// Used by PutObject and UploadPart: the blob is not yet visible. `algo`
-/// is the checksum to compute when the request names none.
+/// is the checksum to compute when the request names none; `seal` the
+/// data key to encrypt with.
 pub async fn receive(
     ctx: &Ctx,
     body: Body,
     algo: Option<ChecksumAlgo>,
+    seal: Option<&crate::sse::Key>,
 ) -> S3Result<(crate::store::blob::TempBlob, Digests)> {
     let headers = &ctx.parts.headers;
     let md5 = content_md5(headers)?;
@@ -179,6 +181,7 @@ pub async fn receive(
         &ctx.state.blobs,
         matches!(payload, Payload::Sha256(_)),
         algo,
+        seal,
     )?;
     while let Some(chunk) = reader.next().await? {
         writer.write(chunk).await?;
@@ -196,12 +199,25 @@ pub async fn put_object(ctx: &Ctx, bucket: &str, key: &str, body: Body) -> S3Res
     let conditions = WriteConditions::from_headers(&ctx.parts.headers)?;
     let tags = super::tagging::from_header(ctx)?;
     let acl = super::settings::object_acl(ctx, &bucket_row)?;
+    let sealing = crate::sse::requested(&ctx.parts.headers, bucket_row.encryption.as_ref())?
+        .map(|r| r.seal(&ctx.state.sse_keys))
+        .transpose()?;
     // S3 computes CRC64NVME for objects uploaded without a checksum.
-    let (temp, digests) = receive(ctx, body, Some(ChecksumAlgo::Crc64Nvme)).await?;
+    let (temp, digests) = receive(
+        ctx,
+        body,
+        Some(ChecksumAlgo::Crc64Nvme),
+        sealing.as_ref().map(|(_, k)| k),
+    )
+    .await?;
     let mut row = single_blob_row(key.as_str(), &digests, headers);
     row.tags = tags;
     row.acl = acl;
     row.lock = lock;
+    if let Some((info, dek)) = sealing {
+        row.etag = crate::sse::etag(Some(&info), Some(&dek), &digests.md5);
+        row.sse = Some(info);
+    }
     let committed = row.clone();
     let version = commit(&ctx.state, bucket, row, temp, conditions).await?;
     let mut resp = empty(StatusCode::OK);
@@ -234,6 +250,7 @@ pub fn single_blob_row(key: &str, digests: &Digests, headers: Vec<(String, Vec<u
         tags: None,
         acl: None,
         lock: Default::default(),
+        sse: None,
     }
 }
 
@@ -265,19 +282,26 @@ pub async fn commit(
             };
             let current = objects::get(c, &bucket, &row.key)?;
             conditions.check(current.as_ref(), &row.key)?;
-            objects::acquire_blob(c, &blobs, temp, row.size)?;
+            objects::acquire_blob(c, &blobs, temp)?;
             objects::upsert(c, &blobs, &bucket_row, current, &mut row, &[], after)
         })
         .await
 }
 
-/// ETag, the BLAKE3 name, and (when the client asked) the checksum.
+/// ETag, the BLAKE3 name (of plain bytes only: an encrypted object's
+/// blob names ciphertext), encryption, and (when the client asked) the
+/// checksum.
 pub fn write_object_headers(h: &mut HeaderMap, row: &ObjectRow, with_checksum: bool) {
     if let Ok(v) = HeaderValue::from_str(&etag::quoted(&row.etag)) {
         h.insert(http::header::ETAG, v);
     }
-    if let Ok(v) = HeaderValue::from_str(&row.blob.to_hex()) {
-        h.insert("x-cairn-blake3", v);
+    match &row.sse {
+        None => {
+            if let Ok(v) = HeaderValue::from_str(&row.blob.to_hex()) {
+                h.insert("x-cairn-blake3", v);
+            }
+        }
+        Some(e) => e.write_headers(h),
     }
     if with_checksum {
         if let Some((algo, value)) = &row.checksum {

@@ -1,8 +1,8 @@
 //! Request headers that ask for features Cairn does not have yet.
 //!
 //! Accepting them silently is worse than refusing: a client that asked for
-//! server-side encryption, a public object ACL or a retention lock believes
-//! its data is encrypted, published or protected when it is not. So a
+//! ACL grants, a website redirect or a cold storage class believes its
+//! data is shared, redirected or archived when it is not. So a
 //! header that asks for what Cairn cannot do gets S3's error; one that asks
 //! for what is already true (`x-amz-acl: private`, which rclone sends by
 //! default; `x-amz-storage-class: STANDARD`) is accepted as it is.
@@ -13,15 +13,6 @@ use crate::error::{Code, S3Error, S3Result};
 use crate::http::endpoint::Endpoint;
 
 /// Headers (or prefixes) whose mere presence asks for a missing feature.
-/// SSE-C keys on a read name an object that was never encrypted: refused
-/// too, as S3 does.
-const ENCRYPTION: &[(&str, &str)] = &[
-    ("x-amz-server-side-encryption", "Server-side encryption"),
-    (
-        "x-amz-copy-source-server-side-encryption",
-        "Server-side encryption",
-    ),
-];
 const GRANTS: &[(&str, &str)] = &[("x-amz-grant-", "ACL grants")];
 const OBJECT_FEATURES: &[(&str, &str)] =
     &[("x-amz-website-redirect-location", "Website redirects")];
@@ -47,16 +38,13 @@ pub fn refuse(endpoint: Endpoint, headers: &HeaderMap) -> S3Result<()> {
         endpoint,
         PutObject | CopyObject | CreateMultipartUpload | UploadPart | UploadPartCopy
     );
-    let reads_object = matches!(endpoint, GetObject | HeadObject);
-    if !(writes_object || reads_object || endpoint == CreateBucket) {
+    if !(writes_object || endpoint == CreateBucket) {
         return Ok(());
     }
-    let refused: &[&[(&str, &str)]] = if reads_object {
-        &[ENCRYPTION]
-    } else if endpoint == CreateBucket {
+    let refused: &[&[(&str, &str)]] = if endpoint == CreateBucket {
         &[GRANTS]
     } else {
-        &[ENCRYPTION, GRANTS, OBJECT_FEATURES]
+        &[GRANTS, OBJECT_FEATURES]
     };
     for name in headers.keys() {
         let name = name.as_str();
@@ -134,27 +122,6 @@ mod tests {
                 PutObject,
                 &[("x-amz-storage-class", "COLD")],
                 Err(Code::InvalidStorageClass),
-            ),
-            (PutObject, &[("x-amz-server-side-encryption", "AES256")], ni),
-            (
-                PutObject,
-                &[("x-amz-server-side-encryption", "aws:kms")],
-                ni,
-            ),
-            (
-                CreateMultipartUpload,
-                &[("x-amz-server-side-encryption-customer-algorithm", "AES256")],
-                ni,
-            ),
-            (
-                UploadPart,
-                &[("x-amz-server-side-encryption-customer-key", "k")],
-                ni,
-            ),
-            (
-                GetObject,
-                &[("x-amz-server-side-encryption-customer-key", "k")],
-                ni,
             ),
             (PutObject, &[("x-amz-grant-read", "uri=x")], ni),
             (PutObject, &[("x-amz-tagging", "a=b")], Ok(())),

@@ -48,12 +48,18 @@ pub struct BlobStore {
 pub struct TempBlob {
     path: PathBuf,
     hash: BlobHash,
+    /// Bytes in the file (more than the plaintext when sealed).
+    stored: u64,
     persisted: bool,
 }
 
 impl TempBlob {
     pub fn hash(&self) -> BlobHash {
         self.hash
+    }
+
+    pub fn stored_len(&self) -> u64 {
+        self.stored
     }
 }
 

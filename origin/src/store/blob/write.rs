@@ -8,6 +8,10 @@
 //! run. With one step in flight at a time, a slow disk pushes back on the
 //! client instead of filling memory, and a fast client's next batch is
 //! read while the last one is written.
+//!
+//! With a data key, the bytes are sealed (`crate::sse::cipher`) before
+//! they reach the file: MD5, SHA-256 and the checksum describe the
+//! plaintext the client sent, BLAKE3 the sealed bytes that name the file.
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -19,10 +23,12 @@ use tokio::task::JoinHandle;
 
 use super::{BlobHash, BlobStore, TempBlob};
 use crate::checksum::{Checksum, ChecksumAlgo, ChecksumHasher};
+use crate::sse::cipher::{Key, Sealer};
 
 /// Everything computed over a body while it was written.
 #[derive(Debug, Clone)]
 pub struct Digests {
+    /// Plaintext bytes received.
     pub size: u64,
     pub blake3: BlobHash,
     pub md5: [u8; 16],
@@ -43,12 +49,15 @@ struct State {
     sha: Option<Sha256>,
     sum: Option<ChecksumHasher>,
     size: u64,
+    /// Seals the bytes on their way to the file, when encrypting.
+    sealer: Option<Sealer>,
+    /// Sealed bytes between the sealer and the file.
+    sealed: Vec<u8>,
 }
 
 impl State {
     fn absorb(&mut self, chunks: &[Bytes]) -> io::Result<()> {
         for chunk in chunks {
-            self.b3.update(chunk);
             self.md5.update(chunk);
             if let Some(s) = self.sha.as_mut() {
                 s.update(chunk);
@@ -56,13 +65,36 @@ impl State {
             if let Some(s) = self.sum.as_mut() {
                 s.update(chunk);
             }
-            self.out.write_all(chunk)?;
             self.size += chunk.len() as u64;
+            match self.sealer.as_mut() {
+                None => {
+                    self.b3.update(chunk);
+                    self.out.write_all(chunk)?;
+                }
+                Some(sealer) => {
+                    sealer.update(chunk, &mut self.sealed)?;
+                    self.write_sealed()?;
+                }
+            }
         }
         Ok(())
     }
 
+    fn write_sealed(&mut self) -> io::Result<()> {
+        self.b3.update(&self.sealed);
+        self.out.write_all(&self.sealed)?;
+        self.temp.stored += self.sealed.len() as u64;
+        self.sealed.clear();
+        Ok(())
+    }
+
     fn finish(mut self) -> io::Result<(TempBlob, Digests)> {
+        if let Some(sealer) = self.sealer.take() {
+            sealer.finish(&mut self.sealed)?;
+            self.write_sealed()?;
+        } else {
+            self.temp.stored = self.size;
+        }
         let file = self.out.into_inner().map_err(|e| e.into_error())?;
         file.sync_all()?;
         self.temp.hash = BlobHash(*self.b3.finalize().as_bytes());
@@ -94,6 +126,7 @@ impl BlobWriter {
         store: &BlobStore,
         want_sha256: bool,
         checksum: Option<ChecksumAlgo>,
+        seal: Option<&Key>,
     ) -> io::Result<Self> {
         let path = store.temp_path();
         let file = File::create(&path)?;
@@ -101,6 +134,7 @@ impl BlobWriter {
             temp: TempBlob {
                 path,
                 hash: BlobHash::default(),
+                stored: 0,
                 persisted: false,
             },
             out: BufWriter::with_capacity(BATCH, file),
@@ -109,6 +143,8 @@ impl BlobWriter {
             sha: want_sha256.then(Sha256::new),
             sum: checksum.map(ChecksumAlgo::hasher),
             size: 0,
+            sealer: seal.map(Sealer::new),
+            sealed: Vec::new(),
         };
         Ok(Self {
             idle: Some(Box::new(state)),

@@ -35,6 +35,8 @@ pub struct BucketRow {
     /// ObjectOwnership (`BucketOwnerEnforced`, `BucketOwnerPreferred`,
     /// `ObjectWriter`), if set. `BucketOwnerEnforced` turns ACLs off.
     pub ownership: Option<String>,
+    /// Default encryption of new objects (PutBucketEncryption).
+    pub encryption: Option<crate::sse::BucketDefault>,
 }
 
 /// S3's PublicAccessBlock: four switches that override what ACLs and
@@ -114,7 +116,7 @@ impl Versioning {
 }
 
 const COLUMNS: &str =
-    "name, owner, created_ms, acl, policy, cors, versioning, tags, lock_enabled, lock_config, lifecycle, public_block, ownership";
+    "name, owner, created_ms, acl, policy, cors, versioning, tags, lock_enabled, lock_config, lifecycle, public_block, ownership, encryption";
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<BucketRow> {
     Ok(BucketRow {
@@ -135,6 +137,9 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<BucketRow> {
             .get::<_, Option<String>>(11)?
             .and_then(|s| PublicBlock::decode(&s)),
         ownership: r.get(12)?,
+        encryption: r
+            .get::<_, Option<String>>(13)?
+            .and_then(|s| serde_json::from_str(&s).ok()),
     })
 }
 
@@ -282,6 +287,7 @@ pub enum Setting {
     Lifecycle,
     PublicBlock,
     Ownership,
+    Encryption,
 }
 
 /// Sets (or with `None`, clears) one setting of a bucket.
@@ -294,6 +300,7 @@ pub fn set(conn: &Connection, name: &str, setting: Setting, value: Option<&str>)
         Setting::Lifecycle => "UPDATE buckets SET lifecycle = ?2 WHERE name = ?1",
         Setting::PublicBlock => "UPDATE buckets SET public_block = ?2 WHERE name = ?1",
         Setting::Ownership => "UPDATE buckets SET ownership = ?2 WHERE name = ?1",
+        Setting::Encryption => "UPDATE buckets SET encryption = ?2 WHERE name = ?1",
     };
     if conn.execute(sql, params![name, value])? == 0 {
         return Err(S3Error::new(Code::NoSuchBucket).with("BucketName", name));
@@ -301,7 +308,7 @@ pub fn set(conn: &Connection, name: &str, setting: Setting, value: Option<&str>)
     // Who may read (or from where) changed: edges drop the whole bucket.
     if !matches!(
         setting,
-        Setting::Tags | Setting::Lifecycle | Setting::Ownership
+        Setting::Tags | Setting::Lifecycle | Setting::Ownership | Setting::Encryption
     ) {
         super::changes::record(conn, name, None, None, 0)?;
     }

@@ -17,6 +17,7 @@ pub mod audit;
 pub mod buckets;
 pub mod changes;
 pub mod edges;
+pub mod encryption;
 pub mod keys;
 pub mod locks;
 pub mod objects;

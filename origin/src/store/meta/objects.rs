@@ -39,6 +39,8 @@ pub struct ObjectRow {
     pub acl: Option<String>,
     /// Object Lock: retention and legal hold of this version.
     pub lock: super::locks::ObjectLock,
+    /// How the bytes are encrypted at rest; `None` for plain bytes.
+    pub sse: Option<crate::sse::Encryption>,
 }
 
 impl ObjectRow {
@@ -114,7 +116,7 @@ pub fn decode_headers(raw: &[u8]) -> Vec<(String, Vec<u8>)> {
 /// The columns [`object_row`] reads, in order (`objects` and `versions`
 /// share them).
 pub(super) const ROW_COLUMNS: &str =
-    "key, blob, size, etag, modified_ms, headers, checksum_algo, checksum, parts, version_id, tags, acl, lock_mode, lock_until_ms, legal_hold";
+    "key, blob, size, etag, modified_ms, headers, checksum_algo, checksum, parts, version_id, tags, acl, lock_mode, lock_until_ms, legal_hold, sse";
 
 pub(super) fn object_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ObjectRow> {
     let blob: Vec<u8> = r.get(1)?;
@@ -140,6 +142,9 @@ pub(super) fn object_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ObjectRow> {
             until_ms: r.get(13)?,
             legal_hold: r.get(14)?,
         },
+        sse: r
+            .get::<_, Option<String>>(15)?
+            .and_then(|s| crate::sse::Encryption::from_json(&s)),
     })
 }
 
@@ -156,13 +161,8 @@ pub fn get(conn: &Connection, bucket: &str, key: &str) -> S3Result<Option<Object
 
 /// Takes a reference on `hash`: if the blob is new, moves the temp file into
 /// place first (inside the writer, so it cannot race a deletion).
-pub fn acquire_blob(
-    conn: &Connection,
-    store: &BlobStore,
-    temp: TempBlob,
-    size: u64,
-) -> S3Result<BlobHash> {
-    let hash = temp.hash();
+pub fn acquire_blob(conn: &Connection, store: &BlobStore, temp: TempBlob) -> S3Result<BlobHash> {
+    let (hash, size) = (temp.hash(), temp.stored_len());
     let updated = conn
         .prepare_cached("UPDATE blobs SET refcount = refcount + 1 WHERE hash = ?1")?
         .execute([hash.as_bytes()])?;
@@ -291,8 +291,8 @@ pub(super) fn write_current(
         None => (None, None),
     };
     conn.prepare_cached(
-        "INSERT OR REPLACE INTO objects (bucket, key, blob, size, etag, modified_ms, headers, checksum_algo, checksum, parts, version_id, tags, acl, lock_mode, lock_until_ms, legal_hold)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+        "INSERT OR REPLACE INTO objects (bucket, key, blob, size, etag, modified_ms, headers, checksum_algo, checksum, parts, version_id, tags, acl, lock_mode, lock_until_ms, legal_hold, sse)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
     )?
     .execute(params![
         bucket,
@@ -311,6 +311,7 @@ pub(super) fn write_current(
         row.lock.mode.map(|m| m.as_str()),
         row.lock.until_ms,
         row.lock.legal_hold,
+        row.sse.as_ref().map(|e| e.to_json()),
     ])?;
     if row.parts > 0 {
         insert_parts(conn, bucket, &row.key, row.version_id.as_deref(), parts)?;

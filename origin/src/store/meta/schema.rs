@@ -162,6 +162,14 @@ const MIGRATIONS: &[&str] = &[
     INSERT INTO object_parts_v SELECT bucket, key, '', part_number, blob, size, NULL FROM object_parts;
     DROP TABLE object_parts;
     ALTER TABLE object_parts_v RENAME TO object_parts;",
+    // 8: server-side encryption. A version's `sse` is how its bytes are
+    // encrypted (JSON: kind, key id, wrapped data key; see `crate::sse`);
+    // an upload's is what its parts and object get; a bucket's
+    // `encryption` is its default (PutBucketEncryption).
+    "ALTER TABLE objects ADD COLUMN sse TEXT;
+    ALTER TABLE versions ADD COLUMN sse TEXT;
+    ALTER TABLE uploads ADD COLUMN sse TEXT;
+    ALTER TABLE buckets ADD COLUMN encryption TEXT;",
 ];
 
 /// Opens a connection with the settings every connection shares.

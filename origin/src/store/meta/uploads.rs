@@ -30,6 +30,8 @@ pub struct UploadRow {
     pub acl: Option<String>,
     /// The object's Object Lock (`x-amz-object-lock-*` at creation).
     pub lock: super::locks::ObjectLock,
+    /// The upload's encryption: its parts are sealed with its data key.
+    pub sse: Option<crate::sse::Encryption>,
 }
 
 #[derive(Debug, Clone)]
@@ -61,15 +63,18 @@ fn upload_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<UploadRow> {
             legal_hold: r.get(10)?,
         },
         full_object_checksum: r.get(11)?,
+        sse: r
+            .get::<_, Option<String>>(12)?
+            .and_then(|s| crate::sse::Encryption::from_json(&s)),
     })
 }
 
-const UPLOAD_COLUMNS: &str = "upload_id, bucket, key, created_ms, headers, checksum_algo, tags, acl, lock_mode, lock_until_ms, legal_hold, full_object_checksum";
+const UPLOAD_COLUMNS: &str = "upload_id, bucket, key, created_ms, headers, checksum_algo, tags, acl, lock_mode, lock_until_ms, legal_hold, full_object_checksum, sse";
 
 pub fn create(conn: &Connection, u: &UploadRow, headers: &[(String, Vec<u8>)]) -> S3Result<()> {
     conn.execute(
-        "INSERT INTO uploads (upload_id, bucket, key, created_ms, headers, checksum_algo, tags, acl, lock_mode, lock_until_ms, legal_hold, full_object_checksum)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        "INSERT INTO uploads (upload_id, bucket, key, created_ms, headers, checksum_algo, tags, acl, lock_mode, lock_until_ms, legal_hold, full_object_checksum, sse)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
         params![
             u.upload_id,
             u.bucket,
@@ -82,7 +87,8 @@ pub fn create(conn: &Connection, u: &UploadRow, headers: &[(String, Vec<u8>)]) -
             u.lock.mode.map(|m| m.as_str()),
             u.lock.until_ms,
             u.lock.legal_hold,
-            u.full_object_checksum
+            u.full_object_checksum,
+            u.sse.as_ref().map(|e| e.to_json()),
         ],
     )?;
     Ok(())

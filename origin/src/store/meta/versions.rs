@@ -81,8 +81,8 @@ pub fn push(conn: &Connection, bucket: &str, row: &ObjectRow) -> S3Result<()> {
         None => (None, None),
     };
     conn.prepare_cached(
-        "INSERT INTO versions (bucket, key, seq, version_id, marker, blob, size, etag, modified_ms, headers, checksum_algo, checksum, parts, tags, acl, lock_mode, lock_until_ms, legal_hold)
-         VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+        "INSERT INTO versions (bucket, key, seq, version_id, marker, blob, size, etag, modified_ms, headers, checksum_algo, checksum, parts, tags, acl, lock_mode, lock_until_ms, legal_hold, sse)
+         VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
     )?
     .execute(params![
         bucket,
@@ -102,6 +102,7 @@ pub fn push(conn: &Connection, bucket: &str, row: &ObjectRow) -> S3Result<()> {
         row.lock.mode.map(|m| m.as_str()),
         row.lock.until_ms,
         row.lock.legal_hold,
+        row.sse.as_ref().map(|e| e.to_json()),
     ])?;
     Ok(())
 }
@@ -131,8 +132,8 @@ pub fn push_marker(
 }
 
 fn version_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, Version)> {
-    let seq: i64 = r.get(15)?;
-    let marker: bool = r.get(16)?;
+    let seq: i64 = r.get(16)?;
+    let marker: bool = r.get(17)?;
     let row = object_row(r)?;
     Ok((
         seq,
