@@ -142,11 +142,11 @@ async fn bucket_policy_for_anonymous_get() {
         Some(true)
     );
 
-    let broad = r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:*","Resource":"arn:aws:s3:::assets/*"}]}"#;
+    let elsewhere = r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::other/*"}]}"#;
     let err = s3
         .put_bucket_policy()
         .bucket("assets")
-        .policy(broad)
+        .policy(elsewhere)
         .send()
         .await
         .unwrap_err();

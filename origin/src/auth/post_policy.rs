@@ -68,6 +68,7 @@ impl PolicyCredentials {
                 access_key: ak.to_owned(),
                 signature: sig.to_owned(),
             })),
+            (Some(_), None) => Err(invalid("a form with AWSAccessKeyId needs its Signature")),
             _ => Ok(None),
         }
     }

@@ -162,6 +162,67 @@ impl Endpoint {
         }
     }
 
+    /// The IAM action a bucket policy names this operation by.
+    pub fn action(self) -> &'static str {
+        use Endpoint::*;
+        match self {
+            ListBuckets => "s3:ListAllMyBuckets",
+            CreateBucket => "s3:CreateBucket",
+            HeadBucket | ListObjects | ListObjectsV2 => "s3:ListBucket",
+            DeleteBucket => "s3:DeleteBucket",
+            GetBucketLocation => "s3:GetBucketLocation",
+            GetBucketVersioning => "s3:GetBucketVersioning",
+            PutBucketVersioning => "s3:PutBucketVersioning",
+            GetBucketAcl => "s3:GetBucketAcl",
+            PutBucketAcl => "s3:PutBucketAcl",
+            GetBucketPolicy => "s3:GetBucketPolicy",
+            PutBucketPolicy => "s3:PutBucketPolicy",
+            DeleteBucketPolicy => "s3:DeleteBucketPolicy",
+            GetBucketPolicyStatus => "s3:GetBucketPolicyStatus",
+            GetBucketCors => "s3:GetBucketCORS",
+            PutBucketCors | DeleteBucketCors => "s3:PutBucketCORS",
+            ListObjectVersions => "s3:ListBucketVersions",
+            ListMultipartUploads => "s3:ListBucketMultipartUploads",
+            DeleteObjects | DeleteObject => "s3:DeleteObject",
+            CreateMultipartUpload
+            | UploadPart
+            | UploadPartCopy
+            | CompleteMultipartUpload
+            | PutObject
+            | CopyObject => "s3:PutObject",
+            AbortMultipartUpload => "s3:AbortMultipartUpload",
+            ListParts => "s3:ListMultipartUploadParts",
+            GetObject | HeadObject => "s3:GetObject",
+            GetObjectAcl => "s3:GetObjectAcl",
+            PutObjectAcl => "s3:PutObjectAcl",
+            GetObjectTagging => "s3:GetObjectTagging",
+            PutObjectTagging => "s3:PutObjectTagging",
+            DeleteObjectTagging => "s3:DeleteObjectTagging",
+            GetBucketTagging => "s3:GetBucketTagging",
+            PutBucketTagging | DeleteBucketTagging => "s3:PutBucketTagging",
+            GetBucketOwnershipControls => "s3:GetBucketOwnershipControls",
+            PutBucketOwnershipControls | DeleteBucketOwnershipControls => {
+                "s3:PutBucketOwnershipControls"
+            }
+            GetBucketEncryption => "s3:GetEncryptionConfiguration",
+            PutBucketEncryption | DeleteBucketEncryption => "s3:PutEncryptionConfiguration",
+            GetPublicAccessBlock => "s3:GetBucketPublicAccessBlock",
+            PutPublicAccessBlock | DeletePublicAccessBlock => "s3:PutBucketPublicAccessBlock",
+            GetBucketLifecycleConfiguration => "s3:GetLifecycleConfiguration",
+            PutBucketLifecycleConfiguration | DeleteBucketLifecycle => {
+                "s3:PutLifecycleConfiguration"
+            }
+            GetObjectLockConfiguration => "s3:GetBucketObjectLockConfiguration",
+            PutObjectLockConfiguration => "s3:PutBucketObjectLockConfiguration",
+            GetObjectAttributes => "s3:GetObjectAttributes",
+            GetObjectRetention => "s3:GetObjectRetention",
+            PutObjectRetention => "s3:PutObjectRetention",
+            GetObjectLegalHold => "s3:GetObjectLegalHold",
+            PutObjectLegalHold => "s3:PutObjectLegalHold",
+            ChangeFeed | SignEdgeUrl => "cairn:Internal",
+        }
+    }
+
     /// Picks the operation. `has(q)` says whether query parameter `q` is
     /// present; `copy_source` whether `x-amz-copy-source` was sent.
     pub fn parse(

@@ -213,6 +213,8 @@ async fn serve(
         verified,
         parts,
         pairs,
+        endpoint,
+        object_key: target.key.clone(),
     };
     let key = target.key.unwrap_or_default();
     use Endpoint::*;

@@ -7,7 +7,7 @@ use axum::response::Response;
 use http::HeaderMap;
 
 use super::put::{stored_headers, WriteConditions};
-use super::{authorize, iso8601, now_ms, system_time, xml_response, Ctx};
+use super::{iso8601, now_ms, system_time, xml_response, Ctx};
 use crate::checksum::ChecksumAlgo;
 use crate::error::{Code, S3Error, S3Result};
 use crate::sse;
@@ -129,7 +129,12 @@ pub async fn copy_object(ctx: &Ctx, bucket: &str, key: &str) -> S3Result<Respons
         .meta
         .read(move |c| Ok((buckets::get(c, &src.bucket)?, src.read(c)?)))
         .await?;
-    authorize(&ctx.verified.principal, &source.bucket, src_bucket_row)?;
+    ctx.authorize_source(
+        &source.bucket,
+        src_bucket_row,
+        &source.key,
+        found.as_ref().map(|(r, _)| r),
+    )?;
     let (src_row, src_parts) =
         found.ok_or_else(|| S3Error::new(Code::NoSuchKey).with("Key", source.key.as_str()))?;
     check_source_conditions(ctx, &src_row)?;

@@ -19,7 +19,7 @@ use tokio_util::io::ReaderStream;
 
 use super::multipart::Segment;
 use super::put::write_object_headers;
-use super::{authorize_read, http_date, system_time, Ctx};
+use super::{http_date, system_time, Ctx};
 use crate::error::{Code, S3Error, S3Result};
 use crate::store::blob::BlobHash;
 use crate::store::meta::buckets::{self, Versioning};
@@ -77,19 +77,11 @@ pub async fn get_object(ctx: &Ctx, bucket: &str, key: &str, head: bool) -> S3Res
         };
         Ok((buckets::get(c, bucket)?, found.map(|f| (f, parts)), small))
     })?;
-    let object_public = match (&found, &bucket_row) {
-        (Some((Version::Object(r), _)), Some(b)) => {
-            super::settings::object_acl_public(b, r.acl.as_deref())
-        }
-        _ => false,
+    let object = match &found {
+        Some((Version::Object(r), _)) => Some(r),
+        _ => None,
     };
-    let bucket_row = authorize_read(
-        &ctx.verified.principal,
-        bucket,
-        bucket_row,
-        key,
-        object_public,
-    )?;
+    let bucket_row = ctx.authorize_read(bucket, bucket_row, key, object)?;
     ctx.check_expected_owner(&bucket_row)?;
     if matches!(ctx.verified.principal, crate::auth::Principal::Anonymous) {
         // As S3: overrides need a signed request. Anonymous ones would let

@@ -2,6 +2,7 @@
 //! (which holds the verified caller) and returns a response or an
 //! `S3Error`; none formats an error itself.
 
+pub mod access;
 pub mod attributes;
 pub mod body;
 pub mod bucket;
@@ -45,6 +46,10 @@ pub struct Ctx {
     pub parts: http::request::Parts,
     /// Decoded query parameters, in order.
     pub pairs: Vec<(String, String)>,
+    /// The operation, for access decisions (`access.rs`).
+    pub endpoint: crate::http::endpoint::Endpoint,
+    /// The object key the request names, if any.
+    pub object_key: Option<String>,
 }
 
 impl Ctx {
@@ -92,10 +97,7 @@ impl Ctx {
     pub async fn listable_bucket(&self, name: &str) -> S3Result<BucketRow> {
         let n = name.to_owned();
         let row = self.state.meta.read(move |c| buckets::get(c, &n)).await?;
-        let row = match row {
-            Some(r) if settings::bucket_acl_public(&r) => r,
-            other => authorize(&self.verified.principal, name, other)?,
-        };
+        let row = self.authorize_list(name, row)?;
         self.check_expected_owner(&row)?;
         Ok(row)
     }
@@ -112,12 +114,13 @@ impl Ctx {
         }
     }
 
-    /// Loads a bucket the caller owns: NoSuchBucket if absent, AccessDenied
-    /// if it belongs to another key or the caller is anonymous.
+    /// Loads a bucket the caller may run this request on (its owner, or
+    /// as the bucket's policy allows): NoSuchBucket if absent, otherwise
+    /// AccessDenied.
     pub async fn owned_bucket(&self, name: &str) -> S3Result<BucketRow> {
         let n = name.to_owned();
         let row = self.state.meta.read(move |c| buckets::get(c, &n)).await?;
-        let row = authorize(&self.verified.principal, name, row)?;
+        let row = self.authorize(name, row)?;
         self.check_expected_owner(&row)?;
         Ok(row)
     }
@@ -134,34 +137,17 @@ pub fn upload_slot(state: &AppState) -> S3Result<tokio::sync::OwnedSemaphorePerm
     })
 }
 
-/// The ownership rule, shared by handlers that load the bucket themselves.
-pub fn authorize(principal: &Principal, name: &str, row: Option<BucketRow>) -> S3Result<BucketRow> {
+/// The owner rule alone, for requests that carry no operation context
+/// (POST form uploads, authorized by their form's signature).
+pub fn authorize_owner(
+    principal: &Principal,
+    name: &str,
+    row: Option<BucketRow>,
+) -> S3Result<BucketRow> {
     let row = row.ok_or_else(|| S3Error::new(Code::NoSuchBucket).with("BucketName", name))?;
     match principal.access_key() {
         Some(ak) if ak == row.owner => Ok(row),
         _ => Err(S3Error::new(Code::AccessDenied)),
-    }
-}
-
-/// Read access to one object: the owner, or anyone when the bucket's ACL
-/// or policy makes the key public, or the object's own ACL does
-/// (`object_public`). Other callers get AccessDenied.
-pub fn authorize_read(
-    principal: &Principal,
-    name: &str,
-    row: Option<BucketRow>,
-    key: &str,
-    object_public: bool,
-) -> S3Result<BucketRow> {
-    let row = row.ok_or_else(|| S3Error::new(Code::NoSuchBucket).with("BucketName", name))?;
-    if principal.access_key() == Some(row.owner.as_str())
-        || principal.is_edge()
-        || object_public
-        || settings::is_public(&row, key)
-    {
-        Ok(row)
-    } else {
-        Err(S3Error::new(Code::AccessDenied))
     }
 }
 

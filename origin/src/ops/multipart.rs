@@ -18,7 +18,7 @@ use serde::Deserialize;
 
 use super::body::BodyReader;
 use super::put::{receive, stored_headers, WriteConditions};
-use super::{authorize, empty, iso8601, now_ms, write_owner, xml_response, Ctx};
+use super::{empty, iso8601, now_ms, write_owner, xml_response, Ctx};
 use crate::checksum::ChecksumAlgo;
 use crate::error::{Code, S3Error, S3Result};
 use crate::sse::{self, Role};
@@ -225,7 +225,12 @@ pub async fn upload_part_copy(ctx: &Ctx, bucket: &str, key: &str) -> S3Result<Re
         .meta
         .read(move |c| Ok((buckets::get(c, &s.bucket)?, s.read(c)?)))
         .await?;
-    authorize(&ctx.verified.principal, &src.bucket, src_row)?;
+    ctx.authorize_source(
+        &src.bucket,
+        src_row,
+        &src.key,
+        found.as_ref().map(|(r, _)| r),
+    )?;
     let (source, src_parts) =
         found.ok_or_else(|| S3Error::new(Code::NoSuchKey).with("Key", src.key.as_str()))?;
     super::copy::check_source_conditions(ctx, &source)?;

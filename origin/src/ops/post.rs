@@ -15,7 +15,7 @@ use http::{HeaderMap, HeaderValue, StatusCode};
 use serde_json::Value;
 
 use super::put::{commit, single_blob_row, WriteConditions, STORED_HEADERS};
-use super::{authorize, empty, xml_response};
+use super::{authorize_owner, empty, xml_response};
 use crate::auth::post_policy::PolicyCredentials;
 use crate::auth::Principal;
 use crate::checksum::ChecksumAlgo;
@@ -43,6 +43,12 @@ const EXEMPT: &[&str] = &[
 
 fn denied(msg: impl Into<String>) -> S3Error {
     S3Error::msg(Code::AccessDenied, msg.into())
+}
+
+/// A policy document that is not one (400, as S3), unlike a valid one
+/// whose conditions the form fails (403).
+fn invalid_policy(msg: impl Into<String>) -> S3Error {
+    S3Error::msg(Code::InvalidPolicyDocument, msg.into())
 }
 
 /// The form fields before the file, lowercase names.
@@ -99,17 +105,22 @@ fn check_policy(
     let expiration = policy
         .get("expiration")
         .and_then(Value::as_str)
-        .ok_or_else(|| denied("Invalid Policy: Policy missing expiration."))?;
-    let expires =
-        time::OffsetDateTime::parse(expiration, &time::format_description::well_known::Rfc3339)
-            .map_err(|_| denied("Invalid Policy: Invalid 'expiration' value."))?;
+        .ok_or_else(|| invalid_policy("Invalid Policy: Policy missing expiration."))?;
+    // ISO 8601 as S3 wants it (`2026-12-07T12:00:00Z`), not RFC 3339's
+    // space-separated variant.
+    let expires = Some(expiration)
+        .filter(|e| e.as_bytes().get(10) == Some(&b'T'))
+        .and_then(|e| {
+            time::OffsetDateTime::parse(e, &time::format_description::well_known::Rfc3339).ok()
+        })
+        .ok_or_else(|| invalid_policy("Invalid Policy: Invalid 'expiration' value."))?;
     if SystemTime::from(expires) < SystemTime::now() {
         return Err(denied("Invalid according to Policy: Policy expired."));
     }
     let conditions = policy
         .get("conditions")
         .and_then(Value::as_array)
-        .ok_or_else(|| denied("Invalid Policy: Policy missing conditions."))?;
+        .ok_or_else(|| invalid_policy("Invalid Policy: Policy missing conditions."))?;
     let value_of = |field: &str| -> String {
         match field {
             "bucket" => bucket.to_owned(),
@@ -126,6 +137,11 @@ fn check_policy(
     let mut range = None;
     for c in conditions {
         match c {
+            Value::Object(o) if o.is_empty() => {
+                return Err(invalid_policy(format!(
+                    "Invalid Policy: Invalid Simple-Condition: {c}"
+                )))
+            }
             Value::Object(o) => {
                 for (k, v) in o {
                     let field = k.to_ascii_lowercase();
@@ -136,9 +152,15 @@ fn check_policy(
                 }
             }
             Value::Array(a) => match (a.first().and_then(Value::as_str), a.get(1), a.get(2)) {
-                (Some("content-length-range"), Some(min), Some(max)) => {
-                    let (Some(min), Some(max)) = (min.as_u64(), max.as_u64()) else {
-                        return Err(failed(c));
+                (Some("content-length-range"), min, max) => {
+                    let (Some(min), Some(max), 3) = (
+                        min.and_then(Value::as_u64),
+                        max.and_then(Value::as_u64),
+                        a.len(),
+                    ) else {
+                        return Err(invalid_policy(format!(
+                            "Invalid Policy: Invalid content-length-range: {c}"
+                        )));
                     };
                     range = Some((min, max));
                 }
@@ -158,14 +180,23 @@ fn check_policy(
                     }
                     covered.push(field);
                 }
-                _ => return Err(failed(c)),
+                _ => {
+                    return Err(invalid_policy(format!(
+                        "Invalid Policy: Invalid Condition: {c}"
+                    )))
+                }
             },
-            _ => return Err(failed(c)),
+            _ => {
+                return Err(invalid_policy(format!(
+                    "Invalid Policy: Invalid Condition: {c}"
+                )))
+            }
         }
     }
     for (name, _) in &form.fields {
         if !EXEMPT.contains(&name.as_str())
             && !name.starts_with("x-ignore-")
+            && !name.starts_with("x-amz-checksum-")
             && !covered.contains(name)
         {
             return Err(denied(format!(
@@ -254,7 +285,7 @@ pub async fn post_object(
     let principal = verify_signature(state, &form, &policy_b64).await?;
     let b = bucket.to_owned();
     let row = state.meta.read(move |c| buckets::get(c, &b)).await?;
-    let bucket_row = authorize(&principal, bucket, row)?;
+    let bucket_row = authorize_owner(&principal, bucket, row)?;
     // The form's ACL and tags are checked before the file streams, so a
     // refused form stores nothing and reads no more than it must.
     let acl = match form.get("acl") {
@@ -291,27 +322,27 @@ pub async fn post_object(
 
     let (min, max) = range.unwrap_or((0, state.config.max_object_size));
     let max = max.min(state.config.max_object_size);
-    // Encryption fields (`x-amz-server-side-encryption*`) read as the
-    // headers of a PUT would be.
-    let mut sse_fields = HeaderMap::new();
+    // Encryption and checksum fields read as the headers of a PUT would be.
+    let mut form_headers = HeaderMap::new();
     for (name, value) in &form.fields {
-        if name.starts_with("x-amz-server-side-encryption") {
+        if name.starts_with("x-amz-server-side-encryption") || name.starts_with("x-amz-checksum-") {
             if let (Ok(n), Ok(v)) = (
                 http::HeaderName::from_bytes(name.as_bytes()),
                 HeaderValue::from_str(value),
             ) {
-                sse_fields.insert(n, v);
+                form_headers.insert(n, v);
             }
         }
     }
-    let sealing = crate::sse::requested(&sse_fields, bucket_row.encryption.as_ref())?
+    let sealing = crate::sse::requested(&form_headers, bucket_row.encryption.as_ref())?
         .map(|r| r.seal(&state.sse_keys))
         .transpose()?;
+    let sent = crate::checksum::expected(&form_headers)?;
     let _slot = super::upload_slot(state)?;
     let mut writer = BlobWriter::start(
         &state.blobs,
         false,
-        Some(ChecksumAlgo::Crc64Nvme),
+        Some(sent.algo.unwrap_or(ChecksumAlgo::Crc64Nvme)),
         sealing.as_ref().map(|(_, k)| k),
     )?;
     let mut size = 0u64;
@@ -338,6 +369,9 @@ pub async fn post_object(
         .with("MinSizeAllowed", min.to_string()));
     }
     let (temp, digests) = writer.finish().await?;
+    if let (Some(want), Some(got)) = (&sent.value, &digests.checksum) {
+        crate::checksum::verify(want, got)?;
+    }
 
     let mut headers = Vec::new();
     let file_type = file.content_type().map(|m| m.to_string());

@@ -1,5 +1,5 @@
 //! Bucket settings that make objects public or browser-reachable: canned
-//! ACLs, bucket policies (one accepted shape, see `policy.rs`) and CORS
+//! ACLs, bucket policies (see `policy.rs`) and CORS
 //! configurations. Each is validated whole before it is stored.
 
 use axum::body::Body;
@@ -15,20 +15,6 @@ use crate::xml::XmlWriter;
 
 const MAX_BODY: u64 = 64 * 1024;
 const ALL_USERS: &str = "http://acs.amazonaws.com/groups/global/AllUsers";
-
-/// Whether anyone may GET/HEAD `key` in this bucket without credentials,
-/// by the bucket's ACL or policy, unless its PublicAccessBlock says to
-/// ignore them.
-pub fn is_public(row: &BucketRow, key: &str) -> bool {
-    let block = row.block();
-    (bucket_acl_public(row))
-        || (!block.restrict_public_buckets
-            && row
-                .policy
-                .as_deref()
-                .and_then(|p| crate::policy::parse(&row.name, p).ok())
-                .is_some_and(|p| p.allows(key)))
-}
 
 /// Whether the bucket's ACL grants everyone READ (and is not ignored).
 pub fn bucket_acl_public(row: &BucketRow) -> bool {
@@ -270,7 +256,7 @@ pub async fn put_policy(ctx: &Ctx, bucket: &str, raw: Body) -> S3Result<Response
     let bytes = body(ctx, raw).await?;
     let text = std::str::from_utf8(&bytes).map_err(|_| S3Error::new(Code::MalformedPolicy))?;
     let policy = crate::policy::parse(bucket, text)?;
-    if row.block().block_public_policy && !policy.prefixes.is_empty() {
+    if row.block().block_public_policy && policy.is_public() {
         return Err(S3Error::msg(
             Code::AccessDenied,
             "The bucket's PublicAccessBlock blocks public bucket policies.",
@@ -305,7 +291,7 @@ pub async fn policy_status(ctx: &Ctx, bucket: &str) -> S3Result<Response> {
         .policy
         .as_deref()
         .and_then(|p| crate::policy::parse(bucket, p).ok())
-        .is_some_and(|p| !p.prefixes.is_empty());
+        .is_some_and(|p| p.is_public());
     let mut w = XmlWriter::new();
     w.root("PolicyStatus");
     w.elem("IsPublic", if public { "true" } else { "false" });

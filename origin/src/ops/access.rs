@@ -1,0 +1,263 @@
+//! Who may do what: the bucket owner, bucket and object ACLs, and bucket
+//! policies (`crate::policy`, which says how they combine), decided for
+//! the operation a request is. Every handler reaches a bucket through one
+//! of these checks.
+
+use crate::auth::Principal;
+use crate::error::{Code, S3Error, S3Result};
+use crate::http::endpoint::Endpoint;
+use crate::policy::{Caller, Decision, Request};
+use crate::store::meta::buckets::BucketRow;
+use crate::store::meta::objects::ObjectRow;
+
+use super::{owner_id, settings, Ctx};
+
+/// Actions a bucket's owner may take whatever its policy denies, so that
+/// no policy can lock the owner out of changing it.
+const OWNER_ALWAYS: &[&str] = &[
+    "s3:GetBucketPolicy",
+    "s3:PutBucketPolicy",
+    "s3:DeleteBucketPolicy",
+];
+
+/// Whether an action only reads (all an anonymous caller can be granted).
+fn reads(action: &str) -> bool {
+    let name = action.strip_prefix("s3:").unwrap_or(action);
+    name.starts_with("Get") || name.starts_with("List")
+}
+
+fn missing(name: &str) -> S3Error {
+    S3Error::new(Code::NoSuchBucket).with("BucketName", name)
+}
+
+impl Ctx {
+    /// The IAM action this request is (versioned forms for `versionId`).
+    pub fn action(&self) -> &'static str {
+        let versioned = self.query("versionId").is_some();
+        match (self.endpoint, versioned) {
+            (Endpoint::GetObject | Endpoint::HeadObject, true) => "s3:GetObjectVersion",
+            (Endpoint::DeleteObject, true) => "s3:DeleteObjectVersion",
+            (Endpoint::GetObjectAcl, true) => "s3:GetObjectVersionAcl",
+            (Endpoint::PutObjectAcl, true) => "s3:PutObjectVersionAcl",
+            (Endpoint::GetObjectTagging, true) => "s3:GetObjectVersionTagging",
+            (Endpoint::PutObjectTagging, true) => "s3:PutObjectVersionTagging",
+            (Endpoint::DeleteObjectTagging, true) => "s3:DeleteObjectVersionTagging",
+            (e, _) => e.action(),
+        }
+    }
+
+    /// Whether this request may act on `row` (the bucket it names): the
+    /// owner unless a policy denies it, anyone else as a policy allows.
+    pub fn authorize(&self, name: &str, row: Option<BucketRow>) -> S3Result<BucketRow> {
+        let row = row.ok_or_else(|| missing(name))?;
+        let key = self.object_key.as_deref();
+        // A condition on the object's tags needs the object.
+        let object = match (key, &row.policy) {
+            (Some(k), Some(p)) if p.to_ascii_lowercase().contains("existingobjecttag") => self
+                .state
+                .meta
+                .read_now(|c| crate::store::meta::objects::get(c, name, k))?,
+            _ => None,
+        };
+        self.decide(&row, self.action(), key, object.as_ref(), false)?;
+        Ok(row)
+    }
+
+    /// GetObject and HeadObject: also anyone the bucket's or the object's
+    /// ACL lets read, and edges (which serve signed URLs).
+    pub fn authorize_read(
+        &self,
+        name: &str,
+        row: Option<BucketRow>,
+        key: &str,
+        object: Option<&ObjectRow>,
+    ) -> S3Result<BucketRow> {
+        let row = row.ok_or_else(|| missing(name))?;
+        let acl_public = settings::bucket_acl_public(&row)
+            || object.is_some_and(|o| settings::object_acl_public(&row, o.acl.as_deref()));
+        let edge = self.verified.principal.is_edge();
+        match self.decide(&row, self.action(), Some(key), object, acl_public || edge) {
+            Ok(()) => Ok(row),
+            // As S3: who may list the key's name learns that it is
+            // missing (404); others learn nothing (403).
+            Err(_) if object.is_none() && self.may_list(&row, key) => Ok(row),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Whether the caller may list `prefix` in the bucket.
+    fn may_list(&self, row: &BucketRow, prefix: &str) -> bool {
+        let listing = Lookup {
+            object: None,
+            prefix: Some(prefix),
+        };
+        self.decide_with(
+            row,
+            "s3:ListBucket",
+            None,
+            &listing,
+            settings::bucket_acl_public(row),
+        )
+        .is_ok()
+    }
+
+    /// Listing a bucket: also anyone when its ACL is `public-read` (S3's
+    /// READ grant to everyone lists the bucket).
+    pub fn authorize_list(&self, name: &str, row: Option<BucketRow>) -> S3Result<BucketRow> {
+        let row = row.ok_or_else(|| missing(name))?;
+        let public = settings::bucket_acl_public(&row);
+        self.decide(&row, self.action(), None, None, public)?;
+        Ok(row)
+    }
+
+    /// A copy's source: `s3:GetObject` on it, for the caller.
+    pub fn authorize_source(
+        &self,
+        name: &str,
+        row: Option<BucketRow>,
+        key: &str,
+        object: Option<&ObjectRow>,
+    ) -> S3Result<BucketRow> {
+        let row = row.ok_or_else(|| missing(name))?;
+        let acl_public = settings::bucket_acl_public(&row)
+            || object.is_some_and(|o| settings::object_acl_public(&row, o.acl.as_deref()));
+        self.decide(&row, "s3:GetObject", Some(key), object, acl_public)?;
+        Ok(row)
+    }
+
+    /// The one decision: a policy's Deny refuses (but the owner's policy
+    /// management); then the owner, `granted` (an ACL's grant) or a
+    /// policy's Allow admit; anonymous callers only to read.
+    fn decide(
+        &self,
+        row: &BucketRow,
+        action: &str,
+        key: Option<&str>,
+        object: Option<&ObjectRow>,
+        granted: bool,
+    ) -> S3Result<()> {
+        let lookup = Lookup {
+            object,
+            prefix: None,
+        };
+        self.decide_with(row, action, key, &lookup, granted)
+    }
+
+    fn decide_with(
+        &self,
+        row: &BucketRow,
+        action: &str,
+        key: Option<&str>,
+        lookup: &Lookup<'_>,
+        granted: bool,
+    ) -> S3Result<()> {
+        let principal = &self.verified.principal;
+        let owner = principal.access_key() == Some(row.owner.as_str());
+        let decision = self.policy_decision(row, action, key, lookup);
+        if decision == Decision::Deny && !(owner && OWNER_ALWAYS.contains(&action)) {
+            return Err(S3Error::new(Code::AccessDenied));
+        }
+        let anonymous = matches!(principal, Principal::Anonymous);
+        let allowed = owner
+            || (granted && reads(action))
+            || (decision == Decision::Allow && (!anonymous || reads(action)));
+        if allowed {
+            Ok(())
+        } else {
+            Err(S3Error::new(Code::AccessDenied))
+        }
+    }
+
+    fn policy_decision(
+        &self,
+        row: &BucketRow,
+        action: &str,
+        key: Option<&str>,
+        lookup: &Lookup<'_>,
+    ) -> Decision {
+        let Some(text) = row.policy.as_deref() else {
+            return Decision::Default;
+        };
+        // Stored policies were checked when put; one that no longer parses
+        // grants nothing.
+        let Ok(policy) = crate::policy::parse(&row.name, text) else {
+            return Decision::Default;
+        };
+        let resource = match key {
+            Some(k) => format!("arn:aws:s3:::{}/{k}", row.name),
+            None => format!("arn:aws:s3:::{}", row.name),
+        };
+        let canonical;
+        let caller = match &self.verified.principal {
+            Principal::Anonymous => Caller::Anonymous,
+            Principal::Key { access_key, .. } => {
+                canonical = owner_id(access_key);
+                Caller::Key {
+                    access_key,
+                    canonical_id: &canonical,
+                }
+            }
+        };
+        let context = |k: &str| self.condition_value(k, lookup);
+        let decision = policy.evaluate(&Request {
+            caller,
+            action,
+            resource: &resource,
+            context: &context,
+        });
+        // RestrictPublicBuckets: a public policy admits only the owner's
+        // own account, so no one else.
+        if decision == Decision::Allow && row.block().restrict_public_buckets && policy.is_public()
+        {
+            return Decision::Default;
+        }
+        decision
+    }
+
+    /// The value of a policy condition key for this request.
+    fn condition_value(&self, key: &str, lookup: &Lookup<'_>) -> Option<Vec<String>> {
+        let header = |n: &str| self.header(n).map(|v| vec![v.trim().to_owned()]);
+        let query = |n: &str| self.query(n).map(|v| vec![v.to_owned()]);
+        let (scope, rest) = key.split_once('/').unwrap_or((key, ""));
+        match scope {
+            "s3:existingobjecttag" => tag_value(lookup.object?.tags.as_deref(), rest),
+            "s3:prefix" if lookup.prefix.is_some() => lookup.prefix.map(|p| vec![p.to_owned()]),
+            "s3:requestobjecttag" => tag_value(self.header("x-amz-tagging"), rest),
+            "s3:requestobjecttagkeys" => {
+                let tags = super::tagging::decode(self.header("x-amz-tagging"));
+                (!tags.is_empty()).then(|| tags.into_iter().map(|(k, _)| k).collect())
+            }
+            "s3:x-amz-copy-source" => self.header("x-amz-copy-source").map(|v| {
+                let decoded = percent_encoding::percent_decode_str(v).decode_utf8_lossy();
+                vec![decoded.trim_start_matches('/').to_owned()]
+            }),
+            "s3:prefix" | "s3:delimiter" | "s3:max-keys" | "s3:versionid" => query(match scope {
+                "s3:prefix" => "prefix",
+                "s3:delimiter" => "delimiter",
+                "s3:max-keys" => "max-keys",
+                _ => "versionId",
+            }),
+            "aws:referer" => header("referer"),
+            "aws:useragent" => header("user-agent"),
+            s => s
+                .strip_prefix("s3:x-amz-")
+                .and_then(|h| header(&format!("x-amz-{h}"))),
+        }
+    }
+}
+
+/// What a decision may look up beyond the request itself.
+struct Lookup<'a> {
+    /// The object the request acts on, for `s3:ExistingObjectTag/*`.
+    object: Option<&'a ObjectRow>,
+    /// `s3:prefix` when a listing permission stands in for a key's read.
+    prefix: Option<&'a str>,
+}
+
+/// One tag's value from a tag set in `x-amz-tagging` form.
+fn tag_value(tags: Option<&str>, name: &str) -> Option<Vec<String>> {
+    super::tagging::decode(tags)
+        .into_iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| vec![v])
+}
