@@ -69,6 +69,7 @@ codes! {
     KeyTooLongError => BAD_REQUEST, "Your key is too long.";
     MetadataTooLarge => BAD_REQUEST, "Your metadata headers exceed the maximum allowed metadata size.";
     MalformedPolicy => BAD_REQUEST, "Policies must be valid JSON and the first byte must be '{'";
+    MalformedACLError => BAD_REQUEST, "The XML you provided was not well-formed or did not validate against our published schema.";
     MalformedXML => BAD_REQUEST, "The XML you provided was not well-formed or did not validate against our published schema.";
     MaxPostPreDataLengthExceededError => BAD_REQUEST, "Your POST request fields preceding the upload file were too large.";
     MethodNotAllowed => METHOD_NOT_ALLOWED, "The specified method is not allowed against this resource.";
@@ -83,6 +84,7 @@ codes! {
     ObjectLockConfigurationNotFoundError => NOT_FOUND, "Object Lock configuration does not exist for this bucket.";
     NoSuchPublicAccessBlockConfiguration => NOT_FOUND, "The public access block configuration was not found";
     OwnershipControlsNotFoundError => NOT_FOUND, "The bucket ownership controls were not found";
+    UnresolvableGrantByEmailAddress => BAD_REQUEST, "The email address you provided does not match any account on record.";
     ServerSideEncryptionConfigurationNotFoundError => NOT_FOUND, "The server side encryption configuration was not found";
     NoSuchTagSet => NOT_FOUND, "The TagSet does not exist";
     NoSuchUpload => NOT_FOUND, "The specified upload does not exist.";

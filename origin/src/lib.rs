@@ -5,6 +5,7 @@
 //! `main.rs` parses the command line and calls [`open`] then [`run`];
 //! tests call the same functions on `127.0.0.1:0`.
 
+pub mod acl;
 pub mod auth;
 pub mod checksum;
 pub mod config;

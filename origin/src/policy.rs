@@ -63,6 +63,8 @@ enum Op {
     ArnLike,
     ArnNotEquals,
     ArnNotLike,
+    IpAddress,
+    NotIpAddress,
 }
 
 impl Op {
@@ -87,6 +89,8 @@ impl Op {
             "ArnLike" => ArnLike,
             "ArnNotEquals" => ArnNotEquals,
             "ArnNotLike" => ArnNotLike,
+            "IpAddress" => IpAddress,
+            "NotIpAddress" => NotIpAddress,
             _ => return None,
         })
     }
@@ -102,6 +106,7 @@ impl Op {
                 | NumericNotEquals
                 | ArnNotEquals
                 | ArnNotLike
+                | NotIpAddress
         )
     }
 
@@ -121,6 +126,7 @@ impl Op {
             NumericGreaterThan => num(|g, w| g > w),
             NumericGreaterThanEquals => num(|g, w| g >= w),
             Bool => want.eq_ignore_ascii_case(got),
+            IpAddress | NotIpAddress => in_cidr(want, got),
             Null => unreachable!("Null is decided by presence"),
         }
     }
@@ -250,6 +256,34 @@ fn principal_is(p: &str, caller: Caller<'_>) -> bool {
         }
         None => false,
     }
+}
+
+/// Whether address `ip` lies in `cidr` (`10.0.0.0/8`, `::1/128`, or a
+/// bare address).
+fn in_cidr(cidr: &str, ip: &str) -> bool {
+    use std::net::IpAddr;
+    let (net, bits) = match cidr.split_once('/') {
+        Some((n, b)) => (n, b.parse::<u32>().ok()),
+        None => (cidr, None),
+    };
+    let (Ok(net), Ok(ip)) = (net.parse::<IpAddr>(), ip.parse::<IpAddr>()) else {
+        return false;
+    };
+    let to_bits = |a: IpAddr| match a {
+        IpAddr::V4(v) => (u128::from(u32::from(v)) << 96, 32),
+        IpAddr::V6(v) => (u128::from(v), 128),
+    };
+    let ((n, width), (i, iw)) = (to_bits(net), to_bits(ip));
+    if width != iw {
+        return false;
+    }
+    let bits = bits.unwrap_or(width).min(width);
+    let mask = if bits == 0 {
+        0
+    } else {
+        u128::MAX << (128 - bits)
+    };
+    n & mask == i & mask
 }
 
 /// `*` matches any run of characters, `?` any one (IAM's wildcards).
@@ -570,6 +604,13 @@ mod tests {
         ] {
             assert!(parse("site", bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn addresses_in_ranges() {
+        assert!(in_cidr("10.0.0.0/8", "10.2.3.4") && in_cidr("10.0.0.1", "10.0.0.1"));
+        assert!(!in_cidr("10.0.0.0/32", "10.0.0.1") && !in_cidr("10.0.0.0/8", "::1"));
+        assert!(in_cidr("2001:db8::/32", "2001:db8::1") && in_cidr("0.0.0.0/0", "1.2.3.4"));
     }
 
     #[test]

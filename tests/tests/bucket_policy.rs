@@ -60,11 +60,22 @@ async fn a_policy_grants_another_key_what_it_names_and_nothing_more() {
     let err = app
         .get_object()
         .bucket("shared")
-        .key("uploads/a")
+        .key("seed")
         .send()
         .await
         .unwrap_err();
-    assert_eq!(code(&err), "AccessDenied", "nor GetObject");
+    assert_eq!(
+        code(&err),
+        "AccessDenied",
+        "nor GetObject of others' objects"
+    );
+    // What it wrote it owns (ObjectWriter, with no ownership controls).
+    app.get_object()
+        .bucket("shared")
+        .key("uploads/a")
+        .send()
+        .await
+        .unwrap();
     // Missing keys: who may list them learns 404, others 403.
     let head = |c: aws_sdk_s3::Client, k: &'static str| async move {
         c.head_object()

@@ -158,10 +158,8 @@ async fn requests_for_missing_features_are_refused_and_store_nothing() {
             .body(ByteStream::from_static(b"data"))
     };
     let refused = [
-        put().acl(ObjectCannedAcl::AuthenticatedRead),
         put().storage_class(StorageClass::Glacier),
         put().website_redirect_location("/elsewhere"),
-        put().grant_read("uri=\"http://acs.amazonaws.com/groups/global/AllUsers\""),
     ];
     for req in refused {
         let err = req.send().await.unwrap_err();
@@ -183,7 +181,7 @@ async fn requests_for_missing_features_are_refused_and_store_nothing() {
         .create_multipart_upload()
         .bucket("feat")
         .key("mp")
-        .grant_read("uri=\"http://acs.amazonaws.com/groups/global/AllUsers\"")
+        .website_redirect_location("/elsewhere")
         .send()
         .await
         .unwrap_err();

@@ -84,25 +84,33 @@ async fn a_public_read_object_of_a_private_bucket_is_served_to_anyone() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
-    // ACLs Cairn cannot keep are refused, and nothing is stored.
-    let err = s3
-        .put_object()
+    // authenticated-read: every key reads it, anonymous callers do not,
+    // so neither does an edge serve it.
+    s3.put_object()
         .bucket("mixed")
         .key("auth.txt")
         .acl(ObjectCannedAcl::AuthenticatedRead)
         .body(ByteStream::from_static(b"x"))
         .send()
         .await
-        .unwrap_err();
-    assert_eq!(code(&err), "NotImplemented");
-    let err = s3
-        .head_object()
+        .unwrap();
+    let (ak, sk) = origin.create_key("member");
+    origin
+        .client_with(&ak, &sk)
+        .get_object()
         .bucket("mixed")
         .key("auth.txt")
         .send()
         .await
-        .unwrap_err();
-    assert_eq!(err.raw_response().unwrap().status().as_u16(), 404);
+        .unwrap();
+    assert_eq!(
+        anonymous_status(&format!("{}/mixed/auth.txt", origin.url)).await,
+        403
+    );
+    assert_eq!(
+        anonymous_status(&format!("{}/mixed/auth.txt", edge.url)).await,
+        403
+    );
 }
 
 #[tokio::test]
@@ -314,4 +322,172 @@ async fn bucket_owner_enforced_turns_acls_off() {
         .send()
         .await
         .unwrap();
+}
+
+/// The canonical id Cairn reports for an access key.
+fn canonical_id(access_key: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(format!("cairn-owner:{access_key}")))
+}
+
+#[tokio::test]
+async fn grants_to_keys_and_groups_are_kept_shown_and_enforced() {
+    let origin = TestOrigin::spawn();
+    let s3 = origin.client();
+    let (ak, sk) = origin.create_key("app");
+    let app = origin.client_with(&ak, &sk);
+    let app_id = canonical_id(&ak);
+
+    // WRITE (not READ) for one key, by header.
+    s3.create_bucket()
+        .bucket("inbox")
+        .grant_write(format!("id=\"{app_id}\""))
+        .send()
+        .await
+        .unwrap();
+    app.put_object()
+        .bucket("inbox")
+        .key("drop")
+        .body(ByteStream::from_static(b"from the app"))
+        .send()
+        .await
+        .unwrap();
+    let err = app
+        .list_objects_v2()
+        .bucket("inbox")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "AccessDenied", "WRITE does not list");
+    // Without ownership controls the writer owns what it wrote (S3's
+    // ObjectWriter), so it may read it back; the bucket's owner may too.
+    let acl = app
+        .get_object_acl()
+        .bucket("inbox")
+        .key("drop")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(acl.owner().and_then(|o| o.id()), Some(app_id.as_str()));
+    app.get_object()
+        .bucket("inbox")
+        .key("drop")
+        .send()
+        .await
+        .unwrap();
+    s3.get_object()
+        .bucket("inbox")
+        .key("drop")
+        .send()
+        .await
+        .unwrap();
+    let acl = s3.get_bucket_acl().bucket("inbox").send().await.unwrap();
+    let shown: Vec<_> = acl
+        .grants()
+        .iter()
+        .map(|g| {
+            (
+                g.grantee().and_then(|g| g.id()).map(str::to_owned),
+                g.grantee()
+                    .and_then(|g| g.display_name())
+                    .map(str::to_owned),
+                g.permission().map(|p| p.as_str().to_owned()),
+            )
+        })
+        .collect();
+    assert!(shown.contains(&(
+        Some(app_id.clone()),
+        Some("app".into()),
+        Some("WRITE".into())
+    )));
+
+    // authenticated-read: every key lists, anonymous callers do not.
+    s3.create_bucket()
+        .bucket("members")
+        .acl(aws_sdk_s3::types::BucketCannedAcl::AuthenticatedRead)
+        .send()
+        .await
+        .unwrap();
+    app.list_objects_v2()
+        .bucket("members")
+        .send()
+        .await
+        .unwrap();
+    let anon = reqwest::get(format!("{}/members", origin.url))
+        .await
+        .unwrap();
+    assert_eq!(anon.status(), 403);
+
+    // public-read-write: keys may write; no one writes unsigned.
+    s3.create_bucket()
+        .bucket("open-rw")
+        .acl(aws_sdk_s3::types::BucketCannedAcl::PublicReadWrite)
+        .send()
+        .await
+        .unwrap();
+    app.put_object()
+        .bucket("open-rw")
+        .key("k")
+        .body(ByteStream::from_static(b"signed"))
+        .send()
+        .await
+        .unwrap();
+    let put = reqwest::Client::new()
+        .put(format!("{}/open-rw/anon", origin.url))
+        .body("unsigned")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 403);
+
+    // Grantees Cairn cannot resolve are refused.
+    let err = s3
+        .put_bucket_acl()
+        .bucket("inbox")
+        .grant_read("emailAddress=\"someone@example.com\"")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "UnresolvableGrantByEmailAddress");
+    let err = s3
+        .put_bucket_acl()
+        .bucket("inbox")
+        .grant_read("id=\"no-such-user\"")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "InvalidArgument");
+    let err = s3
+        .put_bucket_acl()
+        .bucket("inbox")
+        .acl(aws_sdk_s3::types::BucketCannedAcl::Private)
+        .grant_read(format!("id=\"{app_id}\""))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "InvalidRequest", "canned and grants together");
+
+    // An object's READ_ACP lets the key read its ACL, nothing more.
+    s3.put_object()
+        .bucket("inbox")
+        .key("report")
+        .grant_read_acp(format!("id=\"{app_id}\""))
+        .body(ByteStream::from_static(b"numbers"))
+        .send()
+        .await
+        .unwrap();
+    app.get_object_acl()
+        .bucket("inbox")
+        .key("report")
+        .send()
+        .await
+        .unwrap();
+    let err = app
+        .get_object()
+        .bucket("inbox")
+        .key("report")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "AccessDenied");
 }

@@ -73,18 +73,19 @@ async fn canned_public_read_acl() {
         .await
         .unwrap();
     assert_eq!(anon(reqwest::Method::GET, url("index.html")).await.0, 403);
-    let err = s3
-        .put_bucket_acl()
+    // public-read-write lets keys write, never anonymous callers.
+    s3.put_bucket_acl()
         .bucket("site")
         .acl(BucketCannedAcl::PublicReadWrite)
         .send()
         .await
-        .unwrap_err();
+        .unwrap();
+    assert_eq!(anon(reqwest::Method::PUT, url("defaced.html")).await.0, 403);
     assert_eq!(
-        code(&err),
-        "NotImplemented",
-        "public writes are refused, not half-applied"
+        anon(reqwest::Method::DELETE, url("index.html")).await.0,
+        403
     );
+    assert_eq!(anon(reqwest::Method::GET, url("index.html")).await.0, 200);
 }
 
 #[tokio::test]

@@ -3,6 +3,7 @@
 //! the operation a request is. Every handler reaches a bucket through one
 //! of these checks.
 
+use crate::acl::{Acl, Grantee, Permission, Who};
 use crate::auth::Principal;
 use crate::error::{Code, S3Error, S3Result};
 use crate::http::endpoint::Endpoint;
@@ -47,24 +48,31 @@ impl Ctx {
     }
 
     /// Whether this request may act on `row` (the bucket it names): the
-    /// owner unless a policy denies it, anyone else as a policy allows.
+    /// owner unless a policy denies it, anyone else as an ACL grants or a
+    /// policy allows.
     pub fn authorize(&self, name: &str, row: Option<BucketRow>) -> S3Result<BucketRow> {
         let row = row.ok_or_else(|| missing(name))?;
         let key = self.object_key.as_deref();
-        // A condition on the object's tags needs the object.
-        let object = match (key, &row.policy) {
-            (Some(k), Some(p)) if p.to_ascii_lowercase().contains("existingobjecttag") => self
+        let action = self.action();
+        // A condition on the object's tags, or the object's own ACL,
+        // needs the object.
+        let tag_condition = row
+            .policy
+            .as_deref()
+            .is_some_and(|p| p.to_ascii_lowercase().contains("existingobjecttag"));
+        let object = match key {
+            Some(k) if tag_condition || action.ends_with("Acl") => self
                 .state
                 .meta
                 .read_now(|c| crate::store::meta::objects::get(c, name, k))?,
             _ => None,
         };
-        self.decide(&row, self.action(), key, object.as_ref(), false)?;
+        let granted = || self.acl_grants(&row, object.as_ref(), action);
+        self.decide(&row, action, key, object.as_ref(), &granted)?;
         Ok(row)
     }
 
-    /// GetObject and HeadObject: also anyone the bucket's or the object's
-    /// ACL lets read, and edges (which serve signed URLs).
+    /// GetObject and HeadObject: also edges (which serve signed URLs).
     pub fn authorize_read(
         &self,
         name: &str,
@@ -73,10 +81,9 @@ impl Ctx {
         object: Option<&ObjectRow>,
     ) -> S3Result<BucketRow> {
         let row = row.ok_or_else(|| missing(name))?;
-        let acl_public = settings::bucket_acl_public(&row)
-            || object.is_some_and(|o| settings::object_acl_public(&row, o.acl.as_deref()));
-        let edge = self.verified.principal.is_edge();
-        match self.decide(&row, self.action(), Some(key), object, acl_public || edge) {
+        let granted =
+            || self.verified.principal.is_edge() || self.acl_grants(&row, object, "s3:GetObject");
+        match self.decide(&row, self.action(), Some(key), object, &granted) {
             Ok(()) => Ok(row),
             // As S3: who may list the key's name learns that it is
             // missing (404); others learn nothing (403).
@@ -91,22 +98,16 @@ impl Ctx {
             object: None,
             prefix: Some(prefix),
         };
-        self.decide_with(
-            row,
-            "s3:ListBucket",
-            None,
-            &listing,
-            settings::bucket_acl_public(row),
-        )
-        .is_ok()
+        let granted = || self.acl_grants(row, None, "s3:ListBucket");
+        self.decide_with(row, "s3:ListBucket", None, &listing, &granted)
+            .is_ok()
     }
 
-    /// Listing a bucket: also anyone when its ACL is `public-read` (S3's
-    /// READ grant to everyone lists the bucket).
+    /// Listing a bucket: also whom its ACL grants READ.
     pub fn authorize_list(&self, name: &str, row: Option<BucketRow>) -> S3Result<BucketRow> {
         let row = row.ok_or_else(|| missing(name))?;
-        let public = settings::bucket_acl_public(&row);
-        self.decide(&row, self.action(), None, None, public)?;
+        let granted = || self.acl_grants(&row, None, "s3:ListBucket");
+        self.decide(&row, self.action(), None, None, &granted)?;
         Ok(row)
     }
 
@@ -119,10 +120,55 @@ impl Ctx {
         object: Option<&ObjectRow>,
     ) -> S3Result<BucketRow> {
         let row = row.ok_or_else(|| missing(name))?;
-        let acl_public = settings::bucket_acl_public(&row)
-            || object.is_some_and(|o| settings::object_acl_public(&row, o.acl.as_deref()));
-        self.decide(&row, "s3:GetObject", Some(key), object, acl_public)?;
+        let granted = || self.acl_grants(&row, object, "s3:GetObject");
+        self.decide(&row, "s3:GetObject", Some(key), object, &granted)?;
         Ok(row)
+    }
+
+    /// What the bucket's and the object's ACLs grant this caller for
+    /// `action`. As in S3, a bucket's READ lists it, WRITE writes and
+    /// deletes its objects, READ_ACP/WRITE_ACP read and change its ACL;
+    /// an object's READ reads it and its *_ACP its ACL. Unlike S3, a
+    /// bucket's READ also reads its objects: a public bucket is a public
+    /// site. Groups count for nothing under IgnorePublicAcls; anonymous
+    /// callers are never granted a write.
+    fn acl_grants(&self, row: &BucketRow, object: Option<&ObjectRow>, action: &str) -> bool {
+        let canonical = self.verified.principal.access_key().map(owner_id);
+        let who = match &canonical {
+            Some(c) => Who::Key(c),
+            None => Who::Anonymous,
+        };
+        let visible = |acl: Acl| {
+            if row.block().ignore_public_acls {
+                Acl(acl
+                    .0
+                    .into_iter()
+                    .filter(|g| !matches!(g.grantee, Grantee::Group(_)))
+                    .collect())
+            } else {
+                acl
+            }
+        };
+        let bucket = || visible(settings::bucket_acl(row));
+        let object = || visible(settings::object_acl_of(row, object));
+        match action.strip_prefix("s3:").unwrap_or(action) {
+            "ListBucket" | "ListBucketVersions" | "ListBucketMultipartUploads" => {
+                bucket().allows(who, Permission::Read)
+            }
+            "GetBucketAcl" => bucket().allows(who, Permission::ReadAcp),
+            "PutBucketAcl" => bucket().allows(who, Permission::WriteAcp),
+            "PutObject"
+            | "DeleteObject"
+            | "DeleteObjectVersion"
+            | "AbortMultipartUpload"
+            | "ListMultipartUploadParts" => bucket().allows(who, Permission::Write),
+            "GetObject" | "GetObjectVersion" => {
+                bucket().allows(who, Permission::Read) || object().allows(who, Permission::Read)
+            }
+            "GetObjectAcl" | "GetObjectVersionAcl" => object().allows(who, Permission::ReadAcp),
+            "PutObjectAcl" | "PutObjectVersionAcl" => object().allows(who, Permission::WriteAcp),
+            _ => false,
+        }
     }
 
     /// The one decision: a policy's Deny refuses (but the owner's policy
@@ -134,7 +180,7 @@ impl Ctx {
         action: &str,
         key: Option<&str>,
         object: Option<&ObjectRow>,
-        granted: bool,
+        granted: &dyn Fn() -> bool,
     ) -> S3Result<()> {
         let lookup = Lookup {
             object,
@@ -149,7 +195,7 @@ impl Ctx {
         action: &str,
         key: Option<&str>,
         lookup: &Lookup<'_>,
-        granted: bool,
+        granted: &dyn Fn() -> bool,
     ) -> S3Result<()> {
         let principal = &self.verified.principal;
         let owner = principal.access_key() == Some(row.owner.as_str());
@@ -158,9 +204,8 @@ impl Ctx {
             return Err(S3Error::new(Code::AccessDenied));
         }
         let anonymous = matches!(principal, Principal::Anonymous);
-        let allowed = owner
-            || (granted && reads(action))
-            || (decision == Decision::Allow && (!anonymous || reads(action)));
+        let allowed =
+            owner || granted() || (decision == Decision::Allow && (!anonymous || reads(action)));
         if allowed {
             Ok(())
         } else {

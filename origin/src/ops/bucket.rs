@@ -24,7 +24,11 @@ struct CreateBucketConfiguration {
 pub async fn create(ctx: &Ctx, name: &str, body: Body) -> S3Result<Response> {
     let owner = ctx.caller()?.to_owned();
     let name = BucketName::parse(name)?;
-    let acl = super::settings::canned_acl(ctx.header("x-amz-acl").unwrap_or("private"))?;
+    let owners = super::settings::Owners {
+        owner: super::owner_id(&owner),
+        bucket: super::owner_id(&owner),
+    };
+    let acl = super::settings::header_acl(ctx, &owners)?.and_then(|a| owners.column(&a));
     let (xml_body, _) = BodyReader::new(
         body,
         &ctx.parts.headers,
@@ -55,7 +59,7 @@ pub async fn create(ctx: &Ctx, name: &str, body: Body) -> S3Result<Response> {
         .header("x-amz-object-ownership")
         .map(super::ownership::parse)
         .transpose()?;
-    if ownership.as_deref() == Some("BucketOwnerEnforced") && acl != "private" {
+    if ownership.as_deref() == Some("BucketOwnerEnforced") && acl.is_some() {
         return Err(S3Error::new(Code::InvalidBucketAclWithObjectOwnership));
     }
     // In us-east-1, S3 answers an owner's repeated create with success and
@@ -65,7 +69,14 @@ pub async fn create(ctx: &Ctx, name: &str, body: Body) -> S3Result<Response> {
         .state
         .meta
         .write(move |c, _| {
-            buckets::create(c, &n, &owner, acl, lock, now_ms())?;
+            buckets::create(
+                c,
+                &n,
+                &owner,
+                acl.as_deref().unwrap_or("private"),
+                lock,
+                now_ms(),
+            )?;
             match &ownership {
                 Some(o) => buckets::set(c, &n, buckets::Setting::Ownership, Some(o)),
                 None => Ok(()),

@@ -161,7 +161,8 @@ pub async fn copy_object(ctx: &Ctx, bucket: &str, key: &str) -> S3Result<Respons
         row.headers = stored_headers(&ctx.parts.headers)?;
     }
     // As in S3, a copy's ACL is the request's, never the source's.
-    row.acl = super::settings::object_acl(ctx, &bucket_row)?;
+    row.owner = super::settings::writer(ctx, &bucket_row);
+    row.acl = super::settings::object_acl(ctx, &bucket_row, row.owner.as_deref())?;
     // Nor does a copy inherit the source's lock.
     row.lock = super::object_lock::from_headers(&ctx.parts.headers, &bucket_row)?;
     match ctx.header("x-amz-tagging-directive") {

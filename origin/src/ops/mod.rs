@@ -84,6 +84,16 @@ impl Ctx {
         self.parts.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
+    /// Every key's canonical id and name: the ids grants may name, and the
+    /// display names ACLs show.
+    pub fn known_ids(&self) -> S3Result<Vec<(String, String)>> {
+        let keys = self.state.meta.read_now(crate::store::meta::keys::list)?;
+        Ok(keys
+            .into_iter()
+            .map(|k| (owner_id(&k.access_key), k.name))
+            .collect())
+    }
+
     /// The caller's access key; anonymous callers are refused.
     pub fn caller(&self) -> S3Result<&str> {
         self.verified

@@ -81,6 +81,7 @@ pub async fn create(ctx: &Ctx, bucket: &str, key: &str) -> S3Result<Response> {
             )
         })?),
     };
+    let writer = super::settings::writer(ctx, &bucket_row);
     let row = UploadRow {
         upload_id: format!("{:032x}", rand::random::<u128>()),
         bucket: bucket.to_owned(),
@@ -90,7 +91,8 @@ pub async fn create(ctx: &Ctx, bucket: &str, key: &str) -> S3Result<Response> {
         checksum_algo: algo.map(|a| a.name().to_owned()),
         full_object_checksum: checksum_type(ctx, algo)?,
         tags: super::tagging::from_header(ctx)?,
-        acl: super::settings::object_acl(ctx, &bucket_row)?,
+        acl: super::settings::object_acl(ctx, &bucket_row, writer.as_deref())?,
+        owner: writer.clone(),
         lock,
         sse: sse::requested(&ctx.parts.headers, bucket_row.encryption.as_ref())?
             .map(|r| r.seal(&ctx.state.sse_keys))
@@ -524,6 +526,7 @@ pub async fn complete(ctx: &Ctx, bucket: &str, key: &str, body: Body) -> S3Resul
         acl: upload.acl.clone(),
         lock: upload.lock,
         sse: upload.sse.clone(),
+        owner: upload.owner.clone(),
     };
     let kept: Vec<u32> = chosen.iter().map(|p| p.part_number).collect();
     let (b, id, blobs) = (

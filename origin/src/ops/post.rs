@@ -289,9 +289,15 @@ pub async fn post_object(
     // The form's ACL and tags are checked before the file streams, so a
     // refused form stores nothing and reads no more than it must.
     let acl = match form.get("acl") {
-        Some(acl) => {
-            super::settings::check_acl_allowed(&bucket_row, Some(acl))?;
-            super::settings::acl_column(super::settings::canned_acl(acl)?)
+        Some(name) => {
+            let owners = super::settings::Owners::of_bucket(&bucket_row);
+            let acl = crate::acl::Acl::canned(
+                crate::acl::canned_name(name)?,
+                &owners.owner,
+                &owners.bucket,
+            );
+            super::settings::check_acl_allowed(&bucket_row, &acl, &owners)?;
+            owners.column(&acl)
         }
         None => None,
     };

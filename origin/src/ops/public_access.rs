@@ -3,9 +3,8 @@
 //!
 //! Where they act: `settings::check_acl_allowed` (BlockPublicAcls, on every
 //! request that sets an ACL), `settings::put_policy` (BlockPublicPolicy),
-//! and `settings::{is_public, bucket_acl_public, object_acl_public}`
-//! (IgnorePublicAcls, RestrictPublicBuckets) on every anonymous read and
-//! listing. A change is a bucket change on the feed, so edges drop what
+//! and `access` (IgnorePublicAcls drops group grants,
+//! RestrictPublicBuckets public policies) on every decision. A change is a bucket change on the feed, so edges drop what
 //! they cached of a bucket that stopped being public.
 
 use axum::body::Body;

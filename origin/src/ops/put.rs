@@ -198,7 +198,8 @@ pub async fn put_object(ctx: &Ctx, bucket: &str, key: &str, body: Body) -> S3Res
     let headers = stored_headers(&ctx.parts.headers)?;
     let conditions = WriteConditions::from_headers(&ctx.parts.headers)?;
     let tags = super::tagging::from_header(ctx)?;
-    let acl = super::settings::object_acl(ctx, &bucket_row)?;
+    let writer = super::settings::writer(ctx, &bucket_row);
+    let acl = super::settings::object_acl(ctx, &bucket_row, writer.as_deref())?;
     let sealing = crate::sse::requested(&ctx.parts.headers, bucket_row.encryption.as_ref())?
         .map(|r| r.seal(&ctx.state.sse_keys))
         .transpose()?;
@@ -213,6 +214,7 @@ pub async fn put_object(ctx: &Ctx, bucket: &str, key: &str, body: Body) -> S3Res
     let mut row = single_blob_row(key.as_str(), &digests, headers);
     row.tags = tags;
     row.acl = acl;
+    row.owner = writer;
     row.lock = lock;
     if let Some((info, dek)) = sealing {
         row.etag = crate::sse::etag(Some(&info), Some(&dek), &digests.md5);
@@ -249,6 +251,7 @@ pub fn single_blob_row(key: &str, digests: &Digests, headers: Vec<(String, Vec<u
         version_id: None,
         tags: None,
         acl: None,
+        owner: None,
         lock: Default::default(),
         sse: None,
     }

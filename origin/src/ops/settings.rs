@@ -5,43 +5,88 @@
 use axum::body::Body;
 use axum::response::Response;
 use http::StatusCode;
-use serde::Deserialize;
 
 use super::body::BodyReader;
-use super::{empty, owner_id, write_owner, xml_response, Ctx};
+use super::{empty, owner_id, xml_response, Ctx};
+use crate::acl::{Acl, Grantee};
 use crate::error::{Code, S3Error, S3Result};
 use crate::store::meta::buckets::{self, BucketRow, Setting};
+use crate::store::meta::objects::ObjectRow;
 use crate::xml::XmlWriter;
 
 const MAX_BODY: u64 = 64 * 1024;
-const ALL_USERS: &str = "http://acs.amazonaws.com/groups/global/AllUsers";
 
-/// Whether the bucket's ACL grants everyone READ (and is not ignored).
-pub fn bucket_acl_public(row: &BucketRow) -> bool {
-    row.acl == "public-read" && !row.block().ignore_public_acls
+/// The canonical ids an ACL is read with: the resource's owner and its
+/// bucket's owner (the same for a bucket).
+pub struct Owners {
+    pub owner: String,
+    pub bucket: String,
 }
 
-/// Whether an object's own ACL grants everyone READ (and is not ignored).
-pub fn object_acl_public(row: &BucketRow, acl: Option<&str>) -> bool {
-    acl == Some("public-read") && !row.block().ignore_public_acls
+impl Owners {
+    pub fn of_bucket(row: &BucketRow) -> Self {
+        let id = owner_id(&row.owner);
+        Owners {
+            owner: id.clone(),
+            bucket: id,
+        }
+    }
+
+    /// An object's: its writer under ObjectWriter, else the bucket's owner.
+    pub fn of_object(row: &BucketRow, object_owner: Option<&str>) -> Self {
+        let bucket = owner_id(&row.owner);
+        Owners {
+            owner: object_owner.map(owner_id).unwrap_or_else(|| bucket.clone()),
+            bucket,
+        }
+    }
+
+    pub fn stored(&self, column: Option<&str>) -> Acl {
+        Acl::stored(column, &self.owner, &self.bucket)
+    }
+
+    pub fn column(&self, acl: &Acl) -> Option<String> {
+        acl.column(&self.owner, &self.bucket)
+    }
 }
 
-/// ACLs are off under `BucketOwnerEnforced` (but for the ones that say
-/// what is true anyway); BlockPublicAcls refuses setting a public one.
-pub fn check_acl_allowed(row: &BucketRow, canned: Option<&str>) -> S3Result<()> {
-    if row.ownership.as_deref() == Some("BucketOwnerEnforced")
-        && !matches!(
-            canned.map(str::trim),
-            None | Some("private" | "bucket-owner-full-control")
-        )
-    {
+/// A bucket's ACL as grants.
+pub fn bucket_acl(row: &BucketRow) -> Acl {
+    Owners::of_bucket(row).stored(Some(&row.acl))
+}
+
+/// An object's ACL as grants.
+pub fn object_acl_of(row: &BucketRow, object: Option<&ObjectRow>) -> Acl {
+    let object_owner = object.and_then(|o| o.owner.as_deref());
+    Owners::of_object(row, object_owner).stored(object.and_then(|o| o.acl.as_deref()))
+}
+
+/// Who will own an object this request writes: `Some(access key)` when
+/// it is not the bucket's owner. S3's ObjectOwnership decides:
+/// BucketOwnerEnforced gives every object to the bucket's owner,
+/// BucketOwnerPreferred does when the writer grants it
+/// `bucket-owner-full-control`, ObjectWriter (and no setting) leaves
+/// objects to their writers.
+pub fn writer(ctx: &Ctx, bucket: &BucketRow) -> Option<String> {
+    let caller = ctx.verified.principal.access_key()?;
+    let to_bucket = match bucket.ownership.as_deref() {
+        Some("BucketOwnerEnforced") => true,
+        Some("BucketOwnerPreferred") => {
+            ctx.header("x-amz-acl").map(str::trim) == Some("bucket-owner-full-control")
+        }
+        _ => false,
+    };
+    (caller != bucket.owner && !to_bucket).then(|| caller.to_owned())
+}
+
+/// ACLs are off under `BucketOwnerEnforced` (but for lists that say what
+/// is true anyway: the owner's FULL_CONTROL); BlockPublicAcls refuses
+/// setting a public one.
+pub fn check_acl_allowed(row: &BucketRow, acl: &Acl, owners: &Owners) -> S3Result<()> {
+    if row.ownership.as_deref() == Some("BucketOwnerEnforced") && owners.column(acl).is_some() {
         return Err(S3Error::new(Code::AccessControlListNotSupported));
     }
-    let public = matches!(
-        canned.map(str::trim),
-        Some("public-read" | "public-read-write" | "authenticated-read")
-    );
-    if public && row.block().block_public_acls {
+    if acl.is_public() && row.block().block_public_acls {
         return Err(S3Error::msg(
             Code::AccessDenied,
             "The bucket's PublicAccessBlock blocks public ACLs.",
@@ -50,36 +95,36 @@ pub fn check_acl_allowed(row: &BucketRow, canned: Option<&str>) -> S3Result<()> 
     Ok(())
 }
 
-/// An object's canned ACL as stored: `None` for private.
-pub fn acl_column(canned: &str) -> Option<String> {
-    (canned != "private").then(|| canned.to_owned())
-}
-
-/// The object ACL a write asks for with `x-amz-acl` (the bucket-owner
-/// ACLs describe a single-owner bucket's object as it is: private). A
-/// public one is refused where the bucket blocks public ACLs (403), one
-/// Cairn cannot keep is NotImplemented.
-pub fn object_acl(ctx: &Ctx, bucket: &BucketRow) -> S3Result<Option<String>> {
-    let header = ctx.header("x-amz-acl");
-    check_acl_allowed(bucket, header)?;
-    match header.map(str::trim) {
-        None | Some("bucket-owner-full-control") | Some("bucket-owner-read") => Ok(None),
-        Some(v) => Ok(acl_column(canned_acl(v)?)),
-    }
-}
-
-/// Checks a canned ACL name: Cairn grants `private` and `public-read`.
-pub fn canned_acl(value: &str) -> S3Result<&'static str> {
-    match value.trim() {
-        "private" => Ok("private"),
-        "public-read" => Ok("public-read"),
-        other => Err(S3Error::msg(
-            Code::NotImplemented,
-            format!(
-                "The canned ACL '{other}' is not supported by Cairn; use private or public-read."
-            ),
+/// The ACL a request's headers ask for: `x-amz-acl` (a canned ACL) or
+/// `x-amz-grant-*`, not both; `None` without either.
+pub fn header_acl(ctx: &Ctx, owners: &Owners) -> S3Result<Option<Acl>> {
+    let known = ctx.known_ids()?;
+    let is_known = |id: &str| known.iter().any(|(k, _)| k == id);
+    let granted = Acl::from_headers(&ctx.parts.headers, &is_known)?;
+    match (ctx.header("x-amz-acl"), granted) {
+        (Some(_), Some(_)) => Err(S3Error::msg(
+            Code::InvalidRequest,
+            "Specifying both Canned ACLs and Header Grants is not allowed",
         )),
+        (Some(name), None) => Ok(Some(Acl::canned(
+            crate::acl::canned_name(name)?,
+            &owners.owner,
+            &owners.bucket,
+        ))),
+        (None, granted) => Ok(granted),
     }
+}
+
+/// The object ACL a write asks for (`x-amz-acl` or `x-amz-grant-*`), as
+/// its row keeps it for an object owned by `writer` (see [`writer`]):
+/// refused where the bucket's settings forbid it.
+pub fn object_acl(ctx: &Ctx, bucket: &BucketRow, writer: Option<&str>) -> S3Result<Option<String>> {
+    let owners = Owners::of_object(bucket, writer);
+    let Some(acl) = header_acl(ctx, &owners)? else {
+        return Ok(None);
+    };
+    check_acl_allowed(bucket, &acl, &owners)?;
+    Ok(owners.column(&acl))
 }
 
 pub async fn body(ctx: &Ctx, body: Body) -> S3Result<bytes::Bytes> {
@@ -105,49 +150,27 @@ pub(super) async fn set(
         .await
 }
 
-#[derive(Deserialize)]
-struct AccessControlPolicy {
-    #[serde(rename = "AccessControlList")]
-    list: Option<GrantList>,
-}
-
-#[derive(Deserialize)]
-struct GrantList {
-    #[serde(rename = "Grant", default)]
-    grants: Vec<Grant>,
-}
-
-#[derive(Deserialize)]
-struct Grant {
-    #[serde(rename = "Grantee")]
-    grantee: Grantee,
-    #[serde(rename = "Permission")]
-    permission: String,
-}
-
-#[derive(Deserialize)]
-struct Grantee {
-    #[serde(rename = "URI")]
-    uri: Option<String>,
-    #[serde(rename = "ID")]
-    id: Option<String>,
-}
-
 pub async fn put_acl(ctx: &Ctx, bucket: &str, raw: Body) -> S3Result<Response> {
     let row = ctx.owned_bucket(bucket).await?;
-    let acl = requested_acl(ctx, &row, raw).await?;
-    check_acl_allowed(&row, Some(acl))?;
-    set(ctx, bucket, Setting::Acl, Some(acl.to_owned())).await?;
+    let owners = Owners::of_bucket(&row);
+    let acl = requested_acl(ctx, &row, &owners, raw).await?;
+    let column = owners.column(&acl);
+    set(ctx, bucket, Setting::Acl, column).await?;
     Ok(empty(StatusCode::OK))
 }
 
-/// PutObjectAcl: the same two forms as a bucket's, for one version.
+/// PutObjectAcl: the same forms as a bucket's, for one version.
 pub async fn put_object_acl(ctx: &Ctx, bucket: &str, key: &str, raw: Body) -> S3Result<Response> {
     let row = ctx.owned_bucket(bucket).await?;
-    let canned = requested_acl(ctx, &row, raw).await?;
-    check_acl_allowed(&row, Some(canned))?;
-    let acl = acl_column(canned);
     let version = ctx.version_param()?;
+    let (b, k, v) = (bucket.to_owned(), key.to_owned(), version.clone());
+    let object = ctx
+        .state
+        .meta
+        .read(move |c| crate::store::meta::versions::object(c, &b, &k, v.as_ref()))
+        .await?;
+    let owners = Owners::of_object(&row, object.owner.as_deref());
+    let acl = owners.column(&requested_acl(ctx, &row, &owners, raw).await?);
     let (b, k) = (bucket.to_owned(), key.to_owned());
     let vid = ctx
         .state
@@ -162,47 +185,26 @@ pub async fn put_object_acl(ctx: &Ctx, bucket: &str, key: &str, raw: Body) -> S3
     Ok(resp)
 }
 
-/// The canned ACL a PutBucketAcl or PutObjectAcl asks for: `x-amz-acl`,
-/// or a grant list of the shapes Cairn can keep.
-async fn requested_acl(ctx: &Ctx, row: &BucketRow, raw: Body) -> S3Result<&'static str> {
-    Ok(match ctx.header("x-amz-acl") {
-        Some(v) => {
-            check_acl_allowed(row, Some(v))?;
-            canned_acl(v)?
-        }
+/// The ACL a PutBucketAcl or PutObjectAcl asks for: its headers, or an
+/// `AccessControlPolicy` body; checked against the bucket's settings.
+async fn requested_acl(ctx: &Ctx, row: &BucketRow, owners: &Owners, raw: Body) -> S3Result<Acl> {
+    let acl = match header_acl(ctx, owners)? {
+        Some(acl) => acl,
         None => {
-            // An explicit grant list: owner FULL_CONTROL, optionally AllUsers READ.
-            let doc: AccessControlPolicy = crate::xml::parse(&body(ctx, raw).await?)?;
-            let grants = doc.list.map(|l| l.grants).unwrap_or_default();
-            let owner = owner_id(&row.owner);
-            let mut public = false;
-            for g in &grants {
-                match (&g.grantee.uri, &g.grantee.id, g.permission.as_str()) {
-                    (Some(u), _, "READ") if u == ALL_USERS => public = true,
-                    (None, Some(id), "FULL_CONTROL") if *id == owner => {}
-                    _ => {
-                        return Err(S3Error::msg(
-                            Code::NotImplemented,
-                            "Cairn supports only owner FULL_CONTROL and AllUsers READ grants.",
-                        ))
-                    }
-                }
-            }
-            if public {
-                "public-read"
-            } else {
-                "private"
-            }
+            let known = ctx.known_ids()?;
+            let is_known = |id: &str| known.iter().any(|(k, _)| k == id);
+            Acl::from_xml(&body(ctx, raw).await?, &is_known)?
         }
-    })
+    };
+    check_acl_allowed(row, &acl, owners)?;
+    Ok(acl)
 }
 
-/// The owner holds FULL_CONTROL; a public-read bucket or object adds
-/// AllUsers READ.
+/// GetBucketAcl and GetObjectAcl: the owner, and the grants.
 pub async fn get_acl(ctx: &Ctx, bucket: &str, key: Option<&str>) -> S3Result<Response> {
     let row = ctx.owned_bucket(bucket).await?;
-    let public = match key {
-        None => row.acl == "public-read",
+    let (acl, owner) = match key {
+        None => (bucket_acl(&row), owner_id(&row.owner)),
         Some(key) => {
             let version = ctx.version_param()?;
             let (b, k) = (bucket.to_owned(), key.to_owned());
@@ -211,41 +213,49 @@ pub async fn get_acl(ctx: &Ctx, bucket: &str, key: Option<&str>) -> S3Result<Res
                 .meta
                 .read(move |c| crate::store::meta::versions::object(c, &b, &k, version.as_ref()))
                 .await?;
-            object.acl.as_deref() == Some("public-read")
+            let owners = Owners::of_object(&row, object.owner.as_deref());
+            (object_acl_of(&row, Some(&object)), owners.owner)
         }
     };
-    let xsi = [
-        ("xmlns:xsi", "http://www.w3.org/2001/XMLSchema-instance"),
-        ("xsi:type", "CanonicalUser"),
-    ];
+    let names = ctx.known_ids()?;
+    let name_of = |id: &str| names.iter().find(|(k, _)| k == id).map(|(_, n)| n.clone());
     let mut w = XmlWriter::new();
     w.root("AccessControlPolicy");
-    write_owner(&mut w, "Owner", &ctx.verified.principal);
+    w.open("Owner");
+    w.elem("ID", &owner);
+    if let Some(n) = name_of(&owner) {
+        w.elem("DisplayName", &n);
+    }
+    w.close("Owner");
     w.open("AccessControlList");
-    // The group grant first, as S3 lists it.
-    if public {
+    const XSI: &str = "http://www.w3.org/2001/XMLSchema-instance";
+    // Group grants first, as S3 lists them.
+    let (groups, users): (Vec<_>, Vec<_>) = acl
+        .0
+        .iter()
+        .partition(|g| matches!(g.grantee, Grantee::Group(_)));
+    for g in groups.into_iter().chain(users) {
         w.open("Grant");
-        w.open_with(
-            "Grantee",
-            &[
-                ("xmlns:xsi", "http://www.w3.org/2001/XMLSchema-instance"),
-                ("xsi:type", "Group"),
-            ],
-        );
-        w.elem("URI", ALL_USERS);
+        match &g.grantee {
+            Grantee::User(id) => {
+                w.open_with(
+                    "Grantee",
+                    &[("xmlns:xsi", XSI), ("xsi:type", "CanonicalUser")],
+                );
+                w.elem("ID", id);
+                if let Some(n) = name_of(id) {
+                    w.elem("DisplayName", &n);
+                }
+            }
+            Grantee::Group(uri) => {
+                w.open_with("Grantee", &[("xmlns:xsi", XSI), ("xsi:type", "Group")]);
+                w.elem("URI", uri);
+            }
+        }
         w.close("Grantee");
-        w.elem("Permission", "READ");
+        w.elem("Permission", g.permission.name());
         w.close("Grant");
     }
-    w.open("Grant");
-    w.open_with("Grantee", &xsi);
-    w.elem("ID", &owner_id(&row.owner));
-    if let crate::auth::Principal::Key { name, .. } = &ctx.verified.principal {
-        w.elem("DisplayName", name);
-    }
-    w.close("Grantee");
-    w.elem("Permission", "FULL_CONTROL");
-    w.close("Grant");
     w.close("AccessControlList");
     w.close("AccessControlPolicy");
     Ok(xml_response(w.finish()))
@@ -291,7 +301,8 @@ pub async fn policy_status(ctx: &Ctx, bucket: &str) -> S3Result<Response> {
         .policy
         .as_deref()
         .and_then(|p| crate::policy::parse(bucket, p).ok())
-        .is_some_and(|p| p.is_public());
+        .is_some_and(|p| p.is_public())
+        || (!row.block().ignore_public_acls && bucket_acl(&row).is_public());
     let mut w = XmlWriter::new();
     w.root("PolicyStatus");
     w.elem("IsPublic", if public { "true" } else { "false" });

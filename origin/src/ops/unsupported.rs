@@ -1,8 +1,8 @@
 //! Request headers that ask for features Cairn does not have yet.
 //!
 //! Accepting them silently is worse than refusing: a client that asked for
-//! ACL grants, a website redirect or a cold storage class believes its
-//! data is shared, redirected or archived when it is not. So a
+//! a website redirect or a cold storage class believes its data is
+//! redirected or archived when it is not. So a
 //! header that asks for what Cairn cannot do gets S3's error; one that asks
 //! for what is already true (`x-amz-acl: private`, which rclone sends by
 //! default; `x-amz-storage-class: STANDARD`) is accepted as it is.
@@ -13,7 +13,6 @@ use crate::error::{Code, S3Error, S3Result};
 use crate::http::endpoint::Endpoint;
 
 /// Headers (or prefixes) whose mere presence asks for a missing feature.
-const GRANTS: &[(&str, &str)] = &[("x-amz-grant-", "ACL grants")];
 const OBJECT_FEATURES: &[(&str, &str)] =
     &[("x-amz-website-redirect-location", "Website redirects")];
 
@@ -38,31 +37,16 @@ pub fn refuse(endpoint: Endpoint, headers: &HeaderMap) -> S3Result<()> {
         endpoint,
         PutObject | CopyObject | CreateMultipartUpload | UploadPart | UploadPartCopy
     );
-    if !(writes_object || endpoint == CreateBucket) {
+    if !writes_object {
         return Ok(());
     }
-    let refused: &[&[(&str, &str)]] = if endpoint == CreateBucket {
-        &[GRANTS]
-    } else {
-        &[GRANTS, OBJECT_FEATURES]
-    };
     for name in headers.keys() {
         let name = name.as_str();
-        if let Some((_, feature)) = refused
-            .iter()
-            .flat_map(|r| r.iter())
-            .find(|(h, _)| name.starts_with(h))
-        {
+        if let Some((_, feature)) = OBJECT_FEATURES.iter().find(|(h, _)| name.starts_with(h)) {
             return Err(not_implemented(feature, name));
         }
     }
     let value = |n: &str| headers.get(n).map(|v| v.to_str().unwrap_or("\u{FFFD}"));
-    if endpoint == CreateBucket {
-        return Ok(());
-    }
-    if !writes_object {
-        return Ok(());
-    }
     if let Some(class) = value("x-amz-storage-class") {
         if !STORAGE_CLASSES.contains(&class) {
             return Err(S3Error::msg(
@@ -123,10 +107,8 @@ mod tests {
                 &[("x-amz-storage-class", "COLD")],
                 Err(Code::InvalidStorageClass),
             ),
-            (PutObject, &[("x-amz-grant-read", "uri=x")], ni),
             (PutObject, &[("x-amz-tagging", "a=b")], Ok(())),
             (PutObject, &[("x-amz-website-redirect-location", "/x")], ni),
-            (CreateBucket, &[("x-amz-grant-read", "uri=x")], ni),
             (CreateBucket, &[("x-amz-acl", "public-read")], Ok(())),
             (ListObjects, &[("x-amz-tagging", "a=b")], Ok(())),
         ];

@@ -41,6 +41,9 @@ pub struct ObjectRow {
     pub lock: super::locks::ObjectLock,
     /// How the bytes are encrypted at rest; `None` for plain bytes.
     pub sse: Option<crate::sse::Encryption>,
+    /// The access key that owns this version when it is not the bucket's
+    /// owner (ObjectWriter); `None` is the bucket's owner.
+    pub owner: Option<String>,
 }
 
 impl ObjectRow {
@@ -116,7 +119,7 @@ pub fn decode_headers(raw: &[u8]) -> Vec<(String, Vec<u8>)> {
 /// The columns [`object_row`] reads, in order (`objects` and `versions`
 /// share them).
 pub(super) const ROW_COLUMNS: &str =
-    "key, blob, size, etag, modified_ms, headers, checksum_algo, checksum, parts, version_id, tags, acl, lock_mode, lock_until_ms, legal_hold, sse";
+    "key, blob, size, etag, modified_ms, headers, checksum_algo, checksum, parts, version_id, tags, acl, lock_mode, lock_until_ms, legal_hold, sse, owner";
 
 pub(super) fn object_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ObjectRow> {
     let blob: Vec<u8> = r.get(1)?;
@@ -145,6 +148,7 @@ pub(super) fn object_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ObjectRow> {
         sse: r
             .get::<_, Option<String>>(15)?
             .and_then(|s| crate::sse::Encryption::from_json(&s)),
+        owner: r.get(16)?,
     })
 }
 
@@ -291,8 +295,8 @@ pub(super) fn write_current(
         None => (None, None),
     };
     conn.prepare_cached(
-        "INSERT OR REPLACE INTO objects (bucket, key, blob, size, etag, modified_ms, headers, checksum_algo, checksum, parts, version_id, tags, acl, lock_mode, lock_until_ms, legal_hold, sse)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+        "INSERT OR REPLACE INTO objects (bucket, key, blob, size, etag, modified_ms, headers, checksum_algo, checksum, parts, version_id, tags, acl, lock_mode, lock_until_ms, legal_hold, sse, owner)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
     )?
     .execute(params![
         bucket,
@@ -312,6 +316,7 @@ pub(super) fn write_current(
         row.lock.until_ms,
         row.lock.legal_hold,
         row.sse.as_ref().map(|e| e.to_json()),
+        row.owner,
     ])?;
     if row.parts > 0 {
         insert_parts(conn, bucket, &row.key, row.version_id.as_deref(), parts)?;

@@ -170,6 +170,12 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE versions ADD COLUMN sse TEXT;
     ALTER TABLE uploads ADD COLUMN sse TEXT;
     ALTER TABLE buckets ADD COLUMN encryption TEXT;",
+    // 9: who owns a version or upload when it is not the bucket's owner
+    // (another key writing under ObjectOwnership ObjectWriter): NULL is
+    // the bucket's owner.
+    "ALTER TABLE objects ADD COLUMN owner TEXT;
+    ALTER TABLE versions ADD COLUMN owner TEXT;
+    ALTER TABLE uploads ADD COLUMN owner TEXT;",
 ];
 
 /// Opens a connection with the settings every connection shares.

@@ -32,6 +32,8 @@ pub struct UploadRow {
     pub lock: super::locks::ObjectLock,
     /// The upload's encryption: its parts are sealed with its data key.
     pub sse: Option<crate::sse::Encryption>,
+    /// The object's owner when not the bucket's (ObjectWriter).
+    pub owner: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -66,15 +68,16 @@ fn upload_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<UploadRow> {
         sse: r
             .get::<_, Option<String>>(12)?
             .and_then(|s| crate::sse::Encryption::from_json(&s)),
+        owner: r.get(13)?,
     })
 }
 
-const UPLOAD_COLUMNS: &str = "upload_id, bucket, key, created_ms, headers, checksum_algo, tags, acl, lock_mode, lock_until_ms, legal_hold, full_object_checksum, sse";
+const UPLOAD_COLUMNS: &str = "upload_id, bucket, key, created_ms, headers, checksum_algo, tags, acl, lock_mode, lock_until_ms, legal_hold, full_object_checksum, sse, owner";
 
 pub fn create(conn: &Connection, u: &UploadRow, headers: &[(String, Vec<u8>)]) -> S3Result<()> {
     conn.execute(
-        "INSERT INTO uploads (upload_id, bucket, key, created_ms, headers, checksum_algo, tags, acl, lock_mode, lock_until_ms, legal_hold, full_object_checksum, sse)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+        "INSERT INTO uploads (upload_id, bucket, key, created_ms, headers, checksum_algo, tags, acl, lock_mode, lock_until_ms, legal_hold, full_object_checksum, sse, owner)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
         params![
             u.upload_id,
             u.bucket,
@@ -89,6 +92,7 @@ pub fn create(conn: &Connection, u: &UploadRow, headers: &[(String, Vec<u8>)]) -
             u.lock.legal_hold,
             u.full_object_checksum,
             u.sse.as_ref().map(|e| e.to_json()),
+            u.owner,
         ],
     )?;
     Ok(())

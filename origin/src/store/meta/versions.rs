@@ -81,8 +81,8 @@ pub fn push(conn: &Connection, bucket: &str, row: &ObjectRow) -> S3Result<()> {
         None => (None, None),
     };
     conn.prepare_cached(
-        "INSERT INTO versions (bucket, key, seq, version_id, marker, blob, size, etag, modified_ms, headers, checksum_algo, checksum, parts, tags, acl, lock_mode, lock_until_ms, legal_hold, sse)
-         VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+        "INSERT INTO versions (bucket, key, seq, version_id, marker, blob, size, etag, modified_ms, headers, checksum_algo, checksum, parts, tags, acl, lock_mode, lock_until_ms, legal_hold, sse, owner)
+         VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
     )?
     .execute(params![
         bucket,
@@ -103,6 +103,7 @@ pub fn push(conn: &Connection, bucket: &str, row: &ObjectRow) -> S3Result<()> {
         row.lock.until_ms,
         row.lock.legal_hold,
         row.sse.as_ref().map(|e| e.to_json()),
+        row.owner,
     ])?;
     Ok(())
 }
@@ -132,8 +133,8 @@ pub fn push_marker(
 }
 
 fn version_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, Version)> {
-    let seq: i64 = r.get(16)?;
-    let marker: bool = r.get(17)?;
+    let seq: i64 = r.get(17)?;
+    let marker: bool = r.get(18)?;
     let row = object_row(r)?;
     Ok((
         seq,
