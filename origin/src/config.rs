@@ -51,6 +51,9 @@ pub struct Config {
     /// The SSE key ring (master keys for SSE-S3, named keys for SSE-KMS);
     /// `None` is `sse-keys` in the data dir.
     pub sse_key_file: Option<PathBuf>,
+    /// Take SSE-C keys over plain HTTP from other hosts (a TLS proxy in
+    /// front); otherwise only over TLS or from this host.
+    pub sse_c_over_http: bool,
 }
 
 impl Config {
@@ -74,6 +77,7 @@ impl Config {
             max_uploads: 1024,
             min_body_rate: 1024,
             sse_key_file: None,
+            sse_c_over_http: false,
         }
     }
 
@@ -139,6 +143,9 @@ pub struct Settings {
     /// The SSE-S3/SSE-KMS key ring file; keep it off the data disk for encryption at rest to protect a stolen disk [default: DATA_DIR/sse-keys]
     #[arg(long, env = "CAIRN_SSE_KEY_FILE")]
     pub sse_key_file: Option<PathBuf>,
+    /// Take SSE-C keys over plain HTTP from other hosts (behind a TLS-terminating proxy) [default: false: only over TLS or from this host]
+    #[arg(long, env = "CAIRN_SSE_C_OVER_HTTP", num_args = 0..=1, default_missing_value = "true")]
+    pub sse_c_over_http: Option<bool>,
     /// Log lines as text or json [default: text]
     #[arg(long, env = "CAIRN_LOG_FORMAT")]
     pub log_format: Option<LogFormat>,
@@ -167,6 +174,7 @@ impl Settings {
             min_body_rate: self.min_body_rate.or(f.min_body_rate),
             log_format: self.log_format.or(f.log_format),
             sse_key_file: self.sse_key_file.or(f.sse_key_file),
+            sse_c_over_http: self.sse_c_over_http.or(f.sse_c_over_http),
         })
     }
 
@@ -209,6 +217,7 @@ impl Settings {
             c.min_body_rate = n;
         }
         c.sse_key_file = self.sse_key_file.clone();
+        c.sse_c_over_http = self.sse_c_over_http.unwrap_or(false);
         c
     }
 }

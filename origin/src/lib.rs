@@ -269,7 +269,10 @@ pub async fn run(
     tokio::spawn(record_edges(state.clone()));
     tokio::spawn(apply_lifecycle(state.clone()));
     let c = &state.config;
-    let limits = listen::Limits::configured(c.max_connections, c.header_timeout, c.idle_timeout);
+    let mut limits =
+        listen::Limits::configured(c.max_connections, c.header_timeout, c.idle_timeout);
+    // Policies (`aws:SourceIp`, `aws:SecureTransport`) and SSE-C ask.
+    limits.peer_info = true;
     let shed = listen::shed_response("SlowDown", "Please reduce your request rate.");
     listen::serve(listeners, app(state), limits, shed, shutdown).await
 }

@@ -45,6 +45,9 @@ pub struct Limits {
     pub max_connections: usize,
     pub header_timeout: Duration,
     pub idle_timeout: Duration,
+    /// Give each request its connection's [`Peer`] (an allocation per
+    /// request: only for servers that ask, the origin).
+    pub peer_info: bool,
 }
 
 /// Refused connections that may linger at once (see [`refuse`]).
@@ -62,6 +65,7 @@ impl Limits {
             max_connections: default_max_connections(file_limit),
             header_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
+            peer_info: false,
         }
     }
 }
@@ -249,6 +253,7 @@ where
             }
         };
         let _ = tcp.set_nodelay(true);
+        let addr = tcp.peer_addr().ok();
         let Ok(permit) = shared.permits.clone().try_acquire_owned() else {
             refuse(tcp, &shared.shed, &shared.lingering);
             continue;
@@ -260,7 +265,9 @@ where
             tokio::spawn(async move {
                 match tokio::time::timeout(limits.header_timeout, acceptor.accept(io)).await {
                     Ok(Ok(stream)) => {
-                        let conn = builder.serve_connection(TokioIo::new(stream), Boxed(service));
+                        let peer = limits.peer_info.then_some(Peer { addr, tls: true });
+                        let conn =
+                            builder.serve_connection(TokioIo::new(stream), Boxed(service, peer));
                         tokio::pin!(conn);
                         let served = loop {
                             tokio::select! {
@@ -280,7 +287,8 @@ where
             continue;
         }
         let io = TokioIo::new(IdleTimeout::new(tcp, limits.idle_timeout));
-        let mut conn = builder.serve_connection(io, Boxed(service.clone()));
+        let peer = limits.peer_info.then_some(Peer { addr, tls: false });
+        let mut conn = builder.serve_connection(io, Boxed(service.clone(), peer));
         tokio::spawn(async move {
             let served = loop {
                 tokio::select! {
@@ -338,7 +346,24 @@ pub fn shed_response(code: &str, message: &str) -> bytes::Bytes {
 
 /// A tower service as a hyper one whose futures are boxed: hyper hands a
 /// connection back (for the lingering close) only when they are `Unpin`.
-struct Boxed<S>(S);
+/// Each request is given its connection's [`Peer`] when asked for.
+struct Boxed<S>(S, Option<Peer>);
+
+/// Where a request came from, in its extensions: the client's address
+/// and whether the connection is TLS. Policies and SSE-C ask.
+#[derive(Debug, Clone, Copy)]
+pub struct Peer {
+    pub addr: Option<std::net::SocketAddr>,
+    pub tls: bool,
+}
+
+impl Peer {
+    /// Whether what the client sends cannot have crossed a network in the
+    /// clear: a TLS connection, or one from this host.
+    pub fn private_channel(&self) -> bool {
+        self.tls || self.addr.is_some_and(|a| a.ip().is_loopback())
+    }
+}
 
 type BoxedResponse<B> = Pin<Box<dyn Future<Output = Result<http::Response<B>, Infallible>> + Send>>;
 
@@ -359,6 +384,9 @@ where
 
     fn call(&self, mut req: http::Request<Incoming>) -> Self::Future {
         with_host(&mut req);
+        if let Some(peer) = self.1 {
+            req.extensions_mut().insert(peer);
+        }
         let mut service = self.0.clone();
         Box::pin(async move {
             std::future::poll_fn(|cx| service.poll_ready(cx)).await?;

@@ -208,6 +208,11 @@ async fn serve(
     )?;
 
     ops::unsupported::refuse(endpoint, &parts.headers)?;
+    crate::sse::check_channel(
+        &parts.headers,
+        parts.extensions.get().copied(),
+        state.config.sse_c_over_http,
+    )?;
     let ctx = Ctx {
         state: state.clone(),
         verified,

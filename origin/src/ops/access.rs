@@ -283,6 +283,8 @@ impl Ctx {
                 _ => "versionId",
             }),
             "aws:referer" => header("referer"),
+            "aws:sourceip" => self.peer()?.addr.map(|a| vec![a.ip().to_string()]),
+            "aws:securetransport" => self.peer().map(|p| vec![p.tls.to_string()]),
             "aws:useragent" => header("user-agent"),
             s => s
                 .strip_prefix("s3:x-amz-")

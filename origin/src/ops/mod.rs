@@ -94,6 +94,11 @@ impl Ctx {
             .collect())
     }
 
+    /// The connection the request came on (address, TLS).
+    pub fn peer(&self) -> Option<cairn_shared::listen::Peer> {
+        self.parts.extensions.get().copied()
+    }
+
     /// The caller's access key; anonymous callers are refused.
     pub fn caller(&self) -> S3Result<&str> {
         self.verified

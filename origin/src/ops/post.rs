@@ -232,6 +232,7 @@ pub async fn post_object(
     parts: http::request::Parts,
     body: Body,
 ) -> S3Result<Response> {
+    let peer = parts.extensions.get().copied();
     let content_type = parts
         .headers
         .get(http::header::CONTENT_TYPE)
@@ -343,6 +344,7 @@ pub async fn post_object(
     let sealing = crate::sse::requested(&form_headers, bucket_row.encryption.as_ref())?
         .map(|r| r.seal(&state.sse_keys))
         .transpose()?;
+    crate::sse::check_channel(&form_headers, peer, state.config.sse_c_over_http)?;
     let sent = crate::checksum::expected(&form_headers)?;
     let _slot = super::upload_slot(state)?;
     let mut writer = BlobWriter::start(

@@ -306,6 +306,26 @@ pub fn etag(info: Option<&Encryption>, dek: Option<&Key>, md5: &[u8; 16]) -> Str
     }
 }
 
+/// SSE-C keys travel in the request: S3 takes them only over HTTPS. Cairn
+/// takes them over TLS or from this host (`peer`), and over plain HTTP
+/// from elsewhere only when `over_http` (the `sse_c_over_http` setting)
+/// says a TLS proxy in front of the origin is trusted.
+pub fn check_channel(
+    headers: &HeaderMap,
+    peer: Option<cairn_shared::listen::Peer>,
+    over_http: bool,
+) -> S3Result<()> {
+    let sends_key =
+        headers.contains_key(KEY) || headers.contains_key(Role::CopySource.name(KEY).as_str());
+    if sends_key && !over_http && !peer.is_some_and(|p| p.private_channel()) {
+        return Err(S3Error::msg(
+            Code::InvalidRequest,
+            "Requests specifying Server Side Encryption with Customer provided keys must be made over a secure connection.",
+        ));
+    }
+    Ok(())
+}
+
 /// `dek` wrapped under `kek`, as rows keep it.
 pub fn wrap_b64(kek: &Key, dek: &Key) -> String {
     B64.encode(kek.wrap(dek))
@@ -419,6 +439,23 @@ mod tests {
         ]);
         assert!(customer_key(&copy, Role::CopySource).unwrap().is_some());
         assert!(customer_key(&copy, Role::Object).unwrap().is_none());
+    }
+
+    #[test]
+    fn sse_c_keys_come_over_tls_or_from_this_host() {
+        use cairn_shared::listen::Peer;
+        let h = headers(&[(ALGORITHM, "AES256"), (KEY, K), (KEY_MD5, K_MD5)]);
+        let far = Some("203.0.113.9:4000".parse().unwrap());
+        let near = Some("127.0.0.1:4000".parse().unwrap());
+        let peer = |addr, tls| Some(Peer { addr, tls });
+        assert!(check_channel(&h, peer(far, false), false).is_err());
+        assert!(check_channel(&h, peer(far, true), false).is_ok());
+        assert!(check_channel(&h, peer(near, false), false).is_ok());
+        assert!(
+            check_channel(&h, peer(far, false), true).is_ok(),
+            "a trusted proxy"
+        );
+        assert!(check_channel(&headers(&[]), peer(far, false), false).is_ok());
     }
 
     #[test]
