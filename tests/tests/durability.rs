@@ -187,6 +187,17 @@ async fn a_client_that_disconnects_leaves_nothing() {
             .send(),
     );
     tx.send(Ok(payload(512 * 1024, 5))).await.unwrap();
+    // Give up only once the origin is writing the body (its temp file
+    // exists); sooner, the request may not have reached it at all.
+    let mut started = false;
+    for _ in 0..500 {
+        if disk(&origin.data_dir()).1 == 1 {
+            started = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(started, "the origin never started writing the upload");
     tx.send(Err(std::io::Error::other("client gives up")))
         .await
         .unwrap();
