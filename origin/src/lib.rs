@@ -47,6 +47,7 @@ pub async fn open(config: Config) -> anyhow::Result<AppState> {
     let sse_keys = open_key_ring(&config)?;
     let state = AppState {
         sse_keys,
+        policies: Default::default(),
         uploads: Arc::new(tokio::sync::Semaphore::new(config.max_uploads)),
         config: Arc::new(config),
         meta,
@@ -82,6 +83,7 @@ pub fn attach(config: Config) -> anyhow::Result<AppState> {
     let sse_keys = open_key_ring(&config)?;
     Ok(AppState {
         sse_keys,
+        policies: Default::default(),
         uploads: Arc::new(tokio::sync::Semaphore::new(config.max_uploads)),
         config: Arc::new(config),
         meta,

@@ -374,6 +374,38 @@ fn principals(v: &Value, name: &str) -> S3Result<Vec<String>> {
     }
 }
 
+/// Parsed policies by bucket, so a request to a bucket with a policy (a
+/// site published by one, on every GET) does not parse its JSON again.
+/// An entry is used only while the bucket's stored text is the one it
+/// was parsed from; bounded, least recently used out first.
+pub struct PolicyCache {
+    parsed: moka::sync::Cache<String, std::sync::Arc<(String, Policy)>>,
+}
+
+impl Default for PolicyCache {
+    fn default() -> Self {
+        Self {
+            parsed: moka::sync::Cache::new(4096),
+        }
+    }
+}
+
+impl PolicyCache {
+    /// The parsed form of `text`, the stored policy of `bucket`; `None`
+    /// if it does not parse (a stored policy always did when put).
+    pub fn get(&self, bucket: &str, text: &str) -> Option<std::sync::Arc<(String, Policy)>> {
+        if let Some(hit) = self.parsed.get(bucket) {
+            if hit.0 == text {
+                return Some(hit);
+            }
+        }
+        let policy = parse(bucket, text).ok()?;
+        let entry = std::sync::Arc::new((text.to_owned(), policy));
+        self.parsed.insert(bucket.to_owned(), entry.clone());
+        Some(entry)
+    }
+}
+
 /// Validates a policy for `bucket` whole and returns it parsed.
 pub fn parse(bucket: &str, text: &str) -> S3Result<Policy> {
     let doc: Value = serde_json::from_str(text)
@@ -604,6 +636,19 @@ mod tests {
         ] {
             assert!(parse("site", bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn the_cache_answers_for_the_text_it_parsed() {
+        let cache = PolicyCache::default();
+        let public = r#"{"Statement":{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::site/*"}}"#;
+        let private = r#"{"Statement":{"Effect":"Deny","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::site/*"}}"#;
+        assert!(cache.get("site", public).unwrap().1.is_public());
+        assert!(
+            !cache.get("site", private).unwrap().1.is_public(),
+            "a new text is parsed again"
+        );
+        assert!(cache.get("site", "not json").is_none());
     }
 
     #[test]

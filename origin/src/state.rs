@@ -19,6 +19,8 @@ pub struct AppState {
     pub keys: Arc<KeyCache>,
     /// Keys for SSE-S3 and SSE-KMS.
     pub sse_keys: Arc<crate::sse::KeyRing>,
+    /// Bucket policies, parsed once per text.
+    pub policies: Arc<crate::policy::PolicyCache>,
     pub metrics: Arc<Metrics>,
     /// One permit per upload in progress (`max_uploads`): past it, a new
     /// upload is refused with SlowDown before a byte of it is read.
