@@ -55,6 +55,8 @@ pub struct EdgeConfig {
     pub max_connections: Option<usize>,
     pub header_timeout: Duration,
     pub idle_timeout: Duration,
+    /// The plain listener also speaks HTTP/2 with prior knowledge (h2c).
+    pub h2c: bool,
     /// How long the upstream may take to connect, to send a response head
     /// and between body chunks before a fetch fails.
     pub upstream_timeout: Duration,
@@ -92,6 +94,7 @@ impl EdgeConfig {
             max_connections: None,
             header_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
+            h2c: false,
             upstream_timeout: Duration::from_secs(10),
             upstream_ca: None,
         }
@@ -167,6 +170,9 @@ pub struct Settings {
     /// A connection on which nothing moves for this long is closed [default: 60s]
     #[arg(long, env = "CAIRN_IDLE_TIMEOUT")]
     pub idle_timeout: Option<Span>,
+    /// The plain listener also speaks HTTP/2 to clients that open with its preface (h2c, prior knowledge) [default: false]
+    #[arg(long, env = "CAIRN_H2C", num_args = 0..=1, default_missing_value = "true")]
+    pub h2c: Option<bool>,
     /// The upstream's time to connect, to answer and between body chunks before a miss fails [default: 10s]
     #[arg(long, env = "CAIRN_UPSTREAM_TIMEOUT")]
     pub upstream_timeout: Option<Span>,
@@ -205,6 +211,7 @@ impl Settings {
             max_connections: self.max_connections.or(f.max_connections),
             header_timeout: self.header_timeout.or(f.header_timeout),
             idle_timeout: self.idle_timeout.or(f.idle_timeout),
+            h2c: self.h2c.or(f.h2c),
             upstream_timeout: self.upstream_timeout.or(f.upstream_timeout),
             upstream_ca: self.upstream_ca.or(f.upstream_ca),
             log_format: self.log_format.or(f.log_format),
@@ -286,6 +293,7 @@ impl Settings {
         if let Some(Span(d)) = self.idle_timeout {
             c.idle_timeout = d;
         }
+        c.h2c = self.h2c.unwrap_or(false);
         if let Some(Span(d)) = self.upstream_timeout {
             c.upstream_timeout = d;
         }

@@ -143,7 +143,9 @@ pub async fn run(
         tokio::spawn(follow::run(state.clone()));
     }
     let c = &state.config;
-    let limits = listen::Limits::configured(c.max_connections, c.header_timeout, c.idle_timeout);
+    let mut limits =
+        listen::Limits::configured(c.max_connections, c.header_timeout, c.idle_timeout);
+    limits.h2c = c.h2c;
     let shed = listen::shed_response("ServiceUnavailable", "Too many connections; retry.");
     listen::serve(listeners, app(state), limits, shed, shutdown).await
 }

@@ -42,6 +42,8 @@ pub struct Config {
     pub max_connections: Option<usize>,
     pub header_timeout: Duration,
     pub idle_timeout: Duration,
+    /// The plain listener also speaks HTTP/2 with prior knowledge (h2c).
+    pub h2c: bool,
     /// Uploads (PUT, UploadPart, POST) in progress at once; more are
     /// answered 503 SlowDown. Each holds a batch buffer, not a thread.
     pub max_uploads: usize,
@@ -74,6 +76,7 @@ impl Config {
             max_connections: None,
             header_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
+            h2c: false,
             max_uploads: 1024,
             min_body_rate: 1024,
             sse_key_file: None,
@@ -134,6 +137,9 @@ pub struct Settings {
     /// A connection on which nothing moves for this long is closed [default: 60s]
     #[arg(long, env = "CAIRN_IDLE_TIMEOUT")]
     pub idle_timeout: Option<Span>,
+    /// The plain listener also speaks HTTP/2 to clients that open with its preface (h2c, prior knowledge) [default: false]
+    #[arg(long, env = "CAIRN_H2C", num_args = 0..=1, default_missing_value = "true")]
+    pub h2c: Option<bool>,
     /// Uploads in progress at once; more are answered 503 SlowDown [default: 1024]
     #[arg(long, env = "CAIRN_MAX_UPLOADS")]
     pub max_uploads: Option<usize>,
@@ -170,6 +176,7 @@ impl Settings {
             max_connections: self.max_connections.or(f.max_connections),
             header_timeout: self.header_timeout.or(f.header_timeout),
             idle_timeout: self.idle_timeout.or(f.idle_timeout),
+            h2c: self.h2c.or(f.h2c),
             max_uploads: self.max_uploads.or(f.max_uploads),
             min_body_rate: self.min_body_rate.or(f.min_body_rate),
             log_format: self.log_format.or(f.log_format),
@@ -210,6 +217,7 @@ impl Settings {
         if let Some(Span(d)) = self.idle_timeout {
             c.idle_timeout = d;
         }
+        c.h2c = self.h2c.unwrap_or(false);
         if let Some(n) = self.max_uploads {
             c.max_uploads = n.max(1);
         }

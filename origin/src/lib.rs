@@ -275,6 +275,7 @@ pub async fn run(
         listen::Limits::configured(c.max_connections, c.header_timeout, c.idle_timeout);
     // Policies (`aws:SourceIp`, `aws:SecureTransport`) and SSE-C ask.
     limits.peer_info = true;
+    limits.h2c = c.h2c;
     let shed = listen::shed_response("SlowDown", "Please reduce your request rate.");
     listen::serve(listeners, app(state), limits, shed, shutdown).await
 }

@@ -48,6 +48,9 @@ pub struct Limits {
     /// Give each request its connection's [`Peer`] (an allocation per
     /// request: only for servers that ask, the origin).
     pub peer_info: bool,
+    /// Plain listeners also speak HTTP/2 to clients that open with its
+    /// preface (h2c, "prior knowledge"); off, they speak HTTP/1.1 only.
+    pub h2c: bool,
 }
 
 /// Refused connections that may linger at once (see [`refuse`]).
@@ -66,6 +69,7 @@ impl Limits {
             header_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
             peer_info: false,
+            h2c: false,
         }
     }
 }
@@ -236,6 +240,8 @@ where
             tls_builder(&limits),
         )
     });
+    // h2c: the same HTTP/1.1-or-HTTP/2 builder as TLS, chosen by preface.
+    let h2c = limits.h2c.then(|| tls_builder(&limits));
     let mut last_accept_error: Option<Instant> = None;
     loop {
         let tcp = match listener.tcp.accept().await {
@@ -286,8 +292,27 @@ where
             });
             continue;
         }
-        let io = TokioIo::new(IdleTimeout::new(tcp, limits.idle_timeout));
         let peer = limits.peer_info.then_some(Peer { addr, tls: false });
+        if let Some(builder) = &h2c {
+            let (builder, service) = (builder.clone(), service.clone());
+            let io = TokioIo::new(IdleTimeout::new(tcp, limits.idle_timeout));
+            tokio::spawn(async move {
+                let conn = builder.serve_connection(io, Boxed(service, peer));
+                tokio::pin!(conn);
+                let served = loop {
+                    tokio::select! {
+                        r = conn.as_mut() => break r,
+                        _ = stopping.changed() => conn.as_mut().graceful_shutdown(),
+                    }
+                };
+                if let Err(e) = served {
+                    tracing::debug!(error = %e, "connection ended with an error");
+                }
+                drop(permit);
+            });
+            continue;
+        }
+        let io = TokioIo::new(IdleTimeout::new(tcp, limits.idle_timeout));
         let mut conn = builder.serve_connection(io, Boxed(service.clone(), peer));
         tokio::spawn(async move {
             let served = loop {

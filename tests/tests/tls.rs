@@ -329,3 +329,49 @@ async fn the_edge_fetches_from_an_https_origin_it_is_told_to_trust() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("empty.pem"), "{err}");
 }
+
+#[tokio::test]
+async fn plain_listeners_speak_h2c_only_when_asked() {
+    use aws_sdk_s3::primitives::ByteStream;
+    let origin = TestOrigin::spawn_with(&["--h2c"]);
+    let s3 = origin.public_bucket("plain").await;
+    let body: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+    s3.put_object()
+        .bucket("plain")
+        .key("data.bin")
+        .body(ByteStream::from(body.clone()))
+        .send()
+        .await
+        .unwrap();
+    let h2 = reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .build()
+        .unwrap();
+    let edge = TestEdge::spawn(&origin, &["--h2c"]);
+    for base in [&origin.url, &edge.url] {
+        let url = format!("{base}/plain/data.bin");
+        let whole = h2.get(&url).send().await.unwrap();
+        assert_eq!(whole.version(), reqwest::Version::HTTP_2, "{base}");
+        assert_eq!(whole.status(), 200);
+        assert_eq!(whole.bytes().await.unwrap(), body);
+        let part = h2
+            .get(&url)
+            .header("range", "bytes=99990-")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(part.status(), 206);
+        assert_eq!(part.bytes().await.unwrap(), body[99_990..]);
+        // HTTP/1.1 stays.
+        let h1 = reqwest::get(&url).await.unwrap();
+        assert_eq!(h1.version(), reqwest::Version::HTTP_11);
+        assert_eq!(h1.status(), 200);
+    }
+    // Not asked: a client that opens with the HTTP/2 preface is not served.
+    let plain = TestEdge::spawn(&origin, &[]);
+    assert!(h2
+        .get(format!("{}/plain/data.bin", plain.url))
+        .send()
+        .await
+        .is_err());
+}
