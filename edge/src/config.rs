@@ -28,6 +28,9 @@ pub struct EdgeConfig {
     /// own credential: whoever may purge must not thereby read private
     /// objects, which the edge key's secret does.
     pub purge_token: Option<String>,
+    /// `Strict-Transport-Security` by site: (host, or `*` for any other,
+    /// and the header's value), sent on HTTPS responses only.
+    pub hsts: Vec<(String, http::HeaderValue)>,
     pub region: String,
     pub cache_dir: PathBuf,
     pub memory_cache: u64,
@@ -79,6 +82,7 @@ impl EdgeConfig {
             access_key: access_key.into(),
             secret_key: secret_key.into(),
             purge_token: None,
+            hsts: Vec::new(),
             region: "us-east-1".into(),
             cache_dir: cache_dir.into(),
             memory_cache: 256 << 20,
@@ -119,6 +123,9 @@ pub struct Settings {
     /// Bearer token for POST /_cairn/purge (at least 16 characters; purging is off without one)
     #[arg(long, env = "CAIRN_PURGE_TOKEN")]
     pub purge_token: Option<String>,
+    /// Strict-Transport-Security per site on HTTPS responses, as HOST=VALUE pairs (HOST `*` for any other site), comma-separated: `cdn.example.com=max-age=31536000; includeSubDomains` [default: none]
+    #[arg(long, env = "CAIRN_HSTS", value_delimiter = ',')]
+    pub hsts: Option<Vec<String>>,
     /// Address to serve on [default: 127.0.0.1:9080]
     #[arg(long, env = "CAIRN_LISTEN")]
     pub listen: Option<SocketAddr>,
@@ -194,6 +201,7 @@ impl Settings {
             access_key: self.access_key.or(f.access_key),
             secret_key: self.secret_key.or(f.secret_key),
             purge_token: self.purge_token.or(f.purge_token),
+            hsts: self.hsts.or(f.hsts),
             listen: self.listen.or(f.listen),
             tls_listen: self.tls_listen.or(f.tls_listen),
             tls_cert: self.tls_cert.or(f.tls_cert),
@@ -262,6 +270,9 @@ impl Settings {
             }
             c.purge_token = Some(token.clone());
         }
+        for site in self.hsts.iter().flatten() {
+            c.hsts.push(parse_hsts(site)?);
+        }
         c.origin = origin.trim_end_matches('/').to_owned();
         c.upstream_ca = self.upstream_ca.clone();
         if let Some(Size(n)) = self.memory_cache {
@@ -304,5 +315,46 @@ impl Settings {
         c.name = format!("cairn-edge ({region})");
         c.edge_region = region;
         Ok(c)
+    }
+}
+/// One `hsts` entry, `HOST=VALUE`: the value must start with RFC 6797's
+/// `max-age=SECONDS`.
+fn parse_hsts(site: &str) -> Result<(String, http::HeaderValue), String> {
+    let bad = || {
+        format!("hsts entry {site:?}: want HOST=max-age=SECONDS[; includeSubDomains][; preload]")
+    };
+    let (host, value) = site.split_once('=').ok_or_else(bad)?;
+    let (host, value) = (host.trim().to_ascii_lowercase(), value.trim());
+    let seconds = value
+        .strip_prefix("max-age=")
+        .map(|r| r.split(';').next().unwrap_or_default().trim());
+    if host.is_empty()
+        || !seconds.is_some_and(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Err(bad());
+    }
+    let value = http::HeaderValue::from_str(value).map_err(|_| bad())?;
+    Ok((host, value))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_hsts;
+
+    #[test]
+    fn hsts_entries_name_a_site_and_a_max_age() {
+        let (host, v) = parse_hsts("CDN.example.com=max-age=600; includeSubDomains").unwrap();
+        assert_eq!(host, "cdn.example.com");
+        assert_eq!(v, "max-age=600; includeSubDomains");
+        assert!(parse_hsts("*=max-age=0").is_ok());
+        for bad in [
+            "cdn.example.com",
+            "=max-age=1",
+            "a=max-age=",
+            "a=max-age=soon",
+            "a=includeSubDomains",
+        ] {
+            assert!(parse_hsts(bad).is_err(), "{bad}");
+        }
     }
 }

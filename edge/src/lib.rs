@@ -146,6 +146,8 @@ pub async fn run(
     let mut limits =
         listen::Limits::configured(c.max_connections, c.header_timeout, c.idle_timeout);
     limits.h2c = c.h2c;
+    // HSTS goes on HTTPS responses only: requests say how they came.
+    limits.peer_info = !c.hsts.is_empty();
     let shed = listen::shed_response("ServiceUnavailable", "Too many connections; retry.");
     listen::serve(listeners, app(state), limits, shed, shutdown).await
 }

@@ -24,6 +24,48 @@ use cairn_shared::conditional::{Outcome, Preconditions};
 use cairn_shared::{range, signed_url, target};
 
 pub async fn handle(State(state): State<Arc<EdgeState>>, req: Request) -> Response {
+    let hsts = hsts_for(&state, &req);
+    let mut resp = respond(state, req).await;
+    if let Some(v) = hsts {
+        resp.headers_mut()
+            .insert(http::header::STRICT_TRANSPORT_SECURITY, v);
+    }
+    resp
+}
+
+/// The site's `Strict-Transport-Security`, for a request that came over
+/// HTTPS (browsers ignore it over plain HTTP, and RFC 6797 says not to
+/// send it there).
+fn hsts_for(state: &EdgeState, req: &Request) -> Option<HeaderValue> {
+    let sites = &state.config.hsts;
+    if sites.is_empty() {
+        return None;
+    }
+    let tls = req
+        .extensions()
+        .get::<cairn_shared::listen::Peer>()
+        .is_some_and(|p| p.tls);
+    if !tls {
+        return None;
+    }
+    let host = req
+        .headers()
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(|h| {
+            h.rsplit_once(':')
+                .map_or(h, |(name, _)| name)
+                .to_ascii_lowercase()
+        })
+        .unwrap_or_default();
+    sites
+        .iter()
+        .find(|(site, _)| *site == host)
+        .or_else(|| sites.iter().find(|(site, _)| site == "*"))
+        .map(|(_, v)| v.clone())
+}
+
+async fn respond(state: Arc<EdgeState>, req: Request) -> Response {
     let (parts, _) = req.into_parts();
     let path = parts.uri.path().to_owned();
     match (&parts.method, path.as_str()) {

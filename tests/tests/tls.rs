@@ -375,3 +375,66 @@ async fn plain_listeners_speak_h2c_only_when_asked() {
         .await
         .is_err());
 }
+
+#[tokio::test]
+async fn hsts_is_sent_per_site_and_only_over_https() {
+    let origin = TestOrigin::spawn();
+    let s3 = origin.public_bucket("site").await;
+    s3.put_object()
+        .bucket("site")
+        .key("index.html")
+        .body(b"<p>hi</p>".to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    let ca = Ca::new();
+    let certs = tempfile::tempdir().unwrap();
+    let (cdn_pem, other_pem) = pem_paths(certs.path());
+    ca.issue(&cdn_pem, &["cdn.test"]);
+    ca.issue(&other_pem, &["other.test"]);
+    let list = format!("{},{}", cdn_pem.display(), other_pem.display());
+    let edge = TestEdge::spawn(
+        &origin,
+        &[
+            "--tls-listen",
+            "127.0.0.1:0",
+            "--tls-cert",
+            &list,
+            "--hsts",
+            "cdn.test=max-age=31536000; includeSubDomains",
+        ],
+    );
+    let https = edge.https_addr.clone().expect("an https listener");
+    let port = https.rsplit_once(':').unwrap().1.to_owned();
+    let tls = client(&ca, &["cdn.test", "other.test"], &https, false);
+    let hsts = |r: &reqwest::Response| {
+        r.headers()
+            .get("strict-transport-security")
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+    let site = tls
+        .get(format!("https://cdn.test:{port}/site/index.html"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(site.status(), 200);
+    assert_eq!(
+        hsts(&site).as_deref(),
+        Some("max-age=31536000; includeSubDomains")
+    );
+    let other = tls
+        .get(format!("https://other.test:{port}/site/index.html"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 200);
+    assert_eq!(hsts(&other), None, "another site has no setting");
+    let plain = reqwest::Client::new()
+        .get(format!("{}/site/index.html", edge.url))
+        .header("host", "cdn.test")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(plain.status(), 200);
+    assert_eq!(hsts(&plain), None, "never over plain HTTP");
+}
