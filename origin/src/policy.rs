@@ -180,6 +180,16 @@ impl Policy {
         decision
     }
 
+    /// Whether a condition asks for the object's tags (so a decision
+    /// needs the object row).
+    pub fn needs_object_tags(&self) -> bool {
+        self.statements.iter().any(|s| {
+            s.conditions
+                .iter()
+                .any(|c| c.key.starts_with("s3:existingobjecttag/"))
+        })
+    }
+
     /// Whether any statement lets anyone at all (`"*"`) in without a
     /// condition: GetBucketPolicyStatus's `IsPublic`, and what
     /// BlockPublicPolicy refuses.

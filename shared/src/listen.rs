@@ -272,18 +272,8 @@ where
                 match tokio::time::timeout(limits.header_timeout, acceptor.accept(io)).await {
                     Ok(Ok(stream)) => {
                         let peer = limits.peer_info.then_some(Peer { addr, tls: true });
-                        let conn =
-                            builder.serve_connection(TokioIo::new(stream), Boxed(service, peer));
-                        tokio::pin!(conn);
-                        let served = loop {
-                            tokio::select! {
-                                r = conn.as_mut() => break r,
-                                _ = stopping.changed() => conn.as_mut().graceful_shutdown(),
-                            }
-                        };
-                        if let Err(e) = served {
-                            tracing::debug!(error = %e, "TLS connection ended with an error");
-                        }
+                        let service = Boxed(service, peer);
+                        serve_auto(&builder, TokioIo::new(stream), service, &mut stopping).await;
                     }
                     Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
                     Err(_) => tracing::debug!("TLS handshake timed out"),
@@ -297,17 +287,7 @@ where
             let (builder, service) = (builder.clone(), service.clone());
             let io = TokioIo::new(IdleTimeout::new(tcp, limits.idle_timeout));
             tokio::spawn(async move {
-                let conn = builder.serve_connection(io, Boxed(service, peer));
-                tokio::pin!(conn);
-                let served = loop {
-                    tokio::select! {
-                        r = conn.as_mut() => break r,
-                        _ = stopping.changed() => conn.as_mut().graceful_shutdown(),
-                    }
-                };
-                if let Err(e) = served {
-                    tracing::debug!(error = %e, "connection ended with an error");
-                }
+                serve_auto(&builder, io, Boxed(service, peer), &mut stopping).await;
                 drop(permit);
             });
             continue;
@@ -328,6 +308,32 @@ where
             linger(tcp).await;
             drop(permit);
         });
+    }
+}
+
+/// Serves one connection with the HTTP/1.1-or-HTTP/2 builder (TLS, h2c)
+/// until it ends or, once `stopping` changes, its requests in flight are
+/// done.
+async fn serve_auto<I, S, B>(
+    builder: &auto::Builder<TokioExecutor>,
+    io: I,
+    service: Boxed<S>,
+    stopping: &mut tokio::sync::watch::Receiver<bool>,
+) where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    S: HttpService<B>,
+    B: ResponseBody,
+{
+    let conn = builder.serve_connection(io, service);
+    tokio::pin!(conn);
+    let served = loop {
+        tokio::select! {
+            r = conn.as_mut() => break r,
+            _ = stopping.changed() => conn.as_mut().graceful_shutdown(),
+        }
+    };
+    if let Err(e) = served {
+        tracing::debug!(error = %e, "connection ended with an error");
     }
 }
 

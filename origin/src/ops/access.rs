@@ -59,7 +59,8 @@ impl Ctx {
         let tag_condition = row
             .policy
             .as_deref()
-            .is_some_and(|p| p.to_ascii_lowercase().contains("existingobjecttag"));
+            .and_then(|p| self.state.policies.get(name, p))
+            .is_some_and(|entry| entry.1.needs_object_tags());
         let object = match key {
             Some(k) if tag_condition || action.ends_with("Acl") => self
                 .state

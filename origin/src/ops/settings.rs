@@ -98,9 +98,19 @@ pub fn check_acl_allowed(row: &BucketRow, acl: &Acl, owners: &Owners) -> S3Resul
 /// The ACL a request's headers ask for: `x-amz-acl` (a canned ACL) or
 /// `x-amz-grant-*`, not both; `None` without either.
 pub fn header_acl(ctx: &Ctx, owners: &Owners) -> S3Result<Option<Acl>> {
-    let known = ctx.known_ids()?;
-    let is_known = |id: &str| known.iter().any(|(k, _)| k == id);
-    let granted = Acl::from_headers(&ctx.parts.headers, &is_known)?;
+    // The keys are read only for a request that names grantees: not on
+    // every PUT.
+    let grants = ctx
+        .parts
+        .headers
+        .keys()
+        .any(|k| k.as_str().starts_with("x-amz-grant-"));
+    let granted = if grants {
+        let known = ctx.known_ids()?;
+        Acl::from_headers(&ctx.parts.headers, &|id| known.iter().any(|(k, _)| k == id))?
+    } else {
+        None
+    };
     match (ctx.header("x-amz-acl"), granted) {
         (Some(_), Some(_)) => Err(S3Error::msg(
             Code::InvalidRequest,
@@ -192,8 +202,9 @@ async fn requested_acl(ctx: &Ctx, row: &BucketRow, owners: &Owners, raw: Body) -
         Some(acl) => acl,
         None => {
             let known = ctx.known_ids()?;
-            let is_known = |id: &str| known.iter().any(|(k, _)| k == id);
-            Acl::from_xml(&body(ctx, raw).await?, &is_known)?
+            Acl::from_xml(&body(ctx, raw).await?, &|id| {
+                known.iter().any(|(k, _)| k == id)
+            })?
         }
     };
     check_acl_allowed(row, &acl, owners)?;

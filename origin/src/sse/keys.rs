@@ -21,12 +21,16 @@ use super::cipher::Key;
 
 const MASTER: &str = "master-";
 
-/// The key ring, read from its file and re-read when an id is unknown (a
-/// key added or rotated by a command while the server runs).
+/// The key ring, read from its file and re-read when an id is unknown and
+/// the file changed since (a key added or rotated by a command while the
+/// server runs); a request naming a key that does not exist costs a
+/// `stat`, not a read.
 #[derive(Debug)]
 pub struct KeyRing {
     path: PathBuf,
     keys: RwLock<BTreeMap<String, Key>>,
+    /// The file's modification time and length when it was last read.
+    read_as: RwLock<Option<(std::time::SystemTime, u64)>>,
 }
 
 impl KeyRing {
@@ -34,6 +38,7 @@ impl KeyRing {
         let ring = Self {
             path: path.to_owned(),
             keys: RwLock::new(BTreeMap::new()),
+            read_as: RwLock::new(None),
         };
         ring.reload()?;
         Ok(ring)
@@ -43,7 +48,14 @@ impl KeyRing {
         &self.path
     }
 
+    /// The file's modification time and length now (`None`: no file).
+    fn stamp(&self) -> Option<(std::time::SystemTime, u64)> {
+        let m = std::fs::metadata(&self.path).ok()?;
+        Some((m.modified().ok()?, m.len()))
+    }
+
     fn reload(&self) -> std::io::Result<()> {
+        let stamp = self.stamp();
         let text = match std::fs::read_to_string(&self.path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
@@ -56,13 +68,19 @@ impl KeyRing {
             )
         })?;
         *self.keys.write().unwrap_or_else(|e| e.into_inner()) = keys;
+        *self.read_as.write().unwrap_or_else(|e| e.into_inner()) = stamp;
         Ok(())
     }
 
-    /// The key named `id`, re-reading the file once if it is not known.
+    /// The key named `id`, re-reading the file if it is not known and the
+    /// file changed.
     pub fn get(&self, id: &str) -> Option<Key> {
         if let Some(k) = self.read().get(id) {
             return Some(k.clone());
+        }
+        let unchanged = *self.read_as.read().unwrap_or_else(|e| e.into_inner()) == self.stamp();
+        if unchanged {
+            return None;
         }
         if let Err(e) = self.reload() {
             tracing::warn!(error = %e, "cannot re-read the SSE key ring");

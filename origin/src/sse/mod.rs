@@ -154,10 +154,15 @@ pub enum Role {
 }
 
 impl Role {
-    fn name(self, header: &str) -> String {
+    /// The role's algorithm, key and key-MD5 header names.
+    fn headers(self) -> [&'static str; 3] {
         match self {
-            Role::Object => header.to_owned(),
-            Role::CopySource => header.replacen("x-amz-", "x-amz-copy-source-", 1),
+            Role::Object => [ALGORITHM, KEY, KEY_MD5],
+            Role::CopySource => [
+                "x-amz-copy-source-server-side-encryption-customer-algorithm",
+                "x-amz-copy-source-server-side-encryption-customer-key",
+                "x-amz-copy-source-server-side-encryption-customer-key-md5",
+            ],
         }
     }
 }
@@ -166,13 +171,13 @@ impl Role {
 /// answers to a missing algorithm, key or MD5, or a key that is not the
 /// one the MD5 describes.
 pub fn customer_key(headers: &HeaderMap, role: Role) -> S3Result<Option<CustomerKey>> {
-    let get = |h: &str| {
-        let name = role.name(h);
+    let [algorithm_h, key_h, md5_h] = role.headers();
+    let get = |name: &str| {
         headers
-            .get(name.as_str())
+            .get(name)
             .map(|v| v.to_str().unwrap_or("\u{FFFD}").trim().to_owned())
     };
-    let (algorithm, key, md5) = (get(ALGORITHM), get(KEY), get(KEY_MD5));
+    let (algorithm, key, md5) = (get(algorithm_h), get(key_h), get(md5_h));
     if algorithm.is_none() && key.is_none() && md5.is_none() {
         return Ok(None);
     }
@@ -185,7 +190,7 @@ pub fn customer_key(headers: &HeaderMap, role: Role) -> S3Result<Option<Customer
     if algorithm != "AES256" {
         return Err(invalid(
             "The encryption request you specified is not valid. The valid value is AES256.",
-            &role.name(ALGORITHM),
+            algorithm_h,
         ));
     }
     let Some(key) = key else {
@@ -201,7 +206,7 @@ pub fn customer_key(headers: &HeaderMap, role: Role) -> S3Result<Option<Customer
         .ok_or_else(|| {
             invalid(
                 "The secret key was invalid for the specified algorithm.",
-                &role.name(KEY),
+                key_h,
             )
         })?;
     let Some(md5) = md5 else {
@@ -214,7 +219,7 @@ pub fn customer_key(headers: &HeaderMap, role: Role) -> S3Result<Option<Customer
     if md5 != actual {
         return Err(invalid(
             "The calculated MD5 hash of the key did not match the hash that was provided.",
-            &role.name(KEY_MD5),
+            md5_h,
         ));
     }
     Ok(Some(CustomerKey { key, md5: actual }))
@@ -315,8 +320,9 @@ pub fn check_channel(
     peer: Option<cairn_shared::listen::Peer>,
     over_http: bool,
 ) -> S3Result<()> {
-    let sends_key =
-        headers.contains_key(KEY) || headers.contains_key(Role::CopySource.name(KEY).as_str());
+    let sends_key = [Role::Object, Role::CopySource]
+        .iter()
+        .any(|r| headers.contains_key(r.headers()[1]));
     if sends_key && !over_http && !peer.is_some_and(|p| p.private_channel()) {
         return Err(S3Error::msg(
             Code::InvalidRequest,
