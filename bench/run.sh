@@ -179,7 +179,7 @@ for far in "" " far"; do
 done
 
 # A 1 KiB range of a cold 100 MiB object.
-up() { curl -fs http://$E/metrics | awk '/^cairn_edge_upstream_bytes_total/ {print $2}'; }
+up() { curl -fs http://$E/metrics | awk '/^cairn_edge_upstream_bytes_total/ {print $NF}'; }
 before=$(up); curl -fs -r 1000-2023 -o "$WORK/range" http://$E/site/range100m.bin; after=$(up)
 cmp -s "$WORK/range" <(head -c 2024 "$WORK/www/site/100m.bin" | tail -c 1024) || { echo "range bytes differ" >&2; exit 1; }
 row "Edge: 1 KiB range of a cold 100 MiB object | $((after - before)) bytes from the origin | one 4 MiB slice at most | ≤4,194,304 |"

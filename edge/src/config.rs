@@ -66,6 +66,11 @@ pub struct EdgeConfig {
     /// CA certificates (PEM) an https upstream's certificate may chain to,
     /// beside the system's roots: a private origin's own CA.
     pub upstream_ca: Option<PathBuf>,
+    /// Where the access log goes (`None`: no log).
+    pub access_log: Option<crate::access_log::Destination>,
+    pub access_log_format: crate::access_log::Format,
+    /// The share of requests logged, in (0, 1].
+    pub access_log_sample: f64,
 }
 
 impl EdgeConfig {
@@ -101,6 +106,9 @@ impl EdgeConfig {
             h2c: false,
             upstream_timeout: Duration::from_secs(10),
             upstream_ca: None,
+            access_log: None,
+            access_log_format: crate::access_log::Format::Text,
+            access_log_sample: 1.0,
         }
     }
 }
@@ -189,6 +197,15 @@ pub struct Settings {
     /// Log lines as text or json [default: text]
     #[arg(long, env = "CAIRN_LOG_FORMAT")]
     pub log_format: Option<LogFormat>,
+    /// The access log, one line per request: off, stdout, or a file path (reopened on SIGHUP) [default: off]
+    #[arg(long, env = "CAIRN_ACCESS_LOG")]
+    pub access_log: Option<String>,
+    /// Access log lines as text or json [default: text]
+    #[arg(long, env = "CAIRN_ACCESS_LOG_FORMAT")]
+    pub access_log_format: Option<crate::access_log::Format>,
+    /// The share of requests the access log records, from 0 to 1 (0.01: one in a hundred) [default: 1]
+    #[arg(long, env = "CAIRN_ACCESS_LOG_SAMPLE")]
+    pub access_log_sample: Option<f64>,
 }
 
 impl Settings {
@@ -223,6 +240,9 @@ impl Settings {
             upstream_timeout: self.upstream_timeout.or(f.upstream_timeout),
             upstream_ca: self.upstream_ca.or(f.upstream_ca),
             log_format: self.log_format.or(f.log_format),
+            access_log: self.access_log.or(f.access_log),
+            access_log_format: self.access_log_format.or(f.access_log_format),
+            access_log_sample: self.access_log_sample.or(f.access_log_sample),
         })
     }
 
@@ -310,6 +330,17 @@ impl Settings {
         }
         if let Some(r) = &self.signing_region {
             c.region = r.clone();
+        }
+        c.access_log = self
+            .access_log
+            .as_deref()
+            .and_then(crate::access_log::Destination::parse);
+        c.access_log_format = self.access_log_format.unwrap_or_default();
+        if let Some(share) = self.access_log_sample {
+            if !(share > 0.0 && share <= 1.0) {
+                return Err("access_log_sample must be above 0 and at most 1".into());
+            }
+            c.access_log_sample = share;
         }
         let region = self.region.clone().unwrap_or_else(|| "local".into());
         c.name = format!("cairn-edge ({region})");

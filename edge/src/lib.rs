@@ -8,6 +8,7 @@
 //! Parts: `cache` (tiers, index) and `upstream`/`flight`/`fetch` (getting
 //! bytes) do not know each other; `serve` combines them.
 
+pub mod access_log;
 pub mod cache;
 pub mod config;
 pub mod cors;
@@ -61,6 +62,8 @@ pub struct EdgeState {
     /// `Via: 1.1 <name>`, added to every response (built once; `None` if
     /// the name cannot be a header value).
     pub via: Option<http::HeaderValue>,
+    /// The access log, when one is configured.
+    pub access_log: Option<Arc<access_log::AccessLog>>,
 }
 
 impl EdgeState {
@@ -106,8 +109,20 @@ pub fn open(config: EdgeConfig) -> anyhow::Result<Arc<EdgeState>> {
         &roots,
     )?;
     let via = http::HeaderValue::from_str(&format!("1.1 {}", config.name)).ok();
+    let access_log = match &config.access_log {
+        Some(dest) => Some(
+            access_log::AccessLog::start(
+                dest.clone(),
+                config.access_log_format,
+                config.access_log_sample,
+            )
+            .map_err(|e| anyhow::anyhow!("access log {dest:?}: {e}"))?,
+        ),
+        None => None,
+    };
     Ok(Arc::new(EdgeState {
         via,
+        access_log,
         config,
         cache,
         flights: Flights::default(),
@@ -142,12 +157,16 @@ pub async fn run(
         follow::init(&state).await;
         tokio::spawn(follow::run(state.clone()));
     }
+    if let Some(log) = &state.access_log {
+        access_log::reopen_on_hangup(log.clone());
+    }
     let c = &state.config;
     let mut limits =
         listen::Limits::configured(c.max_connections, c.header_timeout, c.idle_timeout);
     limits.h2c = c.h2c;
     // HSTS goes on HTTPS responses only: requests say how they came.
-    limits.peer_info = !c.hsts.is_empty();
+    // The access log names the client.
+    limits.peer_info = !c.hsts.is_empty() || state.access_log.is_some();
     let shed = listen::shed_response("ServiceUnavailable", "Too many connections; retry.");
     listen::serve(listeners, app(state), limits, shed, shutdown).await
 }

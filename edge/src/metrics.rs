@@ -1,10 +1,35 @@
-//! Counters for `GET /metrics` (Prometheus text format).
+//! Counters for `GET /metrics` (Prometheus text format). Every series
+//! carries the edge's `region`, so one Prometheus can scrape every edge of
+//! a deployment; no label comes from a request (cardinality stays fixed).
 
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// The cache statuses responses are counted by (`x-cache`), `NONE` for
+/// responses that carry none (errors before the cache, health, metrics).
+pub const CACHE_STATUSES: [&str; 6] = ["HIT", "MISS", "STALE", "REVALIDATED", "EXPIRED", "NONE"];
+
+/// Upper bounds (seconds) of the latency histogram's buckets.
+pub const LATENCY_BOUNDS: [f64; 12] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+];
+
+/// What `/metrics` reports beside the counters here.
+pub struct Gauges {
+    pub entries: usize,
+    pub memory_bytes: u64,
+    pub disk_bytes: u64,
+    pub log_dropped: u64,
+}
 
 #[derive(Default)]
 pub struct Metrics {
+    /// Responses by status class (1xx..5xx) and cache status.
+    pub responses: [[AtomicU64; CACHE_STATUSES.len()]; 5],
+    /// Time to the response head, by bucket (the last is +Inf).
+    pub latency: [AtomicU64; LATENCY_BOUNDS.len() + 1],
+    pub latency_micros: AtomicU64,
     pub hits: AtomicU64,
     pub misses: AtomicU64,
     pub stale: AtomicU64,
@@ -25,13 +50,45 @@ pub fn add(c: &AtomicU64, n: u64) {
 }
 
 impl Metrics {
-    pub fn render(&self, entries: usize, memory_bytes: u64, disk_bytes: u64) -> String {
+    /// Counts one response: its status, its `x-cache` and the time its
+    /// head took.
+    pub fn observe(&self, status: u16, cache: Option<&str>, took: Duration) {
+        let class = usize::from(status / 100).clamp(1, 5) - 1;
+        let cache = cache
+            .and_then(|c| CACHE_STATUSES.iter().position(|s| *s == c))
+            .unwrap_or(CACHE_STATUSES.len() - 1);
+        add(&self.responses[class][cache], 1);
+        let secs = took.as_secs_f64();
+        let bucket = LATENCY_BOUNDS
+            .iter()
+            .position(|b| secs <= *b)
+            .unwrap_or(LATENCY_BOUNDS.len());
+        add(&self.latency[bucket], 1);
+        add(
+            &self.latency_micros,
+            u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
+        );
+    }
+
+    pub fn render(&self, region: &str, gauges: Gauges) -> String {
+        let Gauges {
+            entries,
+            memory_bytes,
+            disk_bytes,
+            log_dropped,
+        } = gauges;
         let mut out = String::new();
         let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        let region = region
+            .replace('\\', "\\\\")
+            .replace('"', "\\\"")
+            .replace('\n', "\\n");
+        let label = format!("region=\"{region}\"");
+        self.render_responses(&mut out, &label);
         let mut line = |name: &str, kind: &str, help: &str, v: u64| {
             let _ = writeln!(
                 out,
-                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}"
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name}{{{label}}} {v}"
             );
         };
         line(
@@ -130,6 +187,48 @@ impl Metrics {
             "Bytes held by the disk tier.",
             disk_bytes,
         );
+        line(
+            "cairn_edge_access_log_dropped_total",
+            "counter",
+            "Access log lines dropped because the writer fell behind.",
+            log_dropped,
+        );
         out
+    }
+
+    /// The response counters and the latency histogram.
+    fn render_responses(&self, out: &mut String, label: &str) {
+        let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        let name = "cairn_edge_responses_total";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Responses by status class and cache status.\n# TYPE {name} counter"
+        );
+        for (class, row) in self.responses.iter().enumerate() {
+            for (cache, n) in CACHE_STATUSES.iter().zip(row) {
+                let _ = writeln!(
+                    out,
+                    "{name}{{{label},status=\"{}xx\",cache=\"{cache}\"}} {}",
+                    class + 1,
+                    g(n)
+                );
+            }
+        }
+        let name = "cairn_edge_response_seconds";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Time from a request to its response head.\n# TYPE {name} histogram"
+        );
+        let mut count = 0;
+        for (i, n) in self.latency.iter().enumerate() {
+            count += g(n);
+            let le = LATENCY_BOUNDS
+                .get(i)
+                .map_or_else(|| "+Inf".to_owned(), |b| b.to_string());
+            let _ = writeln!(out, "{name}_bucket{{{label},le=\"{le}\"}} {count}");
+        }
+        let sum = g(&self.latency_micros) as f64 / 1e6;
+        let _ = writeln!(out, "{name}_sum{{{label}}} {sum}");
+        let _ = writeln!(out, "{name}_count{{{label}}} {count}");
     }
 }

@@ -5,7 +5,7 @@
 //! This is the one place that combines `cache` and `flight`/`fetch`.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -24,13 +24,78 @@ use cairn_shared::conditional::{Outcome, Preconditions};
 use cairn_shared::{range, signed_url, target};
 
 pub async fn handle(State(state): State<Arc<EdgeState>>, req: Request) -> Response {
+    let started = Instant::now();
     let hsts = hsts_for(&state, &req);
-    let mut resp = respond(state, req).await;
+    let logged = state
+        .access_log
+        .as_ref()
+        .filter(|log| log.sampled())
+        .map(|log| (log.clone(), log_record(&state, &req)));
+    let mut resp = respond(state.clone(), req).await;
     if let Some(v) = hsts {
         resp.headers_mut()
             .insert(http::header::STRICT_TRANSPORT_SECURITY, v);
     }
+    let cache = resp
+        .headers()
+        .get("x-cache")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|c| {
+            crate::metrics::CACHE_STATUSES
+                .iter()
+                .find(|s| **s == c)
+                .copied()
+        });
+    state
+        .metrics
+        .observe(resp.status().as_u16(), cache, started.elapsed());
+    if let Some((log, mut rec)) = logged {
+        rec.status = resp.status().as_u16();
+        rec.cache = cache;
+        rec.upstream = resp.extensions().get::<UpstreamWait>().map(|w| w.0);
+        if let Ok(id) = HeaderValue::from_str(&rec.request_id) {
+            resp.headers_mut().insert("x-request-id", id);
+        }
+        let (parts, body) = resp.into_parts();
+        resp = Response::from_parts(parts, log.wrap(body, rec, started));
+    }
     resp
+}
+
+/// How long a request waited for the upstream's response head (a
+/// response extension, for the access log).
+#[derive(Clone, Copy)]
+struct UpstreamWait(Duration);
+
+/// The access log's line for a request, before its response is known.
+fn log_record(state: &EdgeState, req: &Request) -> crate::access_log::Record {
+    let host = req
+        .headers()
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok());
+    let t = target::target(host, req.uri().path(), state.config.domain.as_deref()).ok();
+    let (bucket, key) = t.map_or((None, None), |t| (t.bucket, t.key));
+    crate::access_log::Record {
+        time: SystemTime::now(),
+        client: req
+            .extensions()
+            .get::<cairn_shared::listen::Peer>()
+            .and_then(|p| p.addr)
+            .map(|a| a.ip()),
+        method: req.method().clone(),
+        bucket,
+        key,
+        status: 0,
+        bytes: 0,
+        cache: None,
+        upstream: None,
+        total: Duration::ZERO,
+        request_id: state
+            .access_log
+            .as_ref()
+            .map(|l| l.request_id())
+            .unwrap_or_default(),
+    }
 }
 
 /// The site's `Strict-Transport-Security`, for a request that came over
@@ -71,11 +136,16 @@ async fn respond(state: Arc<EdgeState>, req: Request) -> Response {
     match (&parts.method, path.as_str()) {
         (&Method::GET, "/health") => return Response::new(Body::from("ok\n")),
         (&Method::GET, "/metrics") => {
-            let text = state.metrics.render(
-                state.cache.len(),
-                state.cache.memory_bytes(),
-                state.cache.disk_bytes(),
-            );
+            let gauges = crate::metrics::Gauges {
+                entries: state.cache.len(),
+                memory_bytes: state.cache.memory_bytes(),
+                disk_bytes: state.cache.disk_bytes(),
+                log_dropped: state
+                    .access_log
+                    .as_ref()
+                    .map_or(0, |l| l.dropped.load(std::sync::atomic::Ordering::Relaxed)),
+            };
+            let text = state.metrics.render(&state.config.edge_region, gauges);
             return Response::new(Body::from(text));
         }
         (&Method::POST, "/_cairn/purge") => return crate::purge::handle(&state, &parts),
@@ -192,6 +262,33 @@ async fn serve_object(
     key: &str,
     signed: bool,
 ) -> Response {
+    let mut waited = None;
+    let mut resp = serve_object_timed(state, parts, bucket, key, signed, &mut waited).await;
+    if let Some(d) = waited {
+        resp.extensions_mut().insert(UpstreamWait(d));
+    }
+    resp
+}
+
+/// The wait for an upstream response head, added to `waited`.
+async fn timed_head(
+    rx: &mut tokio::sync::watch::Receiver<Progress>,
+    waited: &mut Option<Duration>,
+) -> Result<Arc<Head>, String> {
+    let started = Instant::now();
+    let head = flight::head(rx).await;
+    *waited = Some(waited.unwrap_or_default() + started.elapsed());
+    head
+}
+
+async fn serve_object_timed(
+    state: &Arc<EdgeState>,
+    parts: &http::request::Parts,
+    bucket: &str,
+    key: &str,
+    signed: bool,
+    waited: &mut Option<Duration>,
+) -> Response {
     let ck = format!("{bucket}/{key}");
     // Two rounds at most: the second after a corrupt cached body was dropped.
     for _ in 0..2 {
@@ -271,7 +368,7 @@ async fn serve_object(
                         range: None,
                     },
                 );
-                match flight::head(&mut rx).await {
+                match timed_head(&mut rx, waited).await {
                     Ok(h) if h.status == 304 => {
                         drop(turn);
                         add(&state.metrics.revalidated, 1);
@@ -321,7 +418,7 @@ async fn serve_object(
                         range: None,
                     },
                 );
-                match flight::head(&mut rx).await {
+                match timed_head(&mut rx, waited).await {
                     Ok(h) if h.status == 304 => continue,
                     Ok(h) if h.status < 500 => return respond_head(parts, &h, rx, turn, "MISS"),
                     outcome => return upstream_failed(outcome),

@@ -56,6 +56,9 @@ pub struct Config {
     /// Take SSE-C keys over plain HTTP from other hosts (a TLS proxy in
     /// front); otherwise only over TLS or from this host.
     pub sse_c_over_http: bool,
+    /// Edges not seen on the change feed for this long are forgotten
+    /// (`cairn-origin edges`, `/metrics`).
+    pub forget_edges_after: Duration,
 }
 
 impl Config {
@@ -81,6 +84,7 @@ impl Config {
             min_body_rate: 1024,
             sse_key_file: None,
             sse_c_over_http: false,
+            forget_edges_after: Duration::from_secs(7 * 86_400),
         }
     }
 
@@ -119,6 +123,9 @@ pub struct Settings {
     /// Refuse signatures for any region but --region, as AWS does [default: false: any region is accepted]
     #[arg(long, env = "CAIRN_STRICT_REGION", num_args = 0..=1, default_missing_value = "true")]
     pub strict_region: Option<bool>,
+    /// Forget edges not seen on the change feed for this long [default: 7d]
+    #[arg(long, env = "CAIRN_FORGET_EDGES_AFTER")]
+    pub forget_edges_after: Option<Span>,
     /// Abort multipart uploads older than this [default: 7d]
     #[arg(long, env = "CAIRN_UPLOAD_MAX_AGE")]
     pub upload_max_age: Option<Span>,
@@ -182,6 +189,7 @@ impl Settings {
             log_format: self.log_format.or(f.log_format),
             sse_key_file: self.sse_key_file.or(f.sse_key_file),
             sse_c_over_http: self.sse_c_over_http.or(f.sse_c_over_http),
+            forget_edges_after: self.forget_edges_after.or(f.forget_edges_after),
         })
     }
 
@@ -226,6 +234,9 @@ impl Settings {
         }
         c.sse_key_file = self.sse_key_file.clone();
         c.sse_c_over_http = self.sse_c_over_http.unwrap_or(false);
+        if let Some(Span(d)) = self.forget_edges_after {
+            c.forget_edges_after = d;
+        }
         c
     }
 }

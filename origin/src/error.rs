@@ -44,6 +44,7 @@ codes! {
     BucketAlreadyOwnedByYou => CONFLICT, "Your previous request to create the named bucket succeeded and you already own it.";
     BucketNotEmpty => CONFLICT, "The bucket you tried to delete is not empty.";
     ConditionalRequestConflict => CONFLICT, "A conflicting operation occurred.";
+    ExpiredToken => BAD_REQUEST, "The provided token has expired.";
     EntityTooSmall => BAD_REQUEST, "Your proposed upload is smaller than the minimum allowed object size.";
     EntityTooLarge => BAD_REQUEST, "Your proposed upload exceeds the maximum allowed size.";
     IncompleteBody => BAD_REQUEST, "You did not provide the number of bytes specified by the Content-Length HTTP header.";

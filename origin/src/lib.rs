@@ -144,20 +144,20 @@ fn lock_data_dir(dir: &std::path::Path) -> anyhow::Result<std::fs::File> {
 }
 
 /// Generates a fresh key pair: an id like AWS's and a 40-character secret.
-pub fn generate_key(name: &str, role: &str) -> AccessKey {
+pub fn generate_key(name: &str, role: keys::Role) -> AccessKey {
     use rand::distributions::{Alphanumeric, DistString};
     let mut rng = rand::thread_rng();
-    AccessKey {
-        access_key: format!(
+    AccessKey::new(
+        format!(
             "CK{}",
             Alphanumeric
                 .sample_string(&mut rng, 18)
                 .to_ascii_uppercase()
         ),
-        secret_key: Alphanumeric.sample_string(&mut rng, 40),
-        name: name.to_owned(),
-        role: role.to_owned(),
-    }
+        Alphanumeric.sample_string(&mut rng, 40),
+        name,
+        role,
+    )
 }
 
 /// Stores a key pair (replacing the secret if the id exists).
@@ -219,12 +219,29 @@ async fn apply_lifecycle(state: AppState) {
 }
 
 /// Writes the feed followers seen in memory to SQLite every few seconds,
-/// for `cairn-origin edges` (another process).
+/// for `cairn-origin edges` (another process), and forgets those not seen
+/// for `forget_edges_after`.
 async fn record_edges(state: AppState) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
     let mut written = Vec::new();
     loop {
         tick.tick().await;
+        let forget = state.config.forget_edges_after;
+        if let Some(cutoff) = std::time::SystemTime::now().checked_sub(forget) {
+            state.metrics.forget_edges(cutoff);
+            let before_ms = cutoff
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+            let forgotten = state
+                .meta
+                .write(move |c, _| store::meta::edges::forget(c, before_ms))
+                .await;
+            match forgotten {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(edges = n, "forgot edges not seen for {forget:?}"),
+                Err(e) => tracing::warn!(error = %e.message, "cannot forget old edges"),
+            }
+        }
         let rows: Vec<_> = state
             .metrics
             .edges()
@@ -239,6 +256,7 @@ async fn record_edges(state: AppState) {
                     .duration_since(std::time::UNIX_EPOCH)
                     .map(|d| d.as_millis() as i64)
                     .unwrap_or(0),
+                revoked: false,
             })
             .collect();
         let key: Vec<_> = rows.iter().map(|r| (r.position, r.seen_ms)).collect();

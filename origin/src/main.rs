@@ -39,6 +39,13 @@ enum Command {
         #[command(flatten)]
         dir: DataDir,
     },
+    /// Manage buckets: who may use them.
+    Bucket {
+        #[command(subcommand)]
+        command: BucketCommand,
+        #[command(flatten)]
+        dir: DataDir,
+    },
     /// Show the edges that follow the change feed, their region and lag.
     Edges(DataDir),
     /// Reclaim blob files no object references, now, and report the space.
@@ -82,6 +89,40 @@ struct DataDir {
 }
 
 #[derive(Subcommand)]
+enum BucketCommand {
+    /// Let a key read, write and/or own a bucket it did not create.
+    Allow {
+        bucket: String,
+        #[command(flatten)]
+        grant: GrantArgs,
+    },
+    /// Take permissions back (all of them when none is named).
+    Deny {
+        bucket: String,
+        #[command(flatten)]
+        grant: GrantArgs,
+    },
+    /// Show a bucket's owner and grants.
+    Info { bucket: String },
+}
+
+#[derive(clap::Args)]
+struct GrantArgs {
+    /// The access key the grant is for.
+    #[arg(long)]
+    key: String,
+    /// Read and list objects.
+    #[arg(long)]
+    read: bool,
+    /// Write and delete objects (multipart uploads too).
+    #[arg(long)]
+    write: bool,
+    /// Everything the bucket's creator may do.
+    #[arg(long)]
+    owner: bool,
+}
+
+#[derive(Subcommand)]
 enum SseCommand {
     /// Add a named key that SSE-KMS requests may name
     /// (x-amz-server-side-encryption-aws-kms-key-id).
@@ -101,6 +142,25 @@ enum KeyCommand {
         /// An edge key: follows the change feed and reads any object.
         #[arg(long)]
         edge: bool,
+        /// The key may only read (GET, HEAD, list), whatever it is granted.
+        #[arg(long)]
+        read_only: bool,
+        /// The key stops working after this long (e.g. 30d, 12h).
+        #[arg(long, value_parser = cairn_shared::units::parse_duration)]
+        expires_in: Option<std::time::Duration>,
+    },
+    /// Change what a key may do: read-only or not, and when it expires.
+    Set {
+        access_key: String,
+        /// Make the key read-only (`--read-only false` lifts it).
+        #[arg(long)]
+        read_only: Option<bool>,
+        /// The key stops working this long from now.
+        #[arg(long, value_parser = cairn_shared::units::parse_duration, conflicts_with = "no_expiry")]
+        expires_in: Option<std::time::Duration>,
+        /// The key never expires.
+        #[arg(long)]
+        no_expiry: bool,
     },
     /// List access keys (secrets are not shown).
     List,
@@ -135,6 +195,7 @@ async fn real_main() -> anyhow::Result<()> {
             serve(settings.or_file(config_file).map_err(anyhow::Error::msg)?).await
         }
         Command::Key { command, dir } => key_command(&admin(dir)?, command).await,
+        Command::Bucket { command, dir } => bucket_command(&admin(dir)?, command).await,
         Command::Edges(dir) => list_edges(&admin(dir)?).await,
         Command::Gc(dir) => gc(&admin(dir)?).await,
         Command::Check(dir) => check(&admin(dir)?).await,
@@ -153,7 +214,7 @@ async fn real_main() -> anyhow::Result<()> {
                 .meta
                 .read_now(|c| keys::get(c, &k))
                 .map_err(|e| anyhow::anyhow!("{}", e.message))?;
-            let Some(found) = found.filter(|f| f.role == "edge") else {
+            let Some(found) = found.filter(|f| f.role == keys::Role::Edge) else {
                 anyhow::bail!(
                     "{edge_key} is not an edge key (cairn-origin key create NAME --edge)"
                 );
@@ -208,20 +269,15 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
 /// starts its edges with known credentials provisions their key with
 /// CAIRN_EDGE_ACCESS_KEY / CAIRN_EDGE_SECRET_KEY.
 async fn ensure_env_keys(state: &AppState) -> anyhow::Result<()> {
-    let env_key = |prefix: &str, name: &str, role: &str| {
+    let env_key = |prefix: &str, name: &str, role: keys::Role| {
         let ak = std::env::var(format!("CAIRN_{prefix}_ACCESS_KEY")).ok()?;
         let sk = std::env::var(format!("CAIRN_{prefix}_SECRET_KEY")).ok()?;
-        Some(keys::AccessKey {
-            access_key: ak,
-            secret_key: sk,
-            name: name.into(),
-            role: role.into(),
-        })
+        Some(keys::AccessKey::new(ak, sk, name, role))
     };
-    if let Some(key) = env_key("EDGE", "edge", "edge") {
+    if let Some(key) = env_key("EDGE", "edge", keys::Role::Edge) {
         cairn_origin::store_key(state, key).await?;
     }
-    if let Some(key) = env_key("ROOT", "root", "admin") {
+    if let Some(key) = env_key("ROOT", "root", keys::Role::Admin) {
         return cairn_origin::store_key(state, key).await;
     }
     let existing = state
@@ -229,7 +285,7 @@ async fn ensure_env_keys(state: &AppState) -> anyhow::Result<()> {
         .read_now(|c| keys::find_by_name(c, "root"))
         .map_err(|e| anyhow::anyhow!("{}", e.message))?;
     if existing.is_none() {
-        let key = cairn_origin::generate_key("root", "admin");
+        let key = cairn_origin::generate_key("root", keys::Role::Admin);
         println!("Generated root credentials (shown once):");
         println!("  AWS_ACCESS_KEY_ID={}", key.access_key);
         println!("  AWS_SECRET_ACCESS_KEY={}", key.secret_key);
@@ -244,15 +300,59 @@ fn meta_err(e: cairn_origin::error::S3Error) -> anyhow::Error {
 
 async fn key_command(state: &AppState, command: KeyCommand) -> anyhow::Result<()> {
     match command {
-        KeyCommand::Create { name, edge } => {
-            let key = cairn_origin::generate_key(&name, if edge { "edge" } else { "user" });
+        KeyCommand::Create {
+            name,
+            edge,
+            read_only,
+            expires_in,
+        } => {
+            let role = if edge {
+                keys::Role::Edge
+            } else {
+                keys::Role::User
+            };
+            let mut key = cairn_origin::generate_key(&name, role);
+            key.read_only = read_only;
+            key.expires_ms = expires_in.map(expiry_from_now).transpose()?;
             cairn_origin::store_key(state, key.clone()).await?;
             println!("AWS_ACCESS_KEY_ID={}", key.access_key);
             println!("AWS_SECRET_ACCESS_KEY={}", key.secret_key);
         }
+        KeyCommand::Set {
+            access_key,
+            read_only,
+            expires_in,
+            no_expiry,
+        } => {
+            let expires = match (expires_in, no_expiry) {
+                (Some(d), _) => Some(Some(expiry_from_now(d)?)),
+                (None, true) => Some(None),
+                (None, false) => None,
+            };
+            let ak = access_key.clone();
+            let found = state
+                .meta
+                .write(move |c, _| keys::update(c, &ak, read_only, expires))
+                .await
+                .map_err(meta_err)?;
+            if !found {
+                anyhow::bail!("no access key {access_key}");
+            }
+            println!("updated {access_key}");
+        }
         KeyCommand::List => {
+            println!("ACCESS KEY\tNAME\tROLE\tREAD-ONLY\tEXPIRES");
             for k in state.meta.read_now(keys::list).map_err(meta_err)? {
-                println!("{}\t{}\t{}", k.access_key, k.name, k.role);
+                let expires = k
+                    .expires_ms
+                    .map_or_else(|| "never".to_owned(), cairn_origin::ops::iso8601);
+                println!(
+                    "{}\t{}\t{}\t{}\t{expires}",
+                    k.access_key,
+                    k.name,
+                    k.role.as_str(),
+                    if k.read_only { "yes" } else { "no" },
+                );
             }
         }
         KeyCommand::Delete { access_key } => {
@@ -269,6 +369,76 @@ async fn key_command(state: &AppState, command: KeyCommand) -> anyhow::Result<()
         }
     }
     Ok(())
+}
+
+/// Unix ms `d` from now.
+fn expiry_from_now(d: std::time::Duration) -> anyhow::Result<i64> {
+    let at = std::time::SystemTime::now()
+        .checked_add(d)
+        .context("expiry too far in the future")?
+        .duration_since(std::time::UNIX_EPOCH)?;
+    Ok(i64::try_from(at.as_millis())?)
+}
+
+async fn bucket_command(state: &AppState, command: BucketCommand) -> anyhow::Result<()> {
+    use cairn_origin::store::meta::{buckets, grants};
+    let (bucket, args, allow) = match command {
+        BucketCommand::Allow { bucket, grant } => (bucket, grant, true),
+        BucketCommand::Deny { bucket, grant } => (bucket, grant, false),
+        BucketCommand::Info { bucket } => {
+            let b = bucket.clone();
+            let (row, list) = state
+                .meta
+                .read(move |c| Ok((buckets::get(c, &b)?, grants::list(c, &b)?)))
+                .await
+                .map_err(meta_err)?;
+            let row = row.with_context(|| format!("no bucket {bucket}"))?;
+            println!("bucket\t{}", row.name);
+            println!("owner\t{}", row.owner);
+            println!("created\t{}", cairn_origin::ops::iso8601(row.created_ms));
+            for (key, g) in list {
+                println!("grant\t{key}\t{}", grant_words(g));
+            }
+            return Ok(());
+        }
+    };
+    let mut change = grants::Grant {
+        read: args.read,
+        write: args.write,
+        owner: args.owner,
+    };
+    if change.is_empty() {
+        if allow {
+            anyhow::bail!("name what to allow: --read, --write and/or --owner");
+        }
+        change = grants::Grant {
+            read: true,
+            write: true,
+            owner: true,
+        };
+    }
+    let (b, k) = (bucket.clone(), args.key.clone());
+    let now = state
+        .meta
+        .write(move |c, _| grants::change(c, &b, &k, change, allow))
+        .await
+        .map_err(meta_err)?;
+    println!("{}\t{}\t{}", bucket, args.key, grant_words(now));
+    Ok(())
+}
+
+/// `read,write`, or `none`.
+fn grant_words(g: cairn_origin::store::meta::grants::Grant) -> String {
+    let words: Vec<&str> = [(g.read, "read"), (g.write, "write"), (g.owner, "owner")]
+        .iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, w)| *w)
+        .collect();
+    if words.is_empty() {
+        "none".to_owned()
+    } else {
+        words.join(",")
+    }
 }
 
 async fn sse_command(state: &AppState, command: SseCommand) -> anyhow::Result<()> {
@@ -313,7 +483,13 @@ async fn list_edges(state: &AppState) -> anyhow::Result<()> {
     for e in rows {
         let ago = (now_ms - e.seen_ms).max(0) / 1000;
         // Long polls return within 30 s and are recorded within 5 s.
-        let state = if ago < 60 { "following" } else { "gone" };
+        let state = if e.revoked {
+            "revoked (its key was deleted)"
+        } else if ago < 60 {
+            "following"
+        } else {
+            "gone"
+        };
         println!(
             "{:<24} {:<14} {:<22} {:>8} {:>10}s ago  {state}",
             e.name,

@@ -70,6 +70,14 @@ impl Metrics {
         }
     }
 
+    /// Forgets followers last seen before `cutoff` (an edge taken down for
+    /// good), so neither `/metrics` nor `cairn-origin edges` shows it.
+    pub fn forget_edges(&self, cutoff: SystemTime) {
+        if let Ok(mut m) = self.edges.lock() {
+            m.retain(|_, e| e.seen >= cutoff);
+        }
+    }
+
     /// Feed followers, for `/metrics` and for persisting (`cairn-origin edges`).
     pub fn edges(&self) -> Vec<(String, EdgeSeen)> {
         self.edges

@@ -183,17 +183,31 @@ impl TestOrigin {
 
     /// Creates a second access key through the CLI, as an operator would.
     pub fn create_key(&self, name: &str) -> (String, String) {
+        self.create_key_with(name, &[])
+    }
+
+    /// Runs `cairn-origin ARGS --data-dir DIR`, as an operator would;
+    /// panics unless it succeeds, and returns what it printed.
+    pub fn cli(&self, args: &[&str]) -> String {
         let out = Command::new(binary("cairn-origin"))
-            .args(["key", "create", name, "--data-dir"])
+            .args(args)
+            .arg("--data-dir")
             .arg(self.data_dir())
             .output()
-            .expect("run key create");
+            .expect("run cairn-origin");
         assert!(
             out.status.success(),
-            "key create failed: {}",
+            "cairn-origin {args:?} failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let text = String::from_utf8(out.stdout).expect("utf8");
+        String::from_utf8(out.stdout).expect("utf8")
+    }
+
+    /// Creates an access key with `key create NAME EXTRA...`.
+    pub fn create_key_with(&self, name: &str, extra: &[&str]) -> (String, String) {
+        let mut args = vec!["key", "create", name];
+        args.extend_from_slice(extra);
+        let text = self.cli(&args);
         let get = |p: &str| {
             text.lines()
                 .find_map(|l| l.strip_prefix(p))
@@ -516,6 +530,16 @@ impl TestEdge {
         open_files(self.child.id())
     }
 
+    /// Sends a signal (`HUP`, `TERM`...) to the process.
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{name} failed");
+    }
+
     /// Stops the edge the hard way, keeping its cache directory.
     pub fn kill(mut self) -> tempfile::TempDir {
         let _ = self.child.kill();
@@ -693,4 +717,18 @@ pub fn open_files(pid: u32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/fd"))
         .map(|d| d.count())
         .unwrap_or(0)
+}
+
+/// A metric's value from a Prometheus page: the first series named `name`
+/// (with whatever labels).
+pub fn metric(text: &str, name: &str) -> Option<f64> {
+    text.lines().find_map(|l| {
+        let rest = l.strip_prefix(name)?;
+        let value = if rest.starts_with('{') {
+            rest.split_once("} ")?.1
+        } else {
+            rest.strip_prefix(' ')?
+        };
+        value.trim().parse().ok()
+    })
 }

@@ -485,7 +485,11 @@ async fn purge_api() {
         .text()
         .await
         .unwrap();
-    assert!(metrics.contains("cairn_edge_purges_total 4"), "{metrics}");
+    assert_eq!(
+        cairn_tests::metric(&metrics, "cairn_edge_purges_total"),
+        Some(4.0),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]
@@ -634,11 +638,7 @@ async fn a_range_of_a_cold_1_gib_object_moves_one_slice() {
             .text()
             .await
             .unwrap();
-        m.lines()
-            .find_map(|l| l.strip_prefix("cairn_edge_upstream_bytes_total "))
-            .unwrap()
-            .parse::<u64>()
-            .unwrap()
+        cairn_tests::metric(&m, "cairn_edge_upstream_bytes_total").unwrap() as u64
     };
     // A 1 KiB seek deep into the file.
     let start = 700u64 * (1 << 20) + 12_345;
@@ -887,10 +887,8 @@ async fn feed_changes(edge: &TestEdge) -> u64 {
         .text()
         .await
         .unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix("cairn_edge_feed_changes_total "))
-        .and_then(|n| n.parse().ok())
-        .expect("cairn_edge_feed_changes_total in /metrics")
+    cairn_tests::metric(&text, "cairn_edge_feed_changes_total")
+        .expect("cairn_edge_feed_changes_total in /metrics") as u64
 }
 
 /// Waits (at most 10 s) until the edge has applied `n` feed changes.

@@ -317,7 +317,8 @@ fn first_byte_waits(
 async fn upstream_fetches(client: &reqwest::Client, url: &str) -> anyhow::Result<u64> {
     let text = client.get(url).send().await?.text().await?;
     text.lines()
-        .find_map(|l| l.strip_prefix("cairn_edge_upstream_fetches_total "))
+        .find_map(|l| l.strip_prefix("cairn_edge_upstream_fetches_total"))
+        .and_then(|rest| rest.rsplit(' ').next())
         .and_then(|v| v.trim().parse().ok())
         .context("no cairn_edge_upstream_fetches_total in the metrics")
 }

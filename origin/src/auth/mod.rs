@@ -18,7 +18,7 @@ use std::time::SystemTime;
 use http::request::Parts;
 
 use crate::error::{Code, S3Error, S3Result};
-use crate::store::meta::keys::AccessKey;
+use crate::store::meta::keys::{AccessKey, Role};
 
 pub const V4_ALGORITHM: &str = "AWS4-HMAC-SHA256";
 
@@ -63,7 +63,9 @@ pub enum Principal {
     Key {
         access_key: String,
         name: String,
-        role: String,
+        role: Role,
+        /// May only read (`ops::access` refuses everything else).
+        read_only: bool,
     },
 }
 
@@ -78,7 +80,18 @@ impl Principal {
     /// Edge keys (and the root key) may follow the change feed and read
     /// any object, so edges can serve signed URLs for private objects.
     pub fn is_edge(&self) -> bool {
-        matches!(self, Principal::Key { role, .. } if role == "edge" || role == "admin")
+        matches!(self, Principal::Key { role, .. } if matches!(role, Role::Edge | Role::Admin))
+    }
+
+    /// A key that may only read.
+    pub fn is_read_only(&self) -> bool {
+        matches!(
+            self,
+            Principal::Key {
+                read_only: true,
+                ..
+            }
+        )
     }
 }
 
@@ -145,7 +158,8 @@ impl Credentials {
         let principal = |k: &AccessKey| Principal::Key {
             access_key: k.access_key.clone(),
             name: k.name.clone(),
-            role: k.role.clone(),
+            role: k.role,
+            read_only: k.read_only,
         };
         let unknown = || {
             S3Error::new(Code::InvalidAccessKeyId)
@@ -159,6 +173,7 @@ impl Credentials {
             Credentials::V4(req) => {
                 let key = key.ok_or_else(unknown)?;
                 let payload = req.verify(parts, &key.secret_key, region, now)?;
+                check_expiry(key, now)?;
                 Ok(Verified {
                     principal: principal(key),
                     payload,
@@ -167,6 +182,7 @@ impl Credentials {
             Credentials::V2(req) => {
                 let key = key.ok_or_else(unknown)?;
                 req.verify(parts, pairs, vhost_bucket, &key.secret_key, now)?;
+                check_expiry(key, now)?;
                 Ok(Verified {
                     principal: principal(key),
                     payload: Payload::Unsigned,
@@ -174,4 +190,22 @@ impl Credentials {
             }
         }
     }
+}
+
+/// An expired key signs nothing (S3's answer to an expired token). Checked
+/// after the signature, so only the key's holder learns that it expired.
+pub fn check_expiry(key: &AccessKey, now: SystemTime) -> S3Result<()> {
+    let Some(expires) = key.expires_ms else {
+        return Ok(());
+    };
+    let now_ms = now
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    if now_ms >= expires {
+        return Err(S3Error::msg(
+            Code::ExpiredToken,
+            "The access key has expired.",
+        ));
+    }
+    Ok(())
 }

@@ -120,10 +120,12 @@ impl PolicyCredentials {
         if !matched {
             return Err(S3Error::new(Code::SignatureDoesNotMatch));
         }
+        super::check_expiry(key, std::time::SystemTime::now())?;
         Ok(Principal::Key {
             access_key: key.access_key.clone(),
             name: key.name.clone(),
-            role: key.role.clone(),
+            role: key.role,
+            read_only: key.read_only,
         })
     }
 }
@@ -137,12 +139,12 @@ mod tests {
     }
 
     fn key() -> AccessKey {
-        AccessKey {
-            access_key: "AK".into(),
-            secret_key: "SK".into(),
-            name: "n".into(),
-            role: "user".into(),
-        }
+        AccessKey::new(
+            "AK".into(),
+            "SK".into(),
+            "n",
+            crate::store::meta::keys::Role::User,
+        )
     }
 
     #[test]

@@ -207,6 +207,7 @@ async fn serve(
         SystemTime::now(),
     )?;
 
+    ops::access::refuse_read_only(&verified.principal, endpoint.action())?;
     ops::unsupported::refuse(endpoint, &parts.headers)?;
     crate::sse::check_channel(
         &parts.headers,

@@ -1,7 +1,17 @@
-//! Who may do what: the bucket owner, bucket and object ACLs, and bucket
-//! policies (`crate::policy`, which says how they combine), decided for
-//! the operation a request is. Every handler reaches a bucket through one
-//! of these checks.
+//! Who may do what: the bucket owner, bucket grants to other keys, bucket
+//! and object ACLs, and bucket policies, decided for the operation a
+//! request is. Every handler reaches a bucket through one of these checks.
+//!
+//! How they combine, in order:
+//! 1. A read-only key may only read (`reads`), whatever else says yes
+//!    (checked once for every signed request, by [`refuse_read_only`]).
+//! 2. A policy's Deny refuses, except the owner's own policy management.
+//! 3. The bucket's creator, or a key granted `owner` on it, may do anything.
+//! 4. A key granted `read` may read and list objects, one granted `write`
+//!    may write and delete them ([`Grant`] admits exactly what a policy
+//!    Allow of the same actions would).
+//! 5. An ACL's grant or a policy's Allow admits; anonymous callers only
+//!    to read.
 
 use crate::acl::{Acl, Grantee, Permission, Who};
 use crate::auth::Principal;
@@ -9,6 +19,7 @@ use crate::error::{Code, S3Error, S3Result};
 use crate::http::endpoint::Endpoint;
 use crate::policy::{Caller, Decision, Request};
 use crate::store::meta::buckets::BucketRow;
+use crate::store::meta::grants::{self, Grant};
 use crate::store::meta::objects::ObjectRow;
 
 use super::{owner_id, settings, Ctx};
@@ -25,6 +36,44 @@ const OWNER_ALWAYS: &[&str] = &[
 fn reads(action: &str) -> bool {
     let name = action.strip_prefix("s3:").unwrap_or(action);
     name.starts_with("Get") || name.starts_with("List")
+}
+
+/// Step 1: a read-only key is refused anything but a read.
+pub fn refuse_read_only(principal: &Principal, action: &str) -> S3Result<()> {
+    if principal.is_read_only() && !reads(action) {
+        return Err(S3Error::msg(
+            Code::AccessDenied,
+            "This access key is read-only.",
+        ));
+    }
+    Ok(())
+}
+
+/// Whether a bucket grant admits `action`: `read` admits reading objects
+/// (and their tags, attributes, retention) and listing; `write` admits
+/// writing, tagging and deleting objects and running multipart uploads;
+/// `owner` admits everything.
+pub fn grant_admits(grant: Grant, action: &str) -> bool {
+    let name = action.strip_prefix("s3:").unwrap_or(action);
+    let read = name.starts_with("GetObject")
+        || matches!(
+            name,
+            "ListBucket" | "ListBucketVersions" | "GetBucketLocation"
+        );
+    let write = matches!(
+        name,
+        "PutObject"
+            | "PutObjectTagging"
+            | "PutObjectVersionTagging"
+            | "DeleteObject"
+            | "DeleteObjectVersion"
+            | "DeleteObjectTagging"
+            | "DeleteObjectVersionTagging"
+            | "AbortMultipartUpload"
+            | "ListMultipartUploadParts"
+            | "ListBucketMultipartUploads"
+    );
+    grant.owner || (grant.read && read) || (grant.write && write)
 }
 
 fn missing(name: &str) -> S3Error {
@@ -199,14 +248,28 @@ impl Ctx {
         granted: &dyn Fn() -> bool,
     ) -> S3Result<()> {
         let principal = &self.verified.principal;
-        let owner = principal.access_key() == Some(row.owner.as_str());
+        // The bucket's grant to this key, looked up only for keys that did
+        // not create it.
+        let grant = match principal.access_key() {
+            Some(ak) if ak != row.owner => {
+                let b = row.name.as_str();
+                self.state.meta.read_now(|c| grants::get(c, b, ak))?
+            }
+            Some(_) => Grant {
+                owner: true,
+                ..Grant::default()
+            },
+            None => Grant::default(),
+        };
+        let owner = grant.owner;
         let decision = self.policy_decision(row, action, key, lookup);
         if decision == Decision::Deny && !(owner && OWNER_ALWAYS.contains(&action)) {
             return Err(S3Error::new(Code::AccessDenied));
         }
         let anonymous = matches!(principal, Principal::Anonymous);
-        let allowed =
-            owner || granted() || (decision == Decision::Allow && (!anonymous || reads(action)));
+        let allowed = grant_admits(grant, action)
+            || granted()
+            || (decision == Decision::Allow && (!anonymous || reads(action)));
         if allowed {
             Ok(())
         } else {

@@ -138,7 +138,7 @@ pub async fn sign_url(ctx: &Ctx) -> S3Result<Response> {
         .read(move |c| crate::store::meta::keys::get(c, &ak))
         .await?;
     let edge = edge
-        .filter(|k| k.role == "edge")
+        .filter(|k| k.role == crate::store::meta::keys::Role::Edge)
         .ok_or_else(|| S3Error::msg(Code::InvalidArgument, "edge-key is not an edge key"))?;
     let expires = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

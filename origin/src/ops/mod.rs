@@ -152,17 +152,30 @@ pub fn upload_slot(state: &AppState) -> S3Result<tokio::sync::OwnedSemaphorePerm
     })
 }
 
-/// The owner rule alone, for requests that carry no operation context
-/// (POST form uploads, authorized by their form's signature).
+/// The owner and grant rules alone, for requests that carry no operation
+/// context (POST form uploads, authorized by their form's signature): the
+/// bucket's creator or a key granted write or owner on it.
 pub fn authorize_owner(
+    state: &AppState,
     principal: &Principal,
     name: &str,
     row: Option<BucketRow>,
 ) -> S3Result<BucketRow> {
     let row = row.ok_or_else(|| S3Error::new(Code::NoSuchBucket).with("BucketName", name))?;
-    match principal.access_key() {
-        Some(ak) if ak == row.owner => Ok(row),
-        _ => Err(S3Error::new(Code::AccessDenied)),
+    access::refuse_read_only(principal, "s3:PutObject")?;
+    let Some(ak) = principal.access_key() else {
+        return Err(S3Error::new(Code::AccessDenied));
+    };
+    if ak == row.owner {
+        return Ok(row);
+    }
+    let grant = state
+        .meta
+        .read_now(|c| crate::store::meta::grants::get(c, &row.name, ak))?;
+    if access::grant_admits(grant, "s3:PutObject") {
+        Ok(row)
+    } else {
+        Err(S3Error::new(Code::AccessDenied))
     }
 }
 

@@ -286,7 +286,7 @@ pub async fn post_object(
     let principal = verify_signature(state, &form, &policy_b64).await?;
     let b = bucket.to_owned();
     let row = state.meta.read(move |c| buckets::get(c, &b)).await?;
-    let bucket_row = authorize_owner(&principal, bucket, row)?;
+    let bucket_row = authorize_owner(state, &principal, bucket, row)?;
     // The form's ACL and tags are checked before the file streams, so a
     // refused form stores nothing and reads no more than it must.
     let acl = match form.get("acl") {

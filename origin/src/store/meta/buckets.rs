@@ -212,8 +212,8 @@ pub fn create(
     Ok(())
 }
 
-/// Up to `limit` buckets of `owner` named after `after` and starting with
-/// `prefix`, by name.
+/// Up to `limit` buckets `owner` created or was granted, named after
+/// `after` and starting with `prefix`, by name.
 pub fn list_owned(
     conn: &Connection,
     owner: &str,
@@ -222,7 +222,9 @@ pub fn list_owned(
     limit: usize,
 ) -> S3Result<Vec<BucketRow>> {
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM buckets WHERE owner = ?1 AND name > ?2 AND substr(name, 1, length(?3)) = ?3
+        "SELECT {COLUMNS} FROM buckets
+         WHERE (owner = ?1 OR name IN (SELECT bucket FROM bucket_grants WHERE access_key = ?1))
+           AND name > ?2 AND substr(name, 1, length(?3)) = ?3
          ORDER BY name LIMIT ?4"
     ))?;
     let rows = stmt.query_map(params![owner, after, prefix, limit as i64], row)?;
@@ -271,6 +273,7 @@ pub fn delete(
     for upload in super::uploads::in_bucket(conn, name)? {
         super::uploads::finish(conn, store, &upload, &[], after)?;
     }
+    conn.execute("DELETE FROM bucket_grants WHERE bucket = ?1", [name])?;
     if conn.execute("DELETE FROM buckets WHERE name = ?1", [name])? == 0 {
         return Err(S3Error::new(Code::NoSuchBucket).with("BucketName", name));
     }

@@ -13,6 +13,8 @@ pub struct EdgeRow {
     pub region: String,
     pub position: i64,
     pub seen_ms: i64,
+    /// Its key was deleted: the origin refuses it now (read, not written).
+    pub revoked: bool,
 }
 
 pub fn upsert(conn: &Connection, e: &EdgeRow) -> S3Result<()> {
@@ -26,7 +28,9 @@ pub fn upsert(conn: &Connection, e: &EdgeRow) -> S3Result<()> {
 
 pub fn list(conn: &Connection) -> S3Result<Vec<EdgeRow>> {
     let mut stmt = conn.prepare(
-        "SELECT access_key, name, region, position, seen_ms FROM edges ORDER BY region, name",
+        "SELECT e.access_key, e.name, e.region, e.position, e.seen_ms, k.access_key IS NULL
+         FROM edges e LEFT JOIN access_keys k ON k.access_key = e.access_key
+         ORDER BY e.region, e.name",
     )?;
     let rows = stmt.query_map([], |r| {
         Ok(EdgeRow {
@@ -35,7 +39,13 @@ pub fn list(conn: &Connection) -> S3Result<Vec<EdgeRow>> {
             region: r.get(2)?,
             position: r.get(3)?,
             seen_ms: r.get(4)?,
+            revoked: r.get(5)?,
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Forgets edges last seen before `before_ms`; returns how many.
+pub fn forget(conn: &Connection, before_ms: i64) -> S3Result<usize> {
+    Ok(conn.execute("DELETE FROM edges WHERE seen_ms < ?1", [before_ms])?)
 }

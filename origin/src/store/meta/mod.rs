@@ -18,6 +18,7 @@ pub mod buckets;
 pub mod changes;
 pub mod edges;
 pub mod encryption;
+pub mod grants;
 pub mod keys;
 pub mod locks;
 pub mod objects;

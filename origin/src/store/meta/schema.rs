@@ -176,6 +176,19 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE objects ADD COLUMN owner TEXT;
     ALTER TABLE versions ADD COLUMN owner TEXT;
     ALTER TABLE uploads ADD COLUMN owner TEXT;",
+    // 10: read-only and expiring keys, and bucket grants (a key allowed
+    // to read, write or own a bucket another key created).
+    "ALTER TABLE access_keys ADD COLUMN read_only INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE access_keys ADD COLUMN expires_ms INTEGER;
+    CREATE TABLE bucket_grants (
+        bucket TEXT NOT NULL,
+        access_key TEXT NOT NULL,
+        read INTEGER NOT NULL,
+        write INTEGER NOT NULL,
+        owner INTEGER NOT NULL,
+        PRIMARY KEY (bucket, access_key)
+    ) WITHOUT ROWID;
+    CREATE INDEX bucket_grants_by_key ON bucket_grants (access_key);",
 ];
 
 /// Opens a connection with the settings every connection shares.
