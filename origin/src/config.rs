@@ -59,6 +59,12 @@ pub struct Config {
     /// Edges not seen on the change feed for this long are forgotten
     /// (`cairn-origin edges`, `/metrics`).
     pub forget_edges_after: Duration,
+    /// Buckets with their own series in `/metrics` (the ones storing the
+    /// most); the rest are summed under `bucket="_other"`.
+    pub metrics_buckets: usize,
+    /// The admin API's tokens, one per line; `None` is `admin-tokens` in
+    /// the data dir.
+    pub admin_tokens_file: Option<PathBuf>,
 }
 
 impl Config {
@@ -85,7 +91,16 @@ impl Config {
             sse_key_file: None,
             sse_c_over_http: false,
             forget_edges_after: Duration::from_secs(7 * 86_400),
+            metrics_buckets: 100,
+            admin_tokens_file: None,
         }
+    }
+
+    /// Where the admin API's tokens are listed.
+    pub fn admin_tokens_path(&self) -> PathBuf {
+        self.admin_tokens_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("admin-tokens"))
     }
 
     /// Where the SSE key ring lives.
@@ -123,6 +138,15 @@ pub struct Settings {
     /// Refuse signatures for any region but --region, as AWS does [default: false: any region is accepted]
     #[arg(long, env = "CAIRN_STRICT_REGION", num_args = 0..=1, default_missing_value = "true")]
     pub strict_region: Option<bool>,
+    /// Serve the admin API (JSON, bearer tokens) on this address; off when unset. Keep it on loopback or a private network
+    #[arg(long, env = "CAIRN_ADMIN_LISTEN")]
+    pub admin_listen: Option<SocketAddr>,
+    /// The admin API's tokens, one per line (made with one token on first use) [default: DATA_DIR/admin-tokens]
+    #[arg(long, env = "CAIRN_ADMIN_TOKENS_FILE")]
+    pub admin_tokens_file: Option<PathBuf>,
+    /// Buckets that get their own series in /metrics; the rest are summed as bucket="_other" [default: 100]
+    #[arg(long, env = "CAIRN_METRICS_BUCKETS")]
+    pub metrics_buckets: Option<usize>,
     /// Forget edges not seen on the change feed for this long [default: 7d]
     #[arg(long, env = "CAIRN_FORGET_EDGES_AFTER")]
     pub forget_edges_after: Option<Span>,
@@ -190,6 +214,9 @@ impl Settings {
             sse_key_file: self.sse_key_file.or(f.sse_key_file),
             sse_c_over_http: self.sse_c_over_http.or(f.sse_c_over_http),
             forget_edges_after: self.forget_edges_after.or(f.forget_edges_after),
+            metrics_buckets: self.metrics_buckets.or(f.metrics_buckets),
+            admin_listen: self.admin_listen.or(f.admin_listen),
+            admin_tokens_file: self.admin_tokens_file.or(f.admin_tokens_file),
         })
     }
 
@@ -237,6 +264,10 @@ impl Settings {
         if let Some(Span(d)) = self.forget_edges_after {
             c.forget_edges_after = d;
         }
+        if let Some(n) = self.metrics_buckets {
+            c.metrics_buckets = n;
+        }
+        c.admin_tokens_file = self.admin_tokens_file.clone();
         c
     }
 }

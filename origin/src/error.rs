@@ -91,6 +91,7 @@ codes! {
     NoSuchUpload => NOT_FOUND, "The specified upload does not exist.";
     NotImplemented => NOT_IMPLEMENTED, "A header or operation you provided implies functionality that is not implemented.";
     PreconditionFailed => PRECONDITION_FAILED, "At least one of the preconditions you specified did not hold.";
+    QuotaExceeded => FORBIDDEN, "The bucket's quota would be exceeded.";
     RequestTimeout => BAD_REQUEST, "Your socket connection to the server was not read from or written to within the timeout period.";
     RequestTimeTooSkewed => FORBIDDEN, "The difference between the request time and the server's time is too large.";
     ServiceUnavailable => SERVICE_UNAVAILABLE, "Please reduce your request rate.";

@@ -6,6 +6,7 @@
 //! tests call the same functions on `127.0.0.1:0`.
 
 pub mod acl;
+pub mod admin;
 pub mod auth;
 pub mod checksum;
 pub mod config;
@@ -45,6 +46,7 @@ pub async fn open(config: Config) -> anyhow::Result<AppState> {
         .with_context(|| format!("data dir {} is not writable", dir.display()))?;
     let meta = open_meta(dir)?;
     let sse_keys = open_key_ring(&config)?;
+    let metrics = Arc::new(Metrics::with_bucket_cap(config.metrics_buckets));
     let state = AppState {
         sse_keys,
         policies: Default::default(),
@@ -53,7 +55,7 @@ pub async fn open(config: Config) -> anyhow::Result<AppState> {
         meta,
         blobs,
         keys: Arc::new(KeyCache::default()),
-        metrics: Arc::new(Metrics::default()),
+        metrics,
         _lock: Some(Arc::new(lock)),
     };
     let freed = store::gc::collect(&state.meta, &state.blobs, |_, _| {}).await?;
@@ -81,6 +83,7 @@ pub fn attach(config: Config) -> anyhow::Result<AppState> {
     let blobs = BlobStore::attach(dir);
     let meta = open_meta(dir)?;
     let sse_keys = open_key_ring(&config)?;
+    let metrics = Arc::new(Metrics::with_bucket_cap(config.metrics_buckets));
     Ok(AppState {
         sse_keys,
         policies: Default::default(),
@@ -89,7 +92,7 @@ pub fn attach(config: Config) -> anyhow::Result<AppState> {
         meta,
         blobs,
         keys: Arc::new(KeyCache::default()),
-        metrics: Arc::new(Metrics::default()),
+        metrics,
         _lock: None,
     })
 }

@@ -7,9 +7,12 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
+use cairn_origin::admin::client::{Admin, Remote};
+use cairn_origin::admin::jobs::JobKind;
+use cairn_origin::admin::{GrantChange, KeyChange, KeySpec, Quota};
 use cairn_origin::config::Settings;
 use cairn_origin::state::AppState;
-use cairn_origin::store::meta::{changes, edges, keys};
+use cairn_origin::store::meta::keys;
 use cairn_shared::progress::{human_bytes, Progress};
 use cairn_shared::settings::{init_logging, LogFormat};
 use clap::{Parser, Subcommand};
@@ -24,6 +27,13 @@ struct Cli {
     /// A TOML settings file (keys as in README's configuration table).
     #[arg(long, env = "CAIRN_CONFIG", global = true)]
     config: Option<PathBuf>,
+    /// Run key, bucket, edges, gc and check against this origin's admin
+    /// API (its admin_listen address) instead of a local data dir.
+    #[arg(long, env = "CAIRN_ADMIN_ENDPOINT", global = true)]
+    endpoint: Option<String>,
+    /// An admin token for --endpoint (prefer the variable: `ps` shows flags).
+    #[arg(long, env = "CAIRN_ADMIN_TOKEN", global = true, hide_env_values = true)]
+    token: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -31,7 +41,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve the S3 API.
-    Serve(Settings),
+    Serve(Box<Settings>),
     /// Manage access keys.
     Key {
         #[command(subcommand)]
@@ -102,8 +112,32 @@ enum BucketCommand {
         #[command(flatten)]
         grant: GrantArgs,
     },
-    /// Show a bucket's owner and grants.
+    /// Show a bucket's owner, usage, quotas and grants.
     Info { bucket: String },
+    /// List every bucket with its owner and usage.
+    List,
+    /// Create a bucket owned by an access key.
+    Create {
+        bucket: String,
+        /// The access key that owns it.
+        #[arg(long)]
+        owner: String,
+    },
+    /// Delete an empty bucket.
+    Delete { bucket: String },
+    /// Limit what a bucket may hold; writes past it get 403 QuotaExceeded.
+    Quota {
+        bucket: String,
+        /// Most bytes of all its versions (e.g. 10GiB).
+        #[arg(long)]
+        max_bytes: Option<cairn_shared::units::Size>,
+        /// Most current objects.
+        #[arg(long)]
+        max_objects: Option<u64>,
+        /// Lift both limits.
+        #[arg(long, conflicts_with_all = ["max_bytes", "max_objects"])]
+        none: bool,
+    },
 }
 
 #[derive(clap::Args)]
@@ -190,15 +224,35 @@ async fn real_main() -> anyhow::Result<()> {
         init_logging(settings.log_format.unwrap_or_default());
         cairn_origin::attach(settings.resolve())
     };
+    // Key, bucket, edges, gc and check run on a local data dir, or
+    // through a remote origin's admin API.
+    let (endpoint, token) = (cli.endpoint.clone(), cli.token.clone());
+    let target = |dir: DataDir| -> anyhow::Result<Admin> {
+        match &endpoint {
+            Some(url) => {
+                init_logging(LogFormat::Text);
+                let token = token
+                    .as_deref()
+                    .context("--endpoint needs an admin token: CAIRN_ADMIN_TOKEN (or --token)")?;
+                Ok(Admin::Remote(Remote::new(url, token)?))
+            }
+            None => Ok(Admin::Local(admin(dir)?)),
+        }
+    };
     match cli.command {
         Command::Serve(settings) => {
-            serve(settings.or_file(config_file).map_err(anyhow::Error::msg)?).await
+            serve(
+                (*settings)
+                    .or_file(config_file)
+                    .map_err(anyhow::Error::msg)?,
+            )
+            .await
         }
-        Command::Key { command, dir } => key_command(&admin(dir)?, command).await,
-        Command::Bucket { command, dir } => bucket_command(&admin(dir)?, command).await,
-        Command::Edges(dir) => list_edges(&admin(dir)?).await,
-        Command::Gc(dir) => gc(&admin(dir)?).await,
-        Command::Check(dir) => check(&admin(dir)?).await,
+        Command::Key { command, dir } => key_command(&target(dir)?, command).await,
+        Command::Bucket { command, dir } => bucket_command(&target(dir)?, command).await,
+        Command::Edges(dir) => list_edges(&target(dir)?).await,
+        Command::Gc(dir) => gc(&target(dir)?).await,
+        Command::Check(dir) => check(&target(dir)?).await,
         Command::Sse { command, dir } => sse_command(&admin(dir)?, command).await,
         Command::SignUrl {
             bucket,
@@ -238,6 +292,10 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let listen = settings.listen();
     let state = cairn_origin::open(settings.resolve()).await?;
     ensure_env_keys(&state).await?;
+    if let Some(addr) = settings.admin_listen {
+        let bound = cairn_origin::admin::api::spawn(&state, addr).await?;
+        println!("cairn-origin admin API on http://{bound}");
+    }
     let mut listeners = Vec::new();
     let tls = cairn_shared::tls::bind(settings.tls_listen, settings.tls_cert.as_deref())
         .await
@@ -298,7 +356,7 @@ fn meta_err(e: cairn_origin::error::S3Error) -> anyhow::Error {
     anyhow::anyhow!("{}", e.message)
 }
 
-async fn key_command(state: &AppState, command: KeyCommand) -> anyhow::Result<()> {
+async fn key_command(admin: &Admin, command: KeyCommand) -> anyhow::Result<()> {
     match command {
         KeyCommand::Create {
             name,
@@ -306,15 +364,14 @@ async fn key_command(state: &AppState, command: KeyCommand) -> anyhow::Result<()
             read_only,
             expires_in,
         } => {
-            let role = if edge {
-                keys::Role::Edge
-            } else {
-                keys::Role::User
-            };
-            let mut key = cairn_origin::generate_key(&name, role);
-            key.read_only = read_only;
-            key.expires_ms = expires_in.map(expiry_from_now).transpose()?;
-            cairn_origin::store_key(state, key.clone()).await?;
+            let key = admin
+                .create_key(KeySpec {
+                    name,
+                    edge,
+                    read_only,
+                    expires_in_secs: expires_in.map(|d| d.as_secs()),
+                })
+                .await?;
             println!("AWS_ACCESS_KEY_ID={}", key.access_key);
             println!("AWS_SECRET_ACCESS_KEY={}", key.secret_key);
         }
@@ -324,111 +381,124 @@ async fn key_command(state: &AppState, command: KeyCommand) -> anyhow::Result<()
             expires_in,
             no_expiry,
         } => {
-            let expires = match (expires_in, no_expiry) {
-                (Some(d), _) => Some(Some(expiry_from_now(d)?)),
-                (None, true) => Some(None),
-                (None, false) => None,
+            let change = KeyChange {
+                read_only,
+                expires_in_secs: expires_in.map(|d| d.as_secs()),
+                no_expiry,
             };
-            let ak = access_key.clone();
-            let found = state
-                .meta
-                .write(move |c, _| keys::update(c, &ak, read_only, expires))
-                .await
-                .map_err(meta_err)?;
-            if !found {
-                anyhow::bail!("no access key {access_key}");
-            }
+            admin.change_key(&access_key, change).await?;
             println!("updated {access_key}");
         }
         KeyCommand::List => {
+            let keys = admin.list_keys().await?;
             println!("ACCESS KEY\tNAME\tROLE\tREAD-ONLY\tEXPIRES");
-            for k in state.meta.read_now(keys::list).map_err(meta_err)? {
-                let expires = k
-                    .expires_ms
-                    .map_or_else(|| "never".to_owned(), cairn_origin::ops::iso8601);
+            for k in keys {
                 println!(
-                    "{}\t{}\t{}\t{}\t{expires}",
+                    "{}\t{}\t{}\t{}\t{}",
                     k.access_key,
                     k.name,
-                    k.role.as_str(),
+                    k.role,
                     if k.read_only { "yes" } else { "no" },
+                    k.expires.as_deref().unwrap_or("never"),
                 );
             }
         }
         KeyCommand::Delete { access_key } => {
-            let ak = access_key.clone();
-            let gone = state
-                .meta
-                .write(move |c, _| keys::delete(c, &ak))
-                .await
-                .map_err(meta_err)?;
-            if !gone {
-                anyhow::bail!("no access key {access_key}");
-            }
+            admin.delete_key(&access_key).await?;
             println!("deleted {access_key}");
         }
     }
     Ok(())
 }
 
-/// Unix ms `d` from now.
-fn expiry_from_now(d: std::time::Duration) -> anyhow::Result<i64> {
-    let at = std::time::SystemTime::now()
-        .checked_add(d)
-        .context("expiry too far in the future")?
-        .duration_since(std::time::UNIX_EPOCH)?;
-    Ok(i64::try_from(at.as_millis())?)
-}
-
-async fn bucket_command(state: &AppState, command: BucketCommand) -> anyhow::Result<()> {
-    use cairn_origin::store::meta::{buckets, grants};
+async fn bucket_command(admin: &Admin, command: BucketCommand) -> anyhow::Result<()> {
     let (bucket, args, allow) = match command {
         BucketCommand::Allow { bucket, grant } => (bucket, grant, true),
         BucketCommand::Deny { bucket, grant } => (bucket, grant, false),
         BucketCommand::Info { bucket } => {
-            let b = bucket.clone();
-            let (row, list) = state
-                .meta
-                .read(move |c| Ok((buckets::get(c, &b)?, grants::list(c, &b)?)))
-                .await
-                .map_err(meta_err)?;
-            let row = row.with_context(|| format!("no bucket {bucket}"))?;
-            println!("bucket\t{}", row.name);
-            println!("owner\t{}", row.owner);
-            println!("created\t{}", cairn_origin::ops::iso8601(row.created_ms));
-            for (key, g) in list {
-                println!("grant\t{key}\t{}", grant_words(g));
+            print_bucket(&admin.bucket_info(&bucket).await?);
+            return Ok(());
+        }
+        BucketCommand::List => {
+            let list = admin.list_buckets().await?;
+            println!("BUCKET\tOWNER\tOBJECTS\tBYTES");
+            for b in list {
+                println!(
+                    "{}\t{}\t{}\t{}",
+                    b.name,
+                    b.owner,
+                    b.objects,
+                    b.bytes + b.version_bytes
+                );
             }
             return Ok(());
         }
+        BucketCommand::Create { bucket, owner } => {
+            admin.create_bucket(&bucket, &owner).await?;
+            println!("created {bucket}");
+            return Ok(());
+        }
+        BucketCommand::Delete { bucket } => {
+            admin.delete_bucket(&bucket).await?;
+            println!("deleted {bucket}");
+            return Ok(());
+        }
+        BucketCommand::Quota {
+            bucket,
+            max_bytes,
+            max_objects,
+            none,
+        } => {
+            if !none && max_bytes.is_none() && max_objects.is_none() {
+                anyhow::bail!("name a limit (--max-bytes, --max-objects) or --none");
+            }
+            let quota = Quota {
+                max_bytes: max_bytes.map(|s| s.0),
+                max_objects,
+            };
+            admin.set_quota(&bucket, quota).await?;
+            print_bucket(&admin.bucket_info(&bucket).await?);
+            return Ok(());
+        }
     };
-    let mut change = grants::Grant {
+    let change = GrantChange {
+        key: args.key.clone(),
         read: args.read,
         write: args.write,
         owner: args.owner,
+        allow,
     };
-    if change.is_empty() {
-        if allow {
-            anyhow::bail!("name what to allow: --read, --write and/or --owner");
-        }
-        change = grants::Grant {
-            read: true,
-            write: true,
-            owner: true,
-        };
-    }
-    let (b, k) = (bucket.clone(), args.key.clone());
-    let now = state
-        .meta
-        .write(move |c, _| grants::change(c, &b, &k, change, allow))
-        .await
-        .map_err(meta_err)?;
-    println!("{}\t{}\t{}", bucket, args.key, grant_words(now));
+    let now = admin.change_grant(&bucket, change).await?;
+    println!("{}\t{}\t{}", bucket, args.key, grant_words(&now));
     Ok(())
 }
 
+fn print_bucket(b: &cairn_origin::admin::BucketInfo) {
+    let limit = |v: Option<u64>| v.map_or_else(|| "none".to_owned(), |n| n.to_string());
+    println!("bucket\t{}", b.name);
+    println!("owner\t{}", b.owner);
+    println!("created\t{}", b.created);
+    println!("versioning\t{}", b.versioning);
+    println!("objects\t{}", b.objects);
+    println!("bytes\t{}", b.bytes);
+    println!("versions\t{}", b.versions);
+    println!("version_bytes\t{}", b.version_bytes);
+    println!("dedup_bytes\t{}", b.dedup_bytes);
+    println!("max_objects\t{}", limit(b.quota.max_objects));
+    println!("max_bytes\t{}", limit(b.quota.max_bytes));
+    for t in &b.traffic {
+        println!(
+            "traffic\t{}\t{} requests\t{} bytes out",
+            t.class, t.requests, t.egress_bytes
+        );
+    }
+    for g in &b.grants {
+        println!("grant\t{}\t{}", g.key, grant_words(g));
+    }
+}
+
 /// `read,write`, or `none`.
-fn grant_words(g: cairn_origin::store::meta::grants::Grant) -> String {
+fn grant_words(g: &cairn_origin::admin::GrantInfo) -> String {
     let words: Vec<&str> = [(g.read, "read"), (g.write, "write"), (g.owner, "owner")]
         .iter()
         .filter(|(on, _)| *on)
@@ -466,82 +536,89 @@ async fn sse_command(state: &AppState, command: SseCommand) -> anyhow::Result<()
     Ok(())
 }
 
-async fn list_edges(state: &AppState) -> anyhow::Result<()> {
-    let (rows, head) = state
-        .meta
-        .read_now(|c| Ok((edges::list(c)?, changes::bounds(c)?.1)))
-        .map_err(meta_err)?;
+async fn list_edges(admin: &Admin) -> anyhow::Result<()> {
+    let rows = admin.list_edges().await?;
     if rows.is_empty() {
         println!("no edge has followed the change feed yet");
         return Ok(());
     }
-    let now_ms = cairn_origin::ops::now_ms();
     println!(
         "{:<24} {:<14} {:<22} {:>8} {:>12}  STATE",
         "EDGE", "REGION", "ACCESS KEY", "LAG", "LAST SEEN"
     );
     for e in rows {
-        let ago = (now_ms - e.seen_ms).max(0) / 1000;
-        // Long polls return within 30 s and are recorded within 5 s.
-        let state = if e.revoked {
+        let state = if e.state == "revoked" {
             "revoked (its key was deleted)"
-        } else if ago < 60 {
-            "following"
         } else {
-            "gone"
+            e.state.as_str()
         };
         println!(
             "{:<24} {:<14} {:<22} {:>8} {:>10}s ago  {state}",
-            e.name,
-            e.region,
-            e.access_key,
-            (head - e.position).max(0),
-            ago
+            e.name, e.region, e.access_key, e.lag, e.seen_secs_ago
         );
     }
     Ok(())
 }
 
-async fn gc(state: &AppState) -> anyhow::Result<()> {
-    let mut progress = Progress::new("gc");
-    let freed = cairn_origin::store::gc::collect(&state.meta, &state.blobs, |done, total| {
-        progress.update(done, total, "blobs")
-    })
-    .await?;
-    progress.finish();
+/// Runs a job with a progress line; returns its result.
+async fn run_job(
+    admin: &Admin,
+    kind: JobKind,
+    name: &'static str,
+) -> anyhow::Result<serde_json::Value> {
+    let progress = std::sync::Arc::new(std::sync::Mutex::new(Progress::new(name)));
+    let shown = progress.clone();
+    let job = admin
+        .run_job(kind, move |done, total, unit| {
+            if let Ok(mut p) = shown.lock() {
+                p.update(done, total, unit);
+            }
+        })
+        .await?;
+    if let Ok(mut p) = progress.lock() {
+        p.finish();
+    }
+    if let Some(e) = job.error {
+        anyhow::bail!("{name} failed: {e}");
+    }
+    Ok(job.result.unwrap_or_default())
+}
+
+async fn gc(admin: &Admin) -> anyhow::Result<()> {
+    let r = run_job(admin, JobKind::Gc, "gc").await?;
+    let n = |k: &str| r[k].as_u64().unwrap_or(0);
     println!(
         "gc: scanned {} blob files, freed {} unreferenced ({})",
-        freed.scanned,
-        freed.blobs,
-        human_bytes(freed.bytes)
+        n("scanned"),
+        n("freed_blobs"),
+        human_bytes(n("freed_bytes"))
     );
     Ok(())
 }
 
-async fn check(state: &AppState) -> anyhow::Result<()> {
-    let progress = std::sync::Arc::new(std::sync::Mutex::new(Progress::new("check")));
-    let shown = progress.clone();
-    let report = cairn_origin::store::check::run(&state.meta, &state.blobs, move |done, total| {
-        if let Ok(mut p) = shown.lock() {
-            p.update(done, total, "bytes");
-        }
-    })
-    .await?;
-    if let Ok(mut p) = progress.lock() {
-        p.finish();
-    }
-    for d in &report.damage {
+async fn check(admin: &Admin) -> anyhow::Result<()> {
+    let r = run_job(admin, JobKind::Check, "check").await?;
+    let n = |k: &str| r[k].as_u64().unwrap_or(0);
+    let damage: Vec<String> = r["damage"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|d| d.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    for d in &damage {
         println!("DAMAGE: {d}");
     }
     println!(
         "check: {} blobs verified ({}), {} damaged, {} unreferenced (cairn-origin gc reclaims them)",
-        report.blobs_checked,
-        human_bytes(report.bytes_checked),
-        report.damage.len(),
-        report.unreferenced
+        n("blobs_checked"),
+        human_bytes(n("bytes_checked")),
+        damage.len(),
+        n("unreferenced")
     );
-    if !report.damage.is_empty() {
-        anyhow::bail!("{} problems found", report.damage.len());
+    if !damage.is_empty() {
+        anyhow::bail!("{} problems found", damage.len());
     }
     Ok(())
 }

@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, SystemTime};
 
 /// Latency histogram bucket bounds, in seconds.
@@ -35,8 +35,79 @@ struct Histogram {
     sum: f64,
 }
 
+/// What a request does to a bucket, for per-bucket traffic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpClass {
+    Read,
+    Write,
+    List,
+    Delete,
+    Other,
+}
+
+impl OpClass {
+    pub const ALL: [OpClass; 5] = [
+        OpClass::Read,
+        OpClass::Write,
+        OpClass::List,
+        OpClass::Delete,
+        OpClass::Other,
+    ];
+
+    /// The class of an S3 operation, by its name (`Endpoint::name`).
+    pub fn of(op: &str) -> OpClass {
+        match op {
+            "GetObject" | "HeadObject" | "GetObjectAttributes" => OpClass::Read,
+            "PutObject"
+            | "CopyObject"
+            | "PostObject"
+            | "CreateMultipartUpload"
+            | "UploadPart"
+            | "UploadPartCopy"
+            | "CompleteMultipartUpload" => OpClass::Write,
+            "DeleteObject" | "DeleteObjects" | "AbortMultipartUpload" => OpClass::Delete,
+            o if o.starts_with("List") => OpClass::List,
+            _ => OpClass::Other,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OpClass::Read => "read",
+            OpClass::Write => "write",
+            OpClass::List => "list",
+            OpClass::Delete => "delete",
+            OpClass::Other => "other",
+        }
+    }
+}
+
+/// One bucket's requests and egress (response body bytes) by class.
+#[derive(Debug, Default)]
+pub struct Traffic {
+    pub requests: [AtomicU64; 5],
+    pub egress: [AtomicU64; 5],
+}
+
+impl Traffic {
+    pub fn requests(&self, class: OpClass) -> u64 {
+        self.requests[class as usize].load(Ordering::Relaxed)
+    }
+
+    pub fn egress(&self, class: OpClass) -> u64 {
+        self.egress[class as usize].load(Ordering::Relaxed)
+    }
+}
+
+/// The name traffic of buckets past the cap is counted under.
+pub const OTHER_BUCKETS: &str = "_other";
+
 #[derive(Default)]
 pub struct Metrics {
+    /// Traffic by bucket, at most `bucket_cap` of them; the rest are
+    /// counted together under [`OTHER_BUCKETS`].
+    traffic: RwLock<HashMap<String, Arc<Traffic>>>,
+    bucket_cap: std::sync::atomic::AtomicUsize,
     requests: Mutex<HashMap<(&'static str, u16), u64>>,
     latency: Mutex<HashMap<&'static str, Histogram>>,
     pub bytes_in: AtomicU64,
@@ -47,6 +118,55 @@ pub struct Metrics {
 }
 
 impl Metrics {
+    /// Metrics in which `cap` buckets get their own traffic counters.
+    pub fn with_bucket_cap(cap: usize) -> Metrics {
+        let m = Metrics::default();
+        m.bucket_cap.store(cap, Ordering::Relaxed);
+        m
+    }
+
+    /// The traffic counters of `bucket` (one that exists), or of the
+    /// buckets past the cap.
+    pub fn traffic(&self, bucket: &str) -> Arc<Traffic> {
+        if let Ok(m) = self.traffic.read() {
+            if let Some(t) = m.get(bucket) {
+                return t.clone();
+            }
+        }
+        let Ok(mut m) = self.traffic.write() else {
+            return Arc::default();
+        };
+        let cap = self.bucket_cap.load(Ordering::Relaxed);
+        let name = if m.len() < cap { bucket } else { OTHER_BUCKETS };
+        m.entry(name.to_owned()).or_default().clone()
+    }
+
+    /// Counts one request to a bucket; returns the counters its response
+    /// body's bytes go to.
+    pub fn bucket_request(&self, bucket: &str, class: OpClass) -> Arc<Traffic> {
+        let t = self.traffic(bucket);
+        t.requests[class as usize].fetch_add(1, Ordering::Relaxed);
+        t
+    }
+
+    /// Every bucket's traffic so far (since start), by name.
+    pub fn all_traffic(&self) -> Vec<(String, Arc<Traffic>)> {
+        let mut v: Vec<_> = self
+            .traffic
+            .read()
+            .map(|m| m.iter().map(|(k, t)| (k.clone(), t.clone())).collect())
+            .unwrap_or_default();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    }
+
+    /// Forgets a deleted bucket's counters.
+    pub fn forget_bucket(&self, bucket: &str) {
+        if let Ok(mut m) = self.traffic.write() {
+            m.remove(bucket);
+        }
+    }
+
     pub fn record(&self, op: &'static str, status: u16, elapsed: Duration) {
         if let Ok(mut m) = self.requests.lock() {
             *m.entry((op, status)).or_default() += 1;
@@ -227,4 +347,89 @@ fn label(v: &str) -> String {
     v.replace('\\', "\\\\")
         .replace('"', "\\\"")
         .replace('\n', "\\n")
+}
+
+/// One figure of a bucket's usage.
+type UsageField = fn(&crate::store::meta::usage::Usage) -> i64;
+
+impl Metrics {
+    /// Per-bucket series: what each of the `top` buckets stores (from
+    /// SQLite) and its traffic, `rest` and the traffic past the cap under
+    /// `bucket="_other"`. Bucket names are the only label values here, and
+    /// at most the cap of them plus one.
+    pub fn render_buckets(
+        &self,
+        top: &[(String, crate::store::meta::usage::Usage)],
+        rest: &crate::store::meta::usage::Usage,
+    ) -> String {
+        let mut out = String::new();
+        let families: [(&str, &str, UsageField); 4] = [
+            (
+                "cairn_origin_bucket_objects",
+                "Current objects in the bucket.",
+                |u| u.objects,
+            ),
+            (
+                "cairn_origin_bucket_bytes",
+                "Bytes of the bucket's versions, current and noncurrent.",
+                |u| u.stored_bytes(),
+            ),
+            (
+                "cairn_origin_bucket_versions",
+                "Noncurrent versions and delete markers in the bucket.",
+                |u| u.versions,
+            ),
+            (
+                "cairn_origin_bucket_deduplicated_bytes_total",
+                "Bytes written to the bucket whose content was already stored.",
+                |u| u.dedup_bytes,
+            ),
+        ];
+        let others = std::iter::once((OTHER_BUCKETS, rest));
+        for (name, help, value) in families {
+            let kind = if name.ends_with("_total") {
+                "counter"
+            } else {
+                "gauge"
+            };
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+            for (bucket, u) in top
+                .iter()
+                .map(|(b, u)| (b.as_str(), u))
+                .chain(others.clone())
+            {
+                let _ = writeln!(out, "{name}{{bucket=\"{bucket}\"}} {}", value(u));
+            }
+        }
+        let traffic = self.all_traffic();
+        for (name, help, egress) in [
+            (
+                "cairn_origin_bucket_requests_total",
+                "Requests to the bucket by operation class.",
+                false,
+            ),
+            (
+                "cairn_origin_bucket_egress_bytes_total",
+                "Response body bytes of the bucket's requests by operation class.",
+                true,
+            ),
+        ] {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+            for (bucket, t) in &traffic {
+                for class in OpClass::ALL {
+                    let v = if egress {
+                        t.egress(class)
+                    } else {
+                        t.requests(class)
+                    };
+                    let _ = writeln!(
+                        out,
+                        "{name}{{bucket=\"{bucket}\",class=\"{}\"}} {v}",
+                        class.as_str()
+                    );
+                }
+            }
+        }
+        out
+    }
 }

@@ -43,6 +43,14 @@ impl KeyCache {
     /// stops working within this.
     const TTL: Duration = Duration::from_secs(2);
 
+    /// Drops a key's cached copy: a change made in this process (the
+    /// admin API) takes effect at once.
+    pub fn forget(&self, access_key: &str) {
+        if let Ok(mut map) = self.entries.write() {
+            map.remove(access_key);
+        }
+    }
+
     pub async fn get(&self, meta: &Meta, access_key: &str) -> S3Result<Option<AccessKey>> {
         if let Ok(map) = self.entries.read() {
             if let Some((key, at)) = map.get(access_key) {

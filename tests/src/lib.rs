@@ -42,7 +42,7 @@ fn spawn_ready(
     mut cmd: Command,
     log: &std::path::Path,
     ready: &str,
-) -> (Child, String, Option<String>) {
+) -> (Child, String, Option<String>, Vec<String>) {
     let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(std::fs::File::create(log).expect("log file"))
@@ -51,6 +51,7 @@ fn spawn_ready(
     let stdout = child.stdout.take().expect("stdout");
     let mut lines = BufReader::new(stdout).lines();
     let mut https = None;
+    let mut earlier = Vec::new();
     let addr = loop {
         let line = lines
             .next()
@@ -67,9 +68,10 @@ fn spawn_ready(
         if let Some((_, addr)) = line.split_once(" listening on https://") {
             https = Some(addr.trim().to_owned());
         }
+        earlier.push(line);
     };
     std::thread::spawn(move || for _ in lines {});
-    (child, addr, https)
+    (child, addr, https, earlier)
 }
 
 /// A running origin process with its own data directory.
@@ -78,6 +80,8 @@ pub struct TestOrigin {
     pub addr: String,
     /// The HTTPS listener's address, when started with `--tls-listen`.
     pub https_addr: Option<String>,
+    /// The admin API's base URL, when started with `--admin-listen`.
+    pub admin_url: Option<String>,
     pub dir: tempfile::TempDir,
     child: Child,
 }
@@ -116,15 +120,20 @@ impl TestOrigin {
             .env("CAIRN_ROOT_ACCESS_KEY", ROOT_AK)
             .env("CAIRN_ROOT_SECRET_KEY", ROOT_SK)
             .env("CAIRN_LOG", "info");
-        let (child, addr, https_addr) = spawn_ready(
+        let (child, addr, https_addr, earlier) = spawn_ready(
             cmd,
             &dir.path().join("origin.log"),
             "cairn-origin listening on http://",
         );
+        let admin_url = earlier.iter().find_map(|l| {
+            l.strip_prefix("cairn-origin admin API on ")
+                .map(|u| u.trim().to_owned())
+        });
         TestOrigin {
             url: format!("http://{addr}"),
             addr,
             https_addr,
+            admin_url,
             dir,
             child,
         }
@@ -500,7 +509,7 @@ impl TestEdge {
             .args(args)
             .env("CAIRN_PURGE_TOKEN", PURGE_TOKEN)
             .env("CAIRN_LOG", "info");
-        let (child, addr, https_addr) = spawn_ready(
+        let (child, addr, https_addr, _) = spawn_ready(
             cmd,
             &dir.path().join("edge.log"),
             "cairn-edge listening on http://",

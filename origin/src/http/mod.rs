@@ -40,9 +40,29 @@ pub async fn handle(State(state): State<AppState>, req: Request) -> Response {
     // id the client gets back in x-amz-request-id.
     let span = tracing::info_span!("request", request_id = %request_id);
     let metrics = state.metrics.clone();
-    let req = req.map(|b| count_bytes(b, metrics.clone(), true));
+    let req = req.map(|b| count_in(b, metrics.clone()));
     let resp = respond(state, req, request_id).instrument(span).await;
-    resp.map(|b| count_bytes(b, metrics, false))
+    let egress = resp.extensions().get::<Egress>().cloned();
+    resp.map(|b| count_out(b, metrics, egress))
+}
+
+/// Where a response's body bytes count beside the totals: its bucket's
+/// traffic, by operation class.
+#[derive(Clone)]
+struct Egress(Arc<crate::metrics::Traffic>, crate::metrics::OpClass);
+
+/// Counts response body bytes into `bytes_out` and the bucket's egress.
+fn count_out(body: Body, metrics: Arc<Metrics>, egress: Option<Egress>) -> Body {
+    Body::new(body.map_frame(move |frame| {
+        if let Some(data) = frame.data_ref() {
+            let n = data.len() as u64;
+            metrics.bytes_out.fetch_add(n, Ordering::Relaxed);
+            if let Some(Egress(t, class)) = &egress {
+                t.egress[*class as usize].fetch_add(n, Ordering::Relaxed);
+            }
+        }
+        frame
+    }))
 }
 
 async fn respond(state: AppState, req: Request, request_id: String) -> Response {
@@ -60,6 +80,8 @@ async fn respond(state: AppState, req: Request, request_id: String) -> Response 
             .get(http::header::CONTENT_LENGTH)
             .is_some_and(|v| v.as_bytes() != b"0");
     let mut op = "Unknown";
+    // The bucket the request named, once an operation found it.
+    let mut bucket_found: Option<String> = None;
     // What CORS needs once the request itself has been consumed.
     let origin = parts
         .headers
@@ -75,7 +97,7 @@ async fn respond(state: AppState, req: Request, request_id: String) -> Response 
             .ok()
             .and_then(|t| t.bucket)
     });
-    let result = serve(&state, parts, body, &mut op).await;
+    let result = serve(&state, parts, body, &mut op, &mut bucket_found).await;
     let mut resp = match result {
         Ok(resp) => resp,
         Err(e) => {
@@ -100,6 +122,16 @@ async fn respond(state: AppState, req: Request, request_id: String) -> Response 
     headers.insert(http::header::SERVER, HeaderValue::from_static("Cairn"));
     let elapsed = started.elapsed();
     state.metrics.record(op, resp.status().as_u16(), elapsed);
+    if op == "DeleteBucket" && resp.status().is_success() {
+        if let Some(bucket) = bucket_found.take() {
+            state.metrics.forget_bucket(&bucket);
+        }
+    }
+    if let Some(bucket) = &bucket_found {
+        let class = crate::metrics::OpClass::of(op);
+        let traffic = state.metrics.bucket_request(bucket, class);
+        resp.extensions_mut().insert(Egress(traffic, class));
+    }
     tracing::info!(
         method = %method,
         path,
@@ -111,16 +143,13 @@ async fn respond(state: AppState, req: Request, request_id: String) -> Response 
     resp
 }
 
-/// Counts body bytes as they pass, into `bytes_in` or `bytes_out`.
-fn count_bytes(body: Body, metrics: Arc<Metrics>, incoming: bool) -> Body {
+/// Counts request body bytes as they pass, into `bytes_in`.
+fn count_in(body: Body, metrics: Arc<Metrics>) -> Body {
     Body::new(body.map_frame(move |frame| {
         if let Some(data) = frame.data_ref() {
-            let counter = if incoming {
-                &metrics.bytes_in
-            } else {
-                &metrics.bytes_out
-            };
-            counter.fetch_add(data.len() as u64, Ordering::Relaxed);
+            metrics
+                .bytes_in
+                .fetch_add(data.len() as u64, Ordering::Relaxed);
         }
         frame
     }))
@@ -129,18 +158,22 @@ fn count_bytes(body: Body, metrics: Arc<Metrics>, incoming: bool) -> Body {
 /// `GET /metrics` (unsigned, no query; a bucket named `metrics` is still
 /// reachable with any signed or queried request).
 async fn metrics(state: &AppState) -> Response {
+    let cap = state.config.metrics_buckets;
     let stored = state
         .meta
-        .read(|c| {
+        .read(move |c| {
             Ok((
                 crate::store::meta::audit::totals(c)?,
                 crate::store::meta::changes::bounds(c)?.1,
+                crate::store::meta::usage::top(c, cap)?,
             ))
         })
         .await;
     match stored {
-        Ok((totals, head)) => {
-            let mut resp = Response::new(Body::from(state.metrics.render(totals, head)));
+        Ok((totals, head, (top, rest))) => {
+            let mut text = state.metrics.render(totals, head);
+            text.push_str(&state.metrics.render_buckets(&top, &rest));
+            let mut resp = Response::new(Body::from(text));
             resp.headers_mut().insert(
                 http::header::CONTENT_TYPE,
                 HeaderValue::from_static("text/plain; version=0.0.4"),
@@ -156,6 +189,7 @@ async fn serve(
     parts: http::request::Parts,
     body: Body,
     op: &mut &'static str,
+    bucket_found: &mut Option<String>,
 ) -> S3Result<Response> {
     let host = parts
         .headers
@@ -221,70 +255,86 @@ async fn serve(
         pairs,
         endpoint,
         object_key: target.key.clone(),
+        bucket_found: Default::default(),
     };
     let key = target.key.unwrap_or_default();
+    let result = dispatch(&ctx, endpoint, &bucket, &key, body).await;
+    if ctx.bucket_found.load(Ordering::Relaxed) {
+        *bucket_found = Some(bucket);
+    }
+    result
+}
+
+/// Runs the operation.
+async fn dispatch(
+    ctx: &Ctx,
+    endpoint: Endpoint,
+    bucket: &str,
+    key: &str,
+    body: Body,
+) -> S3Result<Response> {
     use Endpoint::*;
     match endpoint {
-        ListBuckets => ops::bucket::list_buckets(&ctx).await,
-        CreateBucket => ops::bucket::create(&ctx, &bucket, body).await,
-        HeadBucket => ops::bucket::head(&ctx, &bucket).await,
-        DeleteBucket => ops::bucket::delete(&ctx, &bucket).await,
-        GetBucketLocation => ops::bucket::location(&ctx, &bucket).await,
-        GetBucketVersioning => ops::versioning::get(&ctx, &bucket).await,
-        PutBucketVersioning => ops::versioning::put(&ctx, &bucket, body).await,
-        GetBucketAcl => ops::settings::get_acl(&ctx, &bucket, None).await,
-        GetObjectAcl => ops::settings::get_acl(&ctx, &bucket, Some(&key)).await,
-        PutObjectAcl => ops::settings::put_object_acl(&ctx, &bucket, &key, body).await,
-        PutBucketAcl => ops::settings::put_acl(&ctx, &bucket, body).await,
-        GetBucketPolicy => ops::settings::get_policy(&ctx, &bucket).await,
-        PutBucketPolicy => ops::settings::put_policy(&ctx, &bucket, body).await,
-        DeleteBucketPolicy => ops::settings::delete_policy(&ctx, &bucket).await,
-        GetBucketPolicyStatus => ops::settings::policy_status(&ctx, &bucket).await,
-        GetBucketOwnershipControls => ops::ownership::get(&ctx, &bucket).await,
-        GetBucketEncryption => ops::encryption::get(&ctx, &bucket).await,
-        PutBucketEncryption => ops::encryption::put(&ctx, &bucket, body).await,
-        DeleteBucketEncryption => ops::encryption::delete(&ctx, &bucket).await,
-        PutBucketOwnershipControls => ops::ownership::put(&ctx, &bucket, body).await,
-        DeleteBucketOwnershipControls => ops::ownership::delete(&ctx, &bucket).await,
-        GetPublicAccessBlock => ops::public_access::get(&ctx, &bucket).await,
-        PutPublicAccessBlock => ops::public_access::put(&ctx, &bucket, body).await,
-        DeletePublicAccessBlock => ops::public_access::delete(&ctx, &bucket).await,
-        GetBucketLifecycleConfiguration => ops::lifecycle::get(&ctx, &bucket).await,
-        PutBucketLifecycleConfiguration => ops::lifecycle::put(&ctx, &bucket, body).await,
-        DeleteBucketLifecycle => ops::lifecycle::delete(&ctx, &bucket).await,
-        GetObjectLockConfiguration => ops::object_lock::get_config(&ctx, &bucket).await,
-        PutObjectLockConfiguration => ops::object_lock::put_config(&ctx, &bucket, body).await,
-        GetObjectAttributes => ops::attributes::get(&ctx, &bucket, &key).await,
-        GetObjectRetention => ops::object_lock::get_retention(&ctx, &bucket, &key).await,
-        PutObjectRetention => ops::object_lock::put_retention(&ctx, &bucket, &key, body).await,
-        GetObjectLegalHold => ops::object_lock::get_legal_hold(&ctx, &bucket, &key).await,
-        PutObjectLegalHold => ops::object_lock::put_legal_hold(&ctx, &bucket, &key, body).await,
-        GetObjectTagging => ops::tagging::get(&ctx, &bucket, &key).await,
-        PutObjectTagging => ops::tagging::put(&ctx, &bucket, &key, body).await,
-        DeleteObjectTagging => ops::tagging::delete(&ctx, &bucket, &key).await,
-        GetBucketTagging => ops::settings::get_tagging(&ctx, &bucket).await,
-        PutBucketTagging => ops::settings::put_tagging(&ctx, &bucket, body).await,
-        DeleteBucketTagging => ops::settings::delete_tagging(&ctx, &bucket).await,
-        GetBucketCors => ops::settings::get_cors(&ctx, &bucket).await,
-        PutBucketCors => ops::settings::put_cors(&ctx, &bucket, body).await,
-        DeleteBucketCors => ops::settings::delete_cors(&ctx, &bucket).await,
-        ChangeFeed => ops::feed::follow(&ctx).await,
-        SignEdgeUrl => ops::feed::sign_url(&ctx).await,
-        ListObjects => ops::list::list_v1(&ctx, &bucket).await,
-        ListObjectsV2 => ops::list::list_v2(&ctx, &bucket).await,
-        ListObjectVersions => ops::list_versions::list_versions(&ctx, &bucket).await,
-        ListMultipartUploads => ops::multipart::list_uploads(&ctx, &bucket).await,
-        CreateMultipartUpload => ops::multipart::create(&ctx, &bucket, &key).await,
-        UploadPart => ops::multipart::upload_part(&ctx, &bucket, &key, body).await,
-        UploadPartCopy => ops::multipart::upload_part_copy(&ctx, &bucket, &key).await,
-        CompleteMultipartUpload => ops::multipart::complete(&ctx, &bucket, &key, body).await,
-        AbortMultipartUpload => ops::multipart::abort(&ctx, &bucket, &key).await,
-        ListParts => ops::multipart::list_parts(&ctx, &bucket, &key).await,
-        DeleteObjects => ops::delete::delete_objects(&ctx, &bucket, body).await,
-        PutObject => ops::put::put_object(&ctx, &bucket, &key, body).await,
-        CopyObject => ops::copy::copy_object(&ctx, &bucket, &key).await,
-        GetObject => ops::get::get_object(&ctx, &bucket, &key, false).await,
-        HeadObject => ops::get::get_object(&ctx, &bucket, &key, true).await,
-        DeleteObject => ops::delete::delete_object(&ctx, &bucket, &key).await,
+        ListBuckets => ops::bucket::list_buckets(ctx).await,
+        CreateBucket => ops::bucket::create(ctx, bucket, body).await,
+        HeadBucket => ops::bucket::head(ctx, bucket).await,
+        DeleteBucket => ops::bucket::delete(ctx, bucket).await,
+        GetBucketLocation => ops::bucket::location(ctx, bucket).await,
+        GetBucketVersioning => ops::versioning::get(ctx, bucket).await,
+        PutBucketVersioning => ops::versioning::put(ctx, bucket, body).await,
+        GetBucketAcl => ops::settings::get_acl(ctx, bucket, None).await,
+        GetObjectAcl => ops::settings::get_acl(ctx, bucket, Some(key)).await,
+        PutObjectAcl => ops::settings::put_object_acl(ctx, bucket, key, body).await,
+        PutBucketAcl => ops::settings::put_acl(ctx, bucket, body).await,
+        GetBucketPolicy => ops::settings::get_policy(ctx, bucket).await,
+        PutBucketPolicy => ops::settings::put_policy(ctx, bucket, body).await,
+        DeleteBucketPolicy => ops::settings::delete_policy(ctx, bucket).await,
+        GetBucketPolicyStatus => ops::settings::policy_status(ctx, bucket).await,
+        GetBucketOwnershipControls => ops::ownership::get(ctx, bucket).await,
+        GetBucketEncryption => ops::encryption::get(ctx, bucket).await,
+        PutBucketEncryption => ops::encryption::put(ctx, bucket, body).await,
+        DeleteBucketEncryption => ops::encryption::delete(ctx, bucket).await,
+        PutBucketOwnershipControls => ops::ownership::put(ctx, bucket, body).await,
+        DeleteBucketOwnershipControls => ops::ownership::delete(ctx, bucket).await,
+        GetPublicAccessBlock => ops::public_access::get(ctx, bucket).await,
+        PutPublicAccessBlock => ops::public_access::put(ctx, bucket, body).await,
+        DeletePublicAccessBlock => ops::public_access::delete(ctx, bucket).await,
+        GetBucketLifecycleConfiguration => ops::lifecycle::get(ctx, bucket).await,
+        PutBucketLifecycleConfiguration => ops::lifecycle::put(ctx, bucket, body).await,
+        DeleteBucketLifecycle => ops::lifecycle::delete(ctx, bucket).await,
+        GetObjectLockConfiguration => ops::object_lock::get_config(ctx, bucket).await,
+        PutObjectLockConfiguration => ops::object_lock::put_config(ctx, bucket, body).await,
+        GetObjectAttributes => ops::attributes::get(ctx, bucket, key).await,
+        GetObjectRetention => ops::object_lock::get_retention(ctx, bucket, key).await,
+        PutObjectRetention => ops::object_lock::put_retention(ctx, bucket, key, body).await,
+        GetObjectLegalHold => ops::object_lock::get_legal_hold(ctx, bucket, key).await,
+        PutObjectLegalHold => ops::object_lock::put_legal_hold(ctx, bucket, key, body).await,
+        GetObjectTagging => ops::tagging::get(ctx, bucket, key).await,
+        PutObjectTagging => ops::tagging::put(ctx, bucket, key, body).await,
+        DeleteObjectTagging => ops::tagging::delete(ctx, bucket, key).await,
+        GetBucketTagging => ops::settings::get_tagging(ctx, bucket).await,
+        PutBucketTagging => ops::settings::put_tagging(ctx, bucket, body).await,
+        DeleteBucketTagging => ops::settings::delete_tagging(ctx, bucket).await,
+        GetBucketCors => ops::settings::get_cors(ctx, bucket).await,
+        PutBucketCors => ops::settings::put_cors(ctx, bucket, body).await,
+        DeleteBucketCors => ops::settings::delete_cors(ctx, bucket).await,
+        ChangeFeed => ops::feed::follow(ctx).await,
+        SignEdgeUrl => ops::feed::sign_url(ctx).await,
+        ListObjects => ops::list::list_v1(ctx, bucket).await,
+        ListObjectsV2 => ops::list::list_v2(ctx, bucket).await,
+        ListObjectVersions => ops::list_versions::list_versions(ctx, bucket).await,
+        ListMultipartUploads => ops::multipart::list_uploads(ctx, bucket).await,
+        CreateMultipartUpload => ops::multipart::create(ctx, bucket, key).await,
+        UploadPart => ops::multipart::upload_part(ctx, bucket, key, body).await,
+        UploadPartCopy => ops::multipart::upload_part_copy(ctx, bucket, key).await,
+        CompleteMultipartUpload => ops::multipart::complete(ctx, bucket, key, body).await,
+        AbortMultipartUpload => ops::multipart::abort(ctx, bucket, key).await,
+        ListParts => ops::multipart::list_parts(ctx, bucket, key).await,
+        DeleteObjects => ops::delete::delete_objects(ctx, bucket, body).await,
+        PutObject => ops::put::put_object(ctx, bucket, key, body).await,
+        CopyObject => ops::copy::copy_object(ctx, bucket, key).await,
+        GetObject => ops::get::get_object(ctx, bucket, key, false).await,
+        HeadObject => ops::get::get_object(ctx, bucket, key, true).await,
+        DeleteObject => ops::delete::delete_object(ctx, bucket, key).await,
     }
 }

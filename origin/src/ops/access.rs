@@ -81,6 +81,15 @@ fn missing(name: &str) -> S3Error {
 }
 
 impl Ctx {
+    /// Notes that the bucket exists (for its traffic counters) and
+    /// unwraps it.
+    fn found(&self, name: &str, row: Option<BucketRow>) -> S3Result<BucketRow> {
+        let row = row.ok_or_else(|| missing(name))?;
+        self.bucket_found
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        Ok(row)
+    }
+
     /// The IAM action this request is (versioned forms for `versionId`).
     pub fn action(&self) -> &'static str {
         let versioned = self.query("versionId").is_some();
@@ -100,7 +109,7 @@ impl Ctx {
     /// owner unless a policy denies it, anyone else as an ACL grants or a
     /// policy allows.
     pub fn authorize(&self, name: &str, row: Option<BucketRow>) -> S3Result<BucketRow> {
-        let row = row.ok_or_else(|| missing(name))?;
+        let row = self.found(name, row)?;
         let key = self.object_key.as_deref();
         let action = self.action();
         // A condition on the object's tags, or the object's own ACL,
@@ -130,7 +139,7 @@ impl Ctx {
         key: &str,
         object: Option<&ObjectRow>,
     ) -> S3Result<BucketRow> {
-        let row = row.ok_or_else(|| missing(name))?;
+        let row = self.found(name, row)?;
         let granted =
             || self.verified.principal.is_edge() || self.acl_grants(&row, object, "s3:GetObject");
         match self.decide(&row, self.action(), Some(key), object, &granted) {
@@ -155,7 +164,7 @@ impl Ctx {
 
     /// Listing a bucket: also whom its ACL grants READ.
     pub fn authorize_list(&self, name: &str, row: Option<BucketRow>) -> S3Result<BucketRow> {
-        let row = row.ok_or_else(|| missing(name))?;
+        let row = self.found(name, row)?;
         let granted = || self.acl_grants(&row, None, "s3:ListBucket");
         self.decide(&row, self.action(), None, None, &granted)?;
         Ok(row)
@@ -169,7 +178,7 @@ impl Ctx {
         key: &str,
         object: Option<&ObjectRow>,
     ) -> S3Result<BucketRow> {
-        let row = row.ok_or_else(|| missing(name))?;
+        let row = self.found(name, row)?;
         let granted = || self.acl_grants(&row, object, "s3:GetObject");
         self.decide(&row, "s3:GetObject", Some(key), object, &granted)?;
         Ok(row)

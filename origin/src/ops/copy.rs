@@ -261,6 +261,7 @@ async fn share(
             for p in &parts {
                 objects::add_ref(c, &p.blob)?;
             }
+            crate::store::meta::usage::deduplicated(c, &b, row.size)?;
             let bucket_row = crate::store::meta::buckets::get(c, &b)?
                 .ok_or_else(|| S3Error::new(Code::NoSuchBucket).with("BucketName", b.as_str()))?;
             let version = objects::upsert(c, &blobs, &bucket_row, dest, &mut row, &parts, after)?;

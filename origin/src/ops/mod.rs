@@ -50,6 +50,9 @@ pub struct Ctx {
     pub endpoint: crate::http::endpoint::Endpoint,
     /// The object key the request names, if any.
     pub object_key: Option<String>,
+    /// Set once the bucket the request names was found (by `access`): only
+    /// then is its traffic counted, so made-up names fill no counters.
+    pub bucket_found: std::sync::atomic::AtomicBool,
 }
 
 impl Ctx {

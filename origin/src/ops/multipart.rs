@@ -25,7 +25,7 @@ use crate::sse::{self, Role};
 use crate::store::blob::{BlobHash, BlobStore};
 use crate::store::meta::objects::{self, decode_headers, ObjectRow, PartRef};
 use crate::store::meta::uploads::{self, PartRow, UploadRow};
-use crate::store::meta::{buckets, Meta};
+use crate::store::meta::{buckets, usage, Meta};
 use crate::xml::{self, XmlWriter};
 use cairn_shared::etag;
 use cairn_shared::names::ObjectKey;
@@ -163,14 +163,21 @@ async fn commit_part(
     ctx.state
         .meta
         .write(move |c, after| {
-            if uploads::get(c, &id)?.is_none() {
+            let Some(upload) = uploads::get(c, &id)? else {
                 return Err(no_such_upload(&id));
-            }
+            };
+            // Parts are not the bucket's objects yet, but a part that
+            // alone would exceed its byte quota is refused now.
+            let size = i64::try_from(part.size).unwrap_or(i64::MAX);
+            usage::check(c, &upload.bucket, 0, size)?;
             match temp {
                 Some(temp) => {
-                    objects::acquire_blob(c, &blobs, temp)?;
+                    objects::acquire_blob(c, &blobs, &upload.bucket, temp)?;
                 }
-                None => objects::add_ref(c, &part.blob)?,
+                None => {
+                    objects::add_ref(c, &part.blob)?;
+                    usage::deduplicated(c, &upload.bucket, part.size)?;
+                }
             }
             uploads::put_part(c, &blobs, &id, &part, after)
         })

@@ -285,7 +285,10 @@ pub async fn commit(
             };
             let current = objects::get(c, &bucket, &row.key)?;
             conditions.check(current.as_ref(), &row.key)?;
-            objects::acquire_blob(c, &blobs, temp)?;
+            // Before the blob is moved into place, so a refusal leaves
+            // nothing behind.
+            objects::check_quota(c, &bucket_row, current.as_ref(), row.size)?;
+            objects::acquire_blob(c, &blobs, &bucket, temp)?;
             objects::upsert(c, &blobs, &bucket_row, current, &mut row, &[], after)
         })
         .await

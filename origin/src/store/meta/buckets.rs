@@ -209,6 +209,11 @@ pub fn create(
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         params![name, owner, now_ms, acl, lock, lock.then_some("Enabled")],
     )?;
+    // The usage triggers only update this row (see migration 11).
+    conn.execute(
+        "INSERT OR IGNORE INTO bucket_usage (bucket) VALUES (?1)",
+        [name],
+    )?;
     Ok(())
 }
 
@@ -274,6 +279,7 @@ pub fn delete(
         super::uploads::finish(conn, store, &upload, &[], after)?;
     }
     conn.execute("DELETE FROM bucket_grants WHERE bucket = ?1", [name])?;
+    super::usage::remove(conn, name)?;
     if conn.execute("DELETE FROM buckets WHERE name = ?1", [name])? == 0 {
         return Err(S3Error::new(Code::NoSuchBucket).with("BucketName", name));
     }
@@ -323,5 +329,12 @@ pub fn with_lifecycle(conn: &Connection) -> S3Result<Vec<(String, String)>> {
     let mut stmt =
         conn.prepare_cached("SELECT name, lifecycle FROM buckets WHERE lifecycle IS NOT NULL")?;
     let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Every bucket's name, in order.
+pub fn all_names(conn: &Connection) -> S3Result<Vec<String>> {
+    let mut stmt = conn.prepare("SELECT name FROM buckets ORDER BY name")?;
+    let rows = stmt.query_map([], |r| r.get(0))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }

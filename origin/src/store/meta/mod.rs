@@ -23,6 +23,7 @@ pub mod keys;
 pub mod locks;
 pub mod objects;
 pub mod uploads;
+pub mod usage;
 pub mod versions;
 
 use std::path::{Path, PathBuf};

@@ -164,13 +164,21 @@ pub fn get(conn: &Connection, bucket: &str, key: &str) -> S3Result<Option<Object
 }
 
 /// Takes a reference on `hash`: if the blob is new, moves the temp file into
-/// place first (inside the writer, so it cannot race a deletion).
-pub fn acquire_blob(conn: &Connection, store: &BlobStore, temp: TempBlob) -> S3Result<BlobHash> {
+/// place first (inside the writer, so it cannot race a deletion); if it was
+/// stored already, counts its bytes as deduplicated in `bucket`.
+pub fn acquire_blob(
+    conn: &Connection,
+    store: &BlobStore,
+    bucket: &str,
+    temp: TempBlob,
+) -> S3Result<BlobHash> {
     let (hash, size) = (temp.hash(), temp.stored_len());
     let updated = conn
         .prepare_cached("UPDATE blobs SET refcount = refcount + 1 WHERE hash = ?1")?
         .execute([hash.as_bytes()])?;
-    if updated == 0 {
+    if updated > 0 {
+        super::usage::deduplicated(conn, bucket, size)?;
+    } else {
         store.persist(temp)?;
         conn.prepare_cached("INSERT INTO blobs (hash, size, refcount) VALUES (?1, ?2, 1)")?
             .execute(params![hash.as_bytes(), size as i64])?;
@@ -241,6 +249,7 @@ pub fn upsert(
 ) -> S3Result<Option<String>> {
     let bucket = bucket_row.name.as_str();
     let state = bucket_row.versioning;
+    check_quota(conn, bucket_row, current.as_ref(), row.size)?;
     if bucket_row.lock_enabled && row.lock.mode.is_none() {
         if let Some(default) = bucket_row.default_retention {
             let legal_hold = row.lock.legal_hold;
@@ -280,6 +289,26 @@ pub fn upsert(
     // S3 names the version only where versioning is on; a suspended
     // bucket's writes answer without one, though they make `null`.
     Ok(row.version_id.clone())
+}
+
+/// Refuses a write of `size` bytes over `current` that would take the
+/// bucket past its quotas: a new key adds an object; an overwrite in a
+/// bucket that never had versioning frees the old version's bytes.
+pub fn check_quota(
+    conn: &Connection,
+    bucket_row: &super::buckets::BucketRow,
+    current: Option<&ObjectRow>,
+    size: u64,
+) -> S3Result<()> {
+    let size = i64::try_from(size).unwrap_or(i64::MAX);
+    let objects = i64::from(current.is_none());
+    let freed = match current {
+        Some(old) if bucket_row.versioning == Versioning::Unversioned => {
+            i64::try_from(old.size).unwrap_or(0)
+        }
+        _ => 0,
+    };
+    super::usage::check(conn, &bucket_row.name, objects, size - freed)
 }
 
 /// Writes `row` (and its parts) as the key's current version, replacing

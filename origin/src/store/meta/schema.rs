@@ -189,12 +189,61 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (bucket, access_key)
     ) WITHOUT ROWID;
     CREATE INDEX bucket_grants_by_key ON bucket_grants (access_key);",
+    // 11: usage per bucket, kept by triggers on every change to `objects`
+    // and `versions` (whatever path writes them), and the bucket's quotas.
+    // `objects`/`bytes` are current objects; `versions`/`version_bytes`
+    // noncurrent versions and delete markers; `dedup_bytes` counts bytes
+    // written whose content was already stored. The REPLACE in
+    // `objects::write_current` fires the delete trigger because every
+    // connection runs with recursive_triggers on (`configure`). Triggers
+    // only UPDATE: an INSERT in a trigger would take the outer statement's
+    // OR REPLACE and wipe the row, so `buckets::create` makes it.
+    "CREATE TABLE bucket_usage (
+        bucket TEXT PRIMARY KEY,
+        objects INTEGER NOT NULL DEFAULT 0,
+        bytes INTEGER NOT NULL DEFAULT 0,
+        versions INTEGER NOT NULL DEFAULT 0,
+        version_bytes INTEGER NOT NULL DEFAULT 0,
+        dedup_bytes INTEGER NOT NULL DEFAULT 0,
+        max_objects INTEGER,
+        max_bytes INTEGER
+    ) WITHOUT ROWID;
+    INSERT INTO bucket_usage (bucket, objects, bytes, versions, version_bytes)
+        SELECT b.name,
+            (SELECT count(*) FROM objects o WHERE o.bucket = b.name),
+            (SELECT coalesce(sum(size), 0) FROM objects o WHERE o.bucket = b.name),
+            (SELECT count(*) FROM versions v WHERE v.bucket = b.name),
+            (SELECT coalesce(sum(size), 0) FROM versions v WHERE v.bucket = b.name)
+        FROM buckets b;
+    CREATE TRIGGER usage_object_in AFTER INSERT ON objects BEGIN
+        UPDATE bucket_usage SET objects = objects + 1, bytes = bytes + NEW.size WHERE bucket = NEW.bucket;
+    END;
+    CREATE TRIGGER usage_object_out AFTER DELETE ON objects BEGIN
+        UPDATE bucket_usage SET objects = objects - 1, bytes = bytes - OLD.size WHERE bucket = OLD.bucket;
+    END;
+    CREATE TRIGGER usage_object_size AFTER UPDATE OF size ON objects BEGIN
+        UPDATE bucket_usage SET bytes = bytes - OLD.size WHERE bucket = OLD.bucket;
+        UPDATE bucket_usage SET bytes = bytes + NEW.size WHERE bucket = NEW.bucket;
+    END;
+    CREATE TRIGGER usage_version_in AFTER INSERT ON versions BEGIN
+        UPDATE bucket_usage SET versions = versions + 1, version_bytes = version_bytes + NEW.size WHERE bucket = NEW.bucket;
+    END;
+    CREATE TRIGGER usage_version_out AFTER DELETE ON versions BEGIN
+        UPDATE bucket_usage SET versions = versions - 1, version_bytes = version_bytes - OLD.size WHERE bucket = OLD.bucket;
+    END;
+    CREATE TRIGGER usage_version_size AFTER UPDATE OF size ON versions BEGIN
+        UPDATE bucket_usage SET version_bytes = version_bytes - OLD.size WHERE bucket = OLD.bucket;
+        UPDATE bucket_usage SET version_bytes = version_bytes + NEW.size WHERE bucket = NEW.bucket;
+    END;",
 ];
 
 /// Opens a connection with the settings every connection shares.
 pub fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    // A REPLACE fires delete triggers only with this on: the usage
+    // triggers (migration 11) must see the row it replaces.
+    conn.pragma_update(None, "recursive_triggers", "ON")?;
     Ok(())
 }
 

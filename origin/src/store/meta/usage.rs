@@ -1,0 +1,150 @@
+//! What each bucket holds and may hold: usage kept by SQLite triggers on
+//! `objects` and `versions` (migration 11), so reading it costs one row
+//! however many objects a bucket has, and the quotas checked against it.
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use crate::error::{Code, S3Error, S3Result};
+
+/// A bucket's usage and limits.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Usage {
+    /// Current objects (delete markers are not objects).
+    pub objects: i64,
+    /// Their bytes.
+    pub bytes: i64,
+    /// Noncurrent versions and delete markers.
+    pub versions: i64,
+    pub version_bytes: i64,
+    /// Bytes written to the bucket whose content was already stored, so
+    /// nothing reached the disk for them (a running total).
+    pub dedup_bytes: i64,
+    pub max_objects: Option<i64>,
+    pub max_bytes: Option<i64>,
+}
+
+impl Usage {
+    /// Every byte the bucket's versions hold, current or not: what a
+    /// byte quota limits.
+    pub fn stored_bytes(&self) -> i64 {
+        self.bytes.saturating_add(self.version_bytes)
+    }
+}
+
+pub fn get(conn: &Connection, bucket: &str) -> S3Result<Usage> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT objects, bytes, versions, version_bytes, dedup_bytes, max_objects, max_bytes
+             FROM bucket_usage WHERE bucket = ?1",
+        )?
+        .query_row([bucket], |r| {
+            Ok(Usage {
+                objects: r.get(0)?,
+                bytes: r.get(1)?,
+                versions: r.get(2)?,
+                version_bytes: r.get(3)?,
+                dedup_bytes: r.get(4)?,
+                max_objects: r.get(5)?,
+                max_bytes: r.get(6)?,
+            })
+        })
+        .optional()?
+        .unwrap_or_default())
+}
+
+/// Sets (or with `None` lifts) a bucket's quotas.
+pub fn set_quota(
+    conn: &Connection,
+    bucket: &str,
+    max_objects: Option<i64>,
+    max_bytes: Option<i64>,
+) -> S3Result<()> {
+    if super::buckets::get(conn, bucket)?.is_none() {
+        return Err(S3Error::new(Code::NoSuchBucket).with("BucketName", bucket));
+    }
+    conn.execute(
+        "INSERT OR IGNORE INTO bucket_usage (bucket) VALUES (?1)",
+        [bucket],
+    )?;
+    conn.execute(
+        "UPDATE bucket_usage SET max_objects = ?2, max_bytes = ?3 WHERE bucket = ?1",
+        params![bucket, max_objects, max_bytes],
+    )?;
+    Ok(())
+}
+
+/// Counts `bytes` written to `bucket` that were already stored.
+pub fn deduplicated(conn: &Connection, bucket: &str, bytes: u64) -> S3Result<()> {
+    conn.prepare_cached("INSERT OR IGNORE INTO bucket_usage (bucket) VALUES (?1)")?
+        .execute([bucket])?;
+    conn.prepare_cached(
+        "UPDATE bucket_usage SET dedup_bytes = dedup_bytes + ?2 WHERE bucket = ?1",
+    )?
+    .execute(params![bucket, i64::try_from(bytes).unwrap_or(i64::MAX)])?;
+    Ok(())
+}
+
+/// Refuses a write that would take the bucket past a quota: `objects`
+/// and `bytes` are what the write adds (negative when it frees). Checked
+/// inside the write, before any byte or row of it is committed.
+pub fn check(conn: &Connection, bucket: &str, objects: i64, bytes: i64) -> S3Result<()> {
+    let u = get(conn, bucket)?;
+    let over_objects = u
+        .max_objects
+        .is_some_and(|max| objects > 0 && u.objects.saturating_add(objects) > max);
+    let over_bytes = u
+        .max_bytes
+        .is_some_and(|max| bytes > 0 && u.stored_bytes().saturating_add(bytes) > max);
+    if over_objects || over_bytes {
+        let what = if over_objects { "objects" } else { "bytes" };
+        return Err(S3Error::msg(
+            Code::QuotaExceeded,
+            format!("The bucket's quota of {what} would be exceeded by this write."),
+        )
+        .with("BucketName", bucket));
+    }
+    Ok(())
+}
+
+/// Forgets a deleted bucket's usage and quotas.
+pub fn remove(conn: &Connection, bucket: &str) -> S3Result<()> {
+    conn.execute("DELETE FROM bucket_usage WHERE bucket = ?1", [bucket])?;
+    Ok(())
+}
+
+/// The `limit` buckets storing the most bytes with their usage, and the
+/// rest summed (for `/metrics`, whose series per bucket are capped).
+pub fn top(conn: &Connection, limit: usize) -> S3Result<(Vec<(String, Usage)>, Usage)> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT bucket, objects, bytes, versions, version_bytes, dedup_bytes, max_objects, max_bytes
+         FROM bucket_usage ORDER BY bytes + version_bytes DESC, bucket",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            Usage {
+                objects: r.get(1)?,
+                bytes: r.get(2)?,
+                versions: r.get(3)?,
+                version_bytes: r.get(4)?,
+                dedup_bytes: r.get(5)?,
+                max_objects: r.get(6)?,
+                max_bytes: r.get(7)?,
+            },
+        ))
+    })?;
+    let (mut top, mut rest) = (Vec::new(), Usage::default());
+    for row in rows {
+        let (name, u) = row?;
+        if top.len() < limit {
+            top.push((name, u));
+        } else {
+            rest.objects += u.objects;
+            rest.bytes += u.bytes;
+            rest.versions += u.versions;
+            rest.version_bytes += u.version_bytes;
+            rest.dedup_bytes += u.dedup_bytes;
+        }
+    }
+    Ok((top, rest))
+}
