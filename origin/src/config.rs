@@ -65,6 +65,8 @@ pub struct Config {
     /// The admin API's tokens, one per line; `None` is `admin-tokens` in
     /// the data dir.
     pub admin_tokens_file: Option<PathBuf>,
+    /// Webhook targets bucket notification rules may name.
+    pub webhooks: Vec<crate::notify::Target>,
 }
 
 impl Config {
@@ -93,6 +95,7 @@ impl Config {
             forget_edges_after: Duration::from_secs(7 * 86_400),
             metrics_buckets: 100,
             admin_tokens_file: None,
+            webhooks: Vec::new(),
         }
     }
 
@@ -144,6 +147,9 @@ pub struct Settings {
     /// The admin API's tokens, one per line (made with one token on first use) [default: DATA_DIR/admin-tokens]
     #[arg(long, env = "CAIRN_ADMIN_TOKENS_FILE")]
     pub admin_tokens_file: Option<PathBuf>,
+    /// Webhook targets for bucket notifications, as NAME=URL pairs (comma-separated); rules name them arn:cairn:webhook::NAME [default: none]
+    #[arg(long, env = "CAIRN_WEBHOOKS", value_delimiter = ',')]
+    pub webhooks: Option<Vec<String>>,
     /// Buckets that get their own series in /metrics; the rest are summed as bucket="_other" [default: 100]
     #[arg(long, env = "CAIRN_METRICS_BUCKETS")]
     pub metrics_buckets: Option<usize>,
@@ -217,6 +223,7 @@ impl Settings {
             metrics_buckets: self.metrics_buckets.or(f.metrics_buckets),
             admin_listen: self.admin_listen.or(f.admin_listen),
             admin_tokens_file: self.admin_tokens_file.or(f.admin_tokens_file),
+            webhooks: self.webhooks.or(f.webhooks),
         })
     }
 
@@ -225,8 +232,9 @@ impl Settings {
             .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 9000)))
     }
 
-    /// The configuration the server runs with: every default applied.
-    pub fn resolve(&self) -> Config {
+    /// The configuration the server runs with: every default applied;
+    /// fails on a setting that cannot be used (a malformed webhook).
+    pub fn resolve(&self) -> Result<Config, String> {
         let mut c = Config::new(self.data_dir.clone().unwrap_or_else(|| "./data".into()));
         c.domain = self
             .domain
@@ -268,6 +276,13 @@ impl Settings {
             c.metrics_buckets = n;
         }
         c.admin_tokens_file = self.admin_tokens_file.clone();
-        c
+        for w in self.webhooks.iter().flatten() {
+            let target = crate::notify::Target::parse(w)?;
+            if c.webhooks.iter().any(|t| t.name == target.name) {
+                return Err(format!("webhook {} is named twice", target.name));
+            }
+            c.webhooks.push(target);
+        }
+        Ok(c)
     }
 }

@@ -14,6 +14,7 @@ pub mod error;
 pub mod http;
 pub mod lifecycle;
 pub mod metrics;
+pub mod notify;
 pub mod ops;
 pub mod policy;
 pub mod sse;
@@ -56,6 +57,7 @@ pub async fn open(config: Config) -> anyhow::Result<AppState> {
         blobs,
         keys: Arc::new(KeyCache::default()),
         metrics,
+        notify: Default::default(),
         _lock: Some(Arc::new(lock)),
     };
     let freed = store::gc::collect(&state.meta, &state.blobs, |_, _| {}).await?;
@@ -93,6 +95,7 @@ pub fn attach(config: Config) -> anyhow::Result<AppState> {
         blobs,
         keys: Arc::new(KeyCache::default()),
         metrics,
+        notify: Default::default(),
         _lock: None,
     })
 }
@@ -291,6 +294,7 @@ pub async fn run(
     tokio::spawn(sweep_uploads(state.clone()));
     tokio::spawn(record_edges(state.clone()));
     tokio::spawn(apply_lifecycle(state.clone()));
+    notify::spawn_workers(&state);
     let c = &state.config;
     let mut limits =
         listen::Limits::configured(c.max_connections, c.header_timeout, c.idle_timeout);

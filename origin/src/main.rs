@@ -56,6 +56,8 @@ enum Command {
         #[command(flatten)]
         dir: DataDir,
     },
+    /// Show each webhook target's deliveries: position, lag, failures.
+    Notifications(DataDir),
     /// Show the edges that follow the change feed, their region and lag.
     Edges(DataDir),
     /// Reclaim blob files no object references, now, and report the space.
@@ -222,7 +224,7 @@ async fn real_main() -> anyhow::Result<()> {
         .or_file(config_file)
         .map_err(anyhow::Error::msg)?;
         init_logging(settings.log_format.unwrap_or_default());
-        cairn_origin::attach(settings.resolve())
+        cairn_origin::attach(settings.resolve().map_err(anyhow::Error::msg)?)
     };
     // Key, bucket, edges, gc and check run on a local data dir, or
     // through a remote origin's admin API.
@@ -251,6 +253,7 @@ async fn real_main() -> anyhow::Result<()> {
         Command::Key { command, dir } => key_command(&target(dir)?, command).await,
         Command::Bucket { command, dir } => bucket_command(&target(dir)?, command).await,
         Command::Edges(dir) => list_edges(&target(dir)?).await,
+        Command::Notifications(dir) => list_notifications(&target(dir)?).await,
         Command::Gc(dir) => gc(&target(dir)?).await,
         Command::Check(dir) => check(&target(dir)?).await,
         Command::Sse { command, dir } => sse_command(&admin(dir)?, command).await,
@@ -290,7 +293,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     // Before anything opens a file, and before we say we serve.
     cairn_shared::listen::raise_file_limit();
     let listen = settings.listen();
-    let state = cairn_origin::open(settings.resolve()).await?;
+    let state = cairn_origin::open(settings.resolve().map_err(anyhow::Error::msg)?).await?;
     ensure_env_keys(&state).await?;
     if let Some(addr) = settings.admin_listen {
         let bound = cairn_origin::admin::api::spawn(&state, addr).await?;
@@ -532,6 +535,27 @@ async fn sse_command(state: &AppState, command: SseCommand) -> anyhow::Result<()
                 println!("{id}");
             }
         }
+    }
+    Ok(())
+}
+
+async fn list_notifications(admin: &Admin) -> anyhow::Result<()> {
+    let rows = admin.notifications().await?;
+    if rows.is_empty() {
+        println!("no webhook targets are configured (webhooks = [\"NAME=URL\"])");
+        return Ok(());
+    }
+    println!("TARGET\tLAG\tDELIVERED\tFAILURES\tLOST\tLAST ERROR");
+    for n in rows {
+        println!(
+            "{}\t{}\t{}\t{}\t{}\t{}",
+            n.target,
+            n.lag,
+            n.delivered,
+            n.failures,
+            n.lost,
+            n.last_error.as_deref().unwrap_or("-")
+        );
     }
     Ok(())
 }

@@ -22,6 +22,8 @@ pub struct AppState {
     /// Bucket policies, parsed once per text.
     pub policies: Arc<crate::policy::PolicyCache>,
     pub metrics: Arc<Metrics>,
+    /// How each webhook target's deliveries are going.
+    pub notify: Arc<crate::notify::Status>,
     /// One permit per upload in progress (`max_uploads`): past it, a new
     /// upload is refused with SlowDown before a byte of it is read.
     pub uploads: Arc<tokio::sync::Semaphore>,

@@ -107,6 +107,7 @@ pub fn router(state: AdminState) -> Router {
         .route("/v1/buckets/{bucket}/grants", post(change_grant))
         .route("/v1/buckets/{bucket}/quota", put(set_quota))
         .route("/v1/edges", get(list_edges))
+        .route("/v1/notifications", get(notifications))
         .route("/v1/jobs", get(list_jobs).post(start_job))
         .route("/v1/jobs/{id}", get(job))
         .fallback(|| async { Reply::Error(S3Error::msg(Code::NoSuchKey, "no such admin route")) })
@@ -215,6 +216,10 @@ async fn set_quota(State(s): State<AdminState>, Path(bucket): Path<String>, body
         Ok(quota) => done(super::set_quota(&s.app, &bucket, quota).await),
         Err(e) => Reply::Error(e),
     }
+}
+
+async fn notifications(State(s): State<AdminState>) -> Reply {
+    ok(super::notifications(&s.app).await)
 }
 
 async fn list_edges(State(s): State<AdminState>) -> Reply {

@@ -218,6 +218,16 @@ impl Admin {
         }
     }
 
+    pub async fn notifications(&self) -> anyhow::Result<Vec<super::NotifyInfo>> {
+        match self {
+            Admin::Local(s) => local(super::notifications(s).await),
+            Admin::Remote(r) => {
+                r.call(reqwest::Method::GET, "/v1/notifications", None)
+                    .await
+            }
+        }
+    }
+
     pub async fn list_edges(&self) -> anyhow::Result<Vec<EdgeInfo>> {
         match self {
             Admin::Local(s) => local(super::list_edges(s).await),

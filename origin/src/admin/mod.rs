@@ -116,6 +116,21 @@ pub struct GrantInfo {
     pub owner: bool,
 }
 
+/// A webhook target's deliveries.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NotifyInfo {
+    pub target: String,
+    pub url: String,
+    /// The feed position delivered up to, and how far behind the head.
+    pub cursor: i64,
+    pub lag: i64,
+    /// Since the server started.
+    pub delivered: u64,
+    pub failures: u64,
+    pub lost: u64,
+    pub last_error: Option<String>,
+}
+
 /// An edge following the change feed.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EdgeInfo {
@@ -382,6 +397,57 @@ pub async fn list_edges(state: &AppState) -> S3Result<Vec<EdgeInfo>> {
                 lag: (head - e.position).max(0),
                 seen_secs_ago: ago,
                 state: state.to_owned(),
+            }
+        })
+        .collect())
+}
+
+/// Every webhook target: those configured, and (from a data dir, where
+/// the server's settings are unknown) those with a saved position.
+pub async fn notifications(state: &AppState) -> S3Result<Vec<NotifyInfo>> {
+    use std::sync::atomic::Ordering::Relaxed;
+    let (cursors, head) = state
+        .meta
+        .read(|c| {
+            Ok((
+                crate::store::meta::notify::cursors(c)?,
+                changes::bounds(c)?.1,
+            ))
+        })
+        .await?;
+    let mut names: Vec<String> = state
+        .config
+        .webhooks
+        .iter()
+        .map(|t| t.name.clone())
+        .collect();
+    for (name, _) in &cursors {
+        if !names.contains(name) {
+            names.push(name.clone());
+        }
+    }
+    Ok(names
+        .into_iter()
+        .map(|name| {
+            let s = state.notify.of(&name);
+            let cursor = cursors
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map_or(head, |(_, c)| *c);
+            NotifyInfo {
+                lag: (head - cursor).max(0),
+                cursor,
+                delivered: s.delivered.load(Relaxed),
+                failures: s.failures.load(Relaxed),
+                lost: s.lost.load(Relaxed),
+                last_error: s.last_error.lock().ok().and_then(|e| e.clone()),
+                url: state
+                    .config
+                    .webhooks
+                    .iter()
+                    .find(|t| t.name == name)
+                    .map_or_else(|| "-".to_owned(), |t| t.url.clone()),
+                target: name,
             }
         })
         .collect())

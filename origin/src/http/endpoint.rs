@@ -68,6 +68,8 @@ pub enum Endpoint {
     PutObjectTagging,
     DeleteObjectTagging,
     GetBucketTagging,
+    GetBucketNotificationConfiguration,
+    PutBucketNotificationConfiguration,
     PutBucketTagging,
     GetBucketOwnershipControls,
     GetBucketEncryption,
@@ -136,6 +138,8 @@ impl Endpoint {
             Endpoint::PutObjectTagging => "PutObjectTagging",
             Endpoint::DeleteObjectTagging => "DeleteObjectTagging",
             Endpoint::GetBucketTagging => "GetBucketTagging",
+            Endpoint::GetBucketNotificationConfiguration => "GetBucketNotificationConfiguration",
+            Endpoint::PutBucketNotificationConfiguration => "PutBucketNotificationConfiguration",
             Endpoint::GetBucketOwnershipControls => "GetBucketOwnershipControls",
             Endpoint::GetBucketEncryption => "GetBucketEncryption",
             Endpoint::PutBucketEncryption => "PutBucketEncryption",
@@ -199,6 +203,8 @@ impl Endpoint {
             PutObjectTagging => "s3:PutObjectTagging",
             DeleteObjectTagging => "s3:DeleteObjectTagging",
             GetBucketTagging => "s3:GetBucketTagging",
+            GetBucketNotificationConfiguration => "s3:GetBucketNotification",
+            PutBucketNotificationConfiguration => "s3:PutBucketNotification",
             PutBucketTagging | DeleteBucketTagging => "s3:PutBucketTagging",
             GetBucketOwnershipControls => "s3:GetBucketOwnershipControls",
             PutBucketOwnershipControls | DeleteBucketOwnershipControls => {
@@ -256,7 +262,6 @@ impl Endpoint {
                 const UNSUPPORTED: &[&str] = &[
                     "website",
                     "logging",
-                    "notification",
                     "replication",
                     "accelerate",
                     "requestPayment",
@@ -307,6 +312,12 @@ impl Endpoint {
                         signed(Endpoint::PutObjectLockConfiguration)
                     }
                     Method::GET if has("tagging") => signed(Endpoint::GetBucketTagging),
+                    Method::GET if has("notification") => {
+                        signed(Endpoint::GetBucketNotificationConfiguration)
+                    }
+                    Method::PUT if has("notification") => {
+                        signed(Endpoint::PutBucketNotificationConfiguration)
+                    }
                     Method::PUT if has("tagging") => signed(Endpoint::PutBucketTagging),
                     Method::DELETE if has("tagging") => signed(Endpoint::DeleteBucketTagging),
                     Method::GET if has("policyStatus") => signed(Endpoint::GetBucketPolicyStatus),

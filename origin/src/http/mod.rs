@@ -173,6 +173,7 @@ async fn metrics(state: &AppState) -> Response {
         Ok((totals, head, (top, rest))) => {
             let mut text = state.metrics.render(totals, head);
             text.push_str(&state.metrics.render_buckets(&top, &rest));
+            text.push_str(&crate::notify::render_metrics(&state.notify));
             let mut resp = Response::new(Body::from(text));
             resp.headers_mut().insert(
                 http::header::CONTENT_TYPE,
@@ -313,6 +314,8 @@ async fn dispatch(
         PutObjectTagging => ops::tagging::put(ctx, bucket, key, body).await,
         DeleteObjectTagging => ops::tagging::delete(ctx, bucket, key).await,
         GetBucketTagging => ops::settings::get_tagging(ctx, bucket).await,
+        GetBucketNotificationConfiguration => ops::notification::get(ctx, bucket).await,
+        PutBucketNotificationConfiguration => ops::notification::put(ctx, bucket, body).await,
         PutBucketTagging => ops::settings::put_tagging(ctx, bucket, body).await,
         DeleteBucketTagging => ops::settings::delete_tagging(ctx, bucket).await,
         GetBucketCors => ops::settings::get_cors(ctx, bucket).await,

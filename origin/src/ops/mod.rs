@@ -16,6 +16,7 @@ pub mod lifecycle;
 pub mod list;
 pub mod list_versions;
 pub mod multipart;
+pub mod notification;
 pub mod object_lock;
 pub mod ownership;
 pub mod post;

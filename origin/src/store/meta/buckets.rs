@@ -280,6 +280,7 @@ pub fn delete(
     }
     conn.execute("DELETE FROM bucket_grants WHERE bucket = ?1", [name])?;
     super::usage::remove(conn, name)?;
+    super::notify::remove(conn, name)?;
     if conn.execute("DELETE FROM buckets WHERE name = ?1", [name])? == 0 {
         return Err(S3Error::new(Code::NoSuchBucket).with("BucketName", name));
     }

@@ -29,6 +29,8 @@ pub const RETAIN: i64 = 100_000;
 pub struct Written<'a> {
     pub etag: &'a str,
     pub version: &'a str,
+    /// The object's size (for event notifications).
+    pub size: u64,
 }
 
 pub fn record(
@@ -38,19 +40,20 @@ pub fn record(
     written: Option<Written<'_>>,
     now_ms: i64,
 ) -> S3Result<()> {
-    let (etag, version) = match &written {
-        Some(w) => (Some(w.etag), Some(w.version)),
-        None => (None, None),
+    let (etag, version, size) = match &written {
+        Some(w) => (Some(w.etag), Some(w.version), i64::try_from(w.size).ok()),
+        None => (None, None, None),
     };
     conn.prepare_cached(
-        "INSERT INTO changes (bucket, key, etag, version, created_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT INTO changes (bucket, key, etag, version, created_ms, size) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?
     .execute(params![
         bucket,
         key.map(str::as_bytes),
         etag,
         version,
-        now_ms
+        now_ms,
+        size
     ])?;
     Ok(())
 }
@@ -82,11 +85,14 @@ pub fn bounds(conn: &Connection) -> S3Result<(i64, i64)> {
     )?)
 }
 
-/// Drops all but the newest `RETAIN` changes.
+/// Drops all but the newest `RETAIN` changes, keeping those a webhook
+/// target has yet to be sent (up to `notify::MAX_BACKLOG` behind).
 pub fn trim(conn: &Connection) -> S3Result<()> {
-    conn.execute(
-        "DELETE FROM changes WHERE seq <= (SELECT max(seq) FROM changes) - ?1",
-        [RETAIN],
-    )?;
+    let head = bounds(conn)?.1;
+    let mut cutoff = head - RETAIN;
+    if let Some(cursor) = super::notify::min_cursor(conn)? {
+        cutoff = cutoff.min(cursor).max(head - crate::notify::MAX_BACKLOG);
+    }
+    conn.execute("DELETE FROM changes WHERE seq <= ?1", [cutoff])?;
     Ok(())
 }

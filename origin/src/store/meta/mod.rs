@@ -21,6 +21,7 @@ pub mod encryption;
 pub mod grants;
 pub mod keys;
 pub mod locks;
+pub mod notify;
 pub mod objects;
 pub mod uploads;
 pub mod usage;

@@ -283,6 +283,7 @@ pub fn upsert(
         Some(super::changes::Written {
             etag: &row.etag,
             version: &row.version(),
+            size: row.size,
         }),
         row.modified_ms,
     )?;

@@ -235,6 +235,18 @@ const MIGRATIONS: &[&str] = &[
         UPDATE bucket_usage SET version_bytes = version_bytes - OLD.size WHERE bucket = OLD.bucket;
         UPDATE bucket_usage SET version_bytes = version_bytes + NEW.size WHERE bucket = NEW.bucket;
     END;",
+    // 12: event notifications: a change's object size (for the event),
+    // each bucket's rules (JSON of `notify::Rule`s) and each webhook
+    // target's position in the feed.
+    "ALTER TABLE changes ADD COLUMN size INTEGER;
+    CREATE TABLE bucket_notifications (
+        bucket TEXT PRIMARY KEY,
+        rules TEXT NOT NULL
+    );
+    CREATE TABLE notify_cursors (
+        target TEXT PRIMARY KEY,
+        seq INTEGER NOT NULL
+    );",
 ];
 
 /// Opens a connection with the settings every connection shares.

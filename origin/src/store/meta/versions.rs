@@ -319,6 +319,7 @@ fn promote(conn: &Connection, bucket: &str, key: &str) -> S3Result<()> {
         Some(super::changes::Written {
             etag: &row.etag,
             version: &row.version(),
+            size: row.size,
         }),
         row.modified_ms,
     )?;
