@@ -71,6 +71,13 @@ pub struct EdgeConfig {
     pub access_log_format: crate::access_log::Format,
     /// The share of requests logged, in (0, 1].
     pub access_log_sample: f64,
+    /// Hosts served as static sites, and their buckets.
+    pub sites: Vec<(String, String)>,
+    /// A host that is a bucket's own name serves that bucket as a site.
+    pub site_by_host: bool,
+    /// Sites whose unknown paths get the index document with 200
+    /// (single-page apps).
+    pub spa_sites: Vec<String>,
 }
 
 impl EdgeConfig {
@@ -109,6 +116,9 @@ impl EdgeConfig {
             access_log: None,
             access_log_format: crate::access_log::Format::Text,
             access_log_sample: 1.0,
+            sites: Vec::new(),
+            site_by_host: false,
+            spa_sites: Vec::new(),
         }
     }
 }
@@ -203,6 +213,15 @@ pub struct Settings {
     /// Access log lines as text or json [default: text]
     #[arg(long, env = "CAIRN_ACCESS_LOG_FORMAT")]
     pub access_log_format: Option<crate::access_log::Format>,
+    /// Hosts served as static sites from a bucket's website configuration, as HOST=BUCKET pairs (comma-separated) [default: none]
+    #[arg(long, env = "CAIRN_SITES", value_delimiter = ',')]
+    pub sites: Option<Vec<String>>,
+    /// Serve a request whose Host is a bucket's own name (with a dot, like www.example.com) as that bucket's site, as S3 website endpoints do [default: false]
+    #[arg(long, env = "CAIRN_SITE_BY_HOST", num_args = 0..=1, default_missing_value = "true")]
+    pub site_by_host: Option<bool>,
+    /// Site hosts whose unknown paths are answered with the index document and 200 (single-page apps) [default: none]
+    #[arg(long, env = "CAIRN_SPA_SITES", value_delimiter = ',')]
+    pub spa_sites: Option<Vec<String>>,
     /// The share of requests the access log records, from 0 to 1 (0.01: one in a hundred) [default: 1]
     #[arg(long, env = "CAIRN_ACCESS_LOG_SAMPLE")]
     pub access_log_sample: Option<f64>,
@@ -243,6 +262,9 @@ impl Settings {
             access_log: self.access_log.or(f.access_log),
             access_log_format: self.access_log_format.or(f.access_log_format),
             access_log_sample: self.access_log_sample.or(f.access_log_sample),
+            sites: self.sites.or(f.sites),
+            site_by_host: self.site_by_host.or(f.site_by_host),
+            spa_sites: self.spa_sites.or(f.spa_sites),
         })
     }
 
@@ -342,6 +364,21 @@ impl Settings {
             }
             c.access_log_sample = share;
         }
+        for site in self.sites.iter().flatten() {
+            let (host, bucket) = site
+                .split_once('=')
+                .map(|(h, b)| (h.trim().to_ascii_lowercase(), b.trim().to_owned()))
+                .filter(|(h, b)| !h.is_empty() && cairn_shared::target::plausible_bucket(b))
+                .ok_or_else(|| format!("sites entry {site:?}: want HOST=BUCKET"))?;
+            c.sites.push((host, bucket));
+        }
+        c.site_by_host = self.site_by_host.unwrap_or(false);
+        c.spa_sites = self
+            .spa_sites
+            .iter()
+            .flatten()
+            .map(|h| h.trim().to_ascii_lowercase())
+            .collect();
         let region = self.region.clone().unwrap_or_else(|| "local".into());
         c.name = format!("cairn-edge ({region})");
         c.edge_region = region;

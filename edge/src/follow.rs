@@ -123,6 +123,7 @@ fn apply(state: &EdgeState, page: &Value) {
             None => {
                 state.changed.insert(format!("{bucket}/"), ());
                 state.cors.forget(bucket);
+                state.sites.forget(bucket);
                 state.cache.remove_prefix(&format!("{bucket}/"));
             }
         }

@@ -18,6 +18,7 @@ pub mod follow;
 pub mod metrics;
 pub mod purge;
 pub mod serve;
+pub mod sites;
 pub mod slices;
 pub mod upstream;
 
@@ -50,6 +51,8 @@ pub struct EdgeState {
     pub key_refused: AtomicBool,
     /// Buckets' CORS rules, read from the origin.
     pub cors: cors::BucketRules,
+    /// Buckets' website configurations, for sites.
+    pub sites: sites::Sites,
     /// Keys (and `bucket/` prefixes) the change feed reported changed in
     /// the last half minute. With a parent tier, their misses go to the
     /// origin: the parent may not have applied the same change yet, and
@@ -132,6 +135,7 @@ pub fn open(config: EdgeConfig) -> anyhow::Result<Arc<EdgeState>> {
         feed_connected: AtomicBool::new(false),
         key_refused: AtomicBool::new(false),
         cors: cors::BucketRules::default(),
+        sites: sites::Sites::default(),
         failing: moka::sync::Cache::builder()
             .max_capacity(100_000)
             .time_to_live(std::time::Duration::from_secs(5))
@@ -165,8 +169,10 @@ pub async fn run(
         listen::Limits::configured(c.max_connections, c.header_timeout, c.idle_timeout);
     limits.h2c = c.h2c;
     // HSTS goes on HTTPS responses only: requests say how they came.
-    // The access log names the client.
-    limits.peer_info = !c.hsts.is_empty() || state.access_log.is_some();
+    // The access log names the client; sites redirect to the scheme the
+    // request came by.
+    limits.peer_info =
+        !c.hsts.is_empty() || state.access_log.is_some() || !c.sites.is_empty() || c.site_by_host;
     let shed = listen::shed_response("ServiceUnavailable", "Too many connections; retry.");
     listen::serve(listeners, app(state), limits, shed, shutdown).await
 }

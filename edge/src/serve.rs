@@ -151,6 +151,13 @@ async fn respond(state: Arc<EdgeState>, req: Request) -> Response {
         (&Method::POST, "/_cairn/purge") => return crate::purge::handle(&state, &parts),
         _ => {}
     }
+    if let Some(bucket) = crate::sites::bucket_for(&state, &parts.headers) {
+        let mut resp = crate::sites::serve(&state, &parts, &bucket).await;
+        if let Some(via) = &state.via {
+            resp.headers_mut().append(http::header::VIA, via.clone());
+        }
+        return resp;
+    }
     let host = parts
         .headers
         .get(http::header::HOST)
@@ -255,7 +262,7 @@ fn check_signature(
     }
 }
 
-async fn serve_object(
+pub async fn serve_object(
     state: &Arc<EdgeState>,
     parts: &http::request::Parts,
     bucket: &str,

@@ -166,8 +166,14 @@ impl Upstream {
 
     /// A bucket's CORS configuration XML (`None` when it has none).
     pub async fn bucket_cors(&self, bucket: &str) -> anyhow::Result<Option<Vec<u8>>> {
+        self.bucket_config(bucket, "cors").await
+    }
+
+    /// A bucket's configuration XML by subresource (`cors`, `website`);
+    /// `None` when it has none.
+    pub async fn bucket_config(&self, bucket: &str, sub: &str) -> anyhow::Result<Option<Vec<u8>>> {
         anyhow::ensure!(target::plausible_bucket(bucket), "no such bucket");
-        let url = format!("{}/{bucket}?cors", self.base);
+        let url = format!("{}/{bucket}?{sub}", self.base);
         let mut req = self
             .client
             .get(&url)
@@ -179,7 +185,7 @@ impl Upstream {
         match resp.status().as_u16() {
             200 => Ok(Some(resp.bytes().await?.to_vec())),
             404 => Ok(None),
-            s => anyhow::bail!("GetBucketCors answered {s}"),
+            s => anyhow::bail!("GET ?{sub} answered {s}"),
         }
     }
 

@@ -55,6 +55,7 @@ codes! {
     InvalidBucketAclWithObjectOwnership => BAD_REQUEST, "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting";
     InvalidBucketName => BAD_REQUEST, "The specified bucket is not valid.";
     InvalidBucketState => CONFLICT, "The request is not valid with the current state of the bucket.";
+    InvalidRedirectLocation => BAD_REQUEST, "The website redirect location must have a prefix of 'http://' or 'https://' or '/'.";
     InvalidRetentionPeriod => BAD_REQUEST, "The retention period must be a positive whole number of days or years.";
     InvalidDigest => BAD_REQUEST, "The Content-MD5 you specified is not valid.";
     InvalidLocationConstraint => BAD_REQUEST, "The specified location constraint is not valid.";
@@ -80,6 +81,7 @@ codes! {
     NoSuchBucket => NOT_FOUND, "The specified bucket does not exist.";
     NoSuchKey => NOT_FOUND, "The specified key does not exist.";
     NoSuchVersion => NOT_FOUND, "The specified version does not exist.";
+    NoSuchWebsiteConfiguration => NOT_FOUND, "The specified bucket does not have a website configuration";
     NoSuchLifecycleConfiguration => NOT_FOUND, "The lifecycle configuration does not exist";
     NoSuchObjectLockConfiguration => NOT_FOUND, "The specified object does not have an ObjectLock configuration.";
     ObjectLockConfigurationNotFoundError => NOT_FOUND, "Object Lock configuration does not exist for this bucket.";

@@ -21,4 +21,5 @@ pub mod signed_url;
 pub mod target;
 pub mod tls;
 pub mod units;
+pub mod website;
 pub mod xml;

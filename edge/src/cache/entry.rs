@@ -20,6 +20,8 @@ pub const REPLAYED: &[&str] = &[
     "etag",
     "last-modified",
     "x-cairn-blake3",
+    // A site answers a request for such an object with a redirect.
+    "x-amz-website-redirect-location",
     // Lets a child edge keep its copy through the change that wrote it.
     "x-cairn-version",
 ];

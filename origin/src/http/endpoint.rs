@@ -70,6 +70,9 @@ pub enum Endpoint {
     GetBucketTagging,
     GetBucketNotificationConfiguration,
     PutBucketNotificationConfiguration,
+    GetBucketWebsite,
+    PutBucketWebsite,
+    DeleteBucketWebsite,
     PutBucketTagging,
     GetBucketOwnershipControls,
     GetBucketEncryption,
@@ -140,6 +143,9 @@ impl Endpoint {
             Endpoint::GetBucketTagging => "GetBucketTagging",
             Endpoint::GetBucketNotificationConfiguration => "GetBucketNotificationConfiguration",
             Endpoint::PutBucketNotificationConfiguration => "PutBucketNotificationConfiguration",
+            Endpoint::GetBucketWebsite => "GetBucketWebsite",
+            Endpoint::PutBucketWebsite => "PutBucketWebsite",
+            Endpoint::DeleteBucketWebsite => "DeleteBucketWebsite",
             Endpoint::GetBucketOwnershipControls => "GetBucketOwnershipControls",
             Endpoint::GetBucketEncryption => "GetBucketEncryption",
             Endpoint::PutBucketEncryption => "PutBucketEncryption",
@@ -205,6 +211,9 @@ impl Endpoint {
             GetBucketTagging => "s3:GetBucketTagging",
             GetBucketNotificationConfiguration => "s3:GetBucketNotification",
             PutBucketNotificationConfiguration => "s3:PutBucketNotification",
+            GetBucketWebsite => "s3:GetBucketWebsite",
+            PutBucketWebsite => "s3:PutBucketWebsite",
+            DeleteBucketWebsite => "s3:DeleteBucketWebsite",
             PutBucketTagging | DeleteBucketTagging => "s3:PutBucketTagging",
             GetBucketOwnershipControls => "s3:GetBucketOwnershipControls",
             PutBucketOwnershipControls | DeleteBucketOwnershipControls => {
@@ -260,7 +269,6 @@ impl Endpoint {
             },
             (Some(_), None) => {
                 const UNSUPPORTED: &[&str] = &[
-                    "website",
                     "logging",
                     "replication",
                     "accelerate",
@@ -312,6 +320,9 @@ impl Endpoint {
                         signed(Endpoint::PutObjectLockConfiguration)
                     }
                     Method::GET if has("tagging") => signed(Endpoint::GetBucketTagging),
+                    Method::GET if has("website") => signed(Endpoint::GetBucketWebsite),
+                    Method::PUT if has("website") => signed(Endpoint::PutBucketWebsite),
+                    Method::DELETE if has("website") => signed(Endpoint::DeleteBucketWebsite),
                     Method::GET if has("notification") => {
                         signed(Endpoint::GetBucketNotificationConfiguration)
                     }

@@ -26,6 +26,7 @@ pub mod settings;
 pub mod tagging;
 pub mod unsupported;
 pub mod versioning;
+pub mod website;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

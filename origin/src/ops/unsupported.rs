@@ -1,8 +1,7 @@
 //! Request headers that ask for features Cairn does not have yet.
 //!
 //! Accepting them silently is worse than refusing: a client that asked for
-//! a website redirect or a cold storage class believes its data is
-//! redirected or archived when it is not. So a
+//! a cold storage class believes its data is archived when it is not. So a
 //! header that asks for what Cairn cannot do gets S3's error; one that asks
 //! for what is already true (`x-amz-acl: private`, which rclone sends by
 //! default; `x-amz-storage-class: STANDARD`) is accepted as it is.
@@ -12,9 +11,8 @@ use http::HeaderMap;
 use crate::error::{Code, S3Error, S3Result};
 use crate::http::endpoint::Endpoint;
 
-/// Headers (or prefixes) whose mere presence asks for a missing feature.
-const OBJECT_FEATURES: &[(&str, &str)] =
-    &[("x-amz-website-redirect-location", "Website redirects")];
+/// The longest `x-amz-website-redirect-location` S3 takes.
+const MAX_REDIRECT: usize = 2048;
 
 const STORAGE_CLASSES: &[&str] = &[
     "STANDARD",
@@ -40,13 +38,19 @@ pub fn refuse(endpoint: Endpoint, headers: &HeaderMap) -> S3Result<()> {
     if !writes_object {
         return Ok(());
     }
-    for name in headers.keys() {
-        let name = name.as_str();
-        if let Some((_, feature)) = OBJECT_FEATURES.iter().find(|(h, _)| name.starts_with(h)) {
-            return Err(not_implemented(feature, name));
+    let value = |n: &str| headers.get(n).map(|v| v.to_str().unwrap_or("\u{FFFD}"));
+    // A site redirects requests for the object there (the edge's sites):
+    // a path on the same site or an http(s) URL, as S3 requires.
+    if let Some(to) = value("x-amz-website-redirect-location") {
+        let ok = to.len() <= MAX_REDIRECT
+            && (to.starts_with('/') || to.starts_with("http://") || to.starts_with("https://"));
+        if !ok {
+            return Err(S3Error::msg(
+                Code::InvalidRedirectLocation,
+                "The website redirect location must have a prefix of 'http://' or 'https://' or '/'.",
+            ));
         }
     }
-    let value = |n: &str| headers.get(n).map(|v| v.to_str().unwrap_or("\u{FFFD}"));
     if let Some(class) = value("x-amz-storage-class") {
         if !STORAGE_CLASSES.contains(&class) {
             return Err(S3Error::msg(
@@ -108,7 +112,16 @@ mod tests {
                 Err(Code::InvalidStorageClass),
             ),
             (PutObject, &[("x-amz-tagging", "a=b")], Ok(())),
-            (PutObject, &[("x-amz-website-redirect-location", "/x")], ni),
+            (
+                PutObject,
+                &[("x-amz-website-redirect-location", "/x")],
+                Ok(()),
+            ),
+            (
+                PutObject,
+                &[("x-amz-website-redirect-location", "elsewhere")],
+                Err(Code::InvalidRedirectLocation),
+            ),
             (CreateBucket, &[("x-amz-acl", "public-read")], Ok(())),
             (ListObjects, &[("x-amz-tagging", "a=b")], Ok(())),
         ];

@@ -281,6 +281,7 @@ pub fn delete(
     conn.execute("DELETE FROM bucket_grants WHERE bucket = ?1", [name])?;
     super::usage::remove(conn, name)?;
     super::notify::remove(conn, name)?;
+    conn.execute("DELETE FROM bucket_websites WHERE bucket = ?1", [name])?;
     if conn.execute("DELETE FROM buckets WHERE name = ?1", [name])? == 0 {
         return Err(S3Error::new(Code::NoSuchBucket).with("BucketName", name));
     }
@@ -338,4 +339,38 @@ pub fn all_names(conn: &Connection) -> S3Result<Vec<String>> {
     let mut stmt = conn.prepare("SELECT name FROM buckets ORDER BY name")?;
     let rows = stmt.query_map([], |r| r.get(0))?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// A bucket's website configuration, if it has one.
+pub fn website(conn: &Connection, name: &str) -> S3Result<Option<cairn_shared::website::Website>> {
+    let text: Option<String> = conn
+        .prepare_cached("SELECT config FROM bucket_websites WHERE bucket = ?1")?
+        .query_row([name], |r| r.get(0))
+        .optional()?;
+    // Checked when stored; one that no longer parses serves no site.
+    Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
+}
+
+/// Sets (or with `None` removes) a bucket's website configuration, and
+/// tells edges through the feed (a bucket-level change).
+pub fn set_website(
+    conn: &Connection,
+    name: &str,
+    site: Option<&cairn_shared::website::Website>,
+    now_ms: i64,
+) -> S3Result<()> {
+    match site {
+        Some(w) => {
+            let text = serde_json::to_string(w).map_err(S3Error::internal)?;
+            conn.execute(
+                "INSERT INTO bucket_websites (bucket, config) VALUES (?1, ?2)
+                 ON CONFLICT (bucket) DO UPDATE SET config = excluded.config",
+                params![name, text],
+            )?;
+        }
+        None => {
+            conn.execute("DELETE FROM bucket_websites WHERE bucket = ?1", [name])?;
+        }
+    }
+    super::changes::record(conn, name, None, None, now_ms)
 }

@@ -247,6 +247,11 @@ const MIGRATIONS: &[&str] = &[
         target TEXT PRIMARY KEY,
         seq INTEGER NOT NULL
     );",
+    // 13: bucket websites (JSON of `cairn_shared::website::Website`).
+    "CREATE TABLE bucket_websites (
+        bucket TEXT PRIMARY KEY,
+        config TEXT NOT NULL
+    );",
 ];
 
 /// Opens a connection with the settings every connection shares.
