@@ -73,8 +73,19 @@ fn log_record(state: &EdgeState, req: &Request) -> crate::access_log::Record {
         .headers()
         .get(http::header::HOST)
         .and_then(|h| h.to_str().ok());
-    let t = target::target(host, req.uri().path(), state.config.domain.as_deref()).ok();
-    let (bucket, key) = t.map_or((None, None), |t| (t.bucket, t.key));
+    let (bucket, key) = match crate::sites::bucket_for(state, req.headers()) {
+        // A site's path is its key (before index documents are applied).
+        Some(site) => (
+            Some(site),
+            percent_encoding::percent_decode_str(req.uri().path().trim_start_matches('/'))
+                .decode_utf8()
+                .ok()
+                .map(|k| k.into_owned()),
+        ),
+        None => target::target(host, req.uri().path(), state.config.domain.as_deref())
+            .ok()
+            .map_or((None, None), |t| (t.bucket, t.key)),
+    };
     crate::access_log::Record {
         time: SystemTime::now(),
         client: req
