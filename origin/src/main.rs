@@ -127,6 +127,20 @@ enum BucketCommand {
     },
     /// Delete an empty bucket.
     Delete { bucket: String },
+    /// Serve the bucket as a static site (edges answer its hosts with these
+    /// documents); routing rules are set with PutBucketWebsite.
+    Website {
+        bucket: String,
+        /// The index document of every folder (e.g. index.html).
+        #[arg(long, required_unless_present = "none")]
+        index: Option<String>,
+        /// The page served for a missing one (e.g. 404.html).
+        #[arg(long)]
+        error: Option<String>,
+        /// Stop serving it as a site.
+        #[arg(long, conflicts_with_all = ["index", "error"])]
+        none: bool,
+    },
     /// Limit what a bucket may hold; writes past it get 403 QuotaExceeded.
     Quota {
         bucket: String,
@@ -446,6 +460,20 @@ async fn bucket_command(admin: &Admin, command: BucketCommand) -> anyhow::Result
             println!("deleted {bucket}");
             return Ok(());
         }
+        BucketCommand::Website {
+            bucket,
+            index,
+            error,
+            none,
+        } => {
+            let spec = (!none).then(|| cairn_origin::admin::SiteSpec {
+                index_document: index.unwrap_or_default(),
+                error_document: error,
+            });
+            admin.set_website(&bucket, spec).await?;
+            print_bucket(&admin.bucket_info(&bucket).await?);
+            return Ok(());
+        }
         BucketCommand::Quota {
             bucket,
             max_bytes,
@@ -489,6 +517,13 @@ fn print_bucket(b: &cairn_origin::admin::BucketInfo) {
     println!("dedup_bytes\t{}", b.dedup_bytes);
     println!("max_objects\t{}", limit(b.quota.max_objects));
     println!("max_bytes\t{}", limit(b.quota.max_bytes));
+    if let Some(w) = &b.website {
+        println!(
+            "website\tindex {}\terror {}",
+            w.index_document,
+            w.error_document.as_deref().unwrap_or("-")
+        );
+    }
     for t in &b.traffic {
         println!(
             "traffic\t{}\t{} requests\t{} bytes out",

@@ -146,6 +146,45 @@ async fn every_admin_command_works_through_the_api_from_another_directory() {
         "{buckets}"
     );
 
+    let site = remote_ok(
+        &origin,
+        &token,
+        &[
+            "bucket",
+            "website",
+            "assets",
+            "--index",
+            "index.html",
+            "--error",
+            "404.html",
+        ],
+    );
+    assert!(
+        site.contains("website\tindex index.html\terror 404.html"),
+        "{site}"
+    );
+    let s3 = origin.client();
+    let got = s3
+        .get_bucket_website()
+        .bucket("assets")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.index_document().unwrap().suffix(), "index.html");
+    let bad = remote(
+        &origin,
+        &token,
+        &["bucket", "website", "assets", "--index", "a/b"],
+    );
+    assert!(!bad.status.success(), "a bad index document is refused");
+    remote_ok(&origin, &token, &["bucket", "website", "assets", "--none"]);
+    assert!(s3
+        .get_bucket_website()
+        .bucket("assets")
+        .send()
+        .await
+        .is_err());
+
     remote_ok(&origin, &token, &["key", "set", &ak, "--read-only", "true"]);
     let edges = remote_ok(&origin, &token, &["edges"]);
     assert!(edges.contains("no edge has followed"), "{edges}");

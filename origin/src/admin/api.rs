@@ -106,6 +106,10 @@ pub fn router(state: AdminState) -> Router {
         )
         .route("/v1/buckets/{bucket}/grants", post(change_grant))
         .route("/v1/buckets/{bucket}/quota", put(set_quota))
+        .route(
+            "/v1/buckets/{bucket}/website",
+            put(set_website).delete(delete_website),
+        )
         .route("/v1/edges", get(list_edges))
         .route("/v1/notifications", get(notifications))
         .route("/v1/jobs", get(list_jobs).post(start_job))
@@ -220,6 +224,21 @@ async fn set_quota(State(s): State<AdminState>, Path(bucket): Path<String>, body
 
 async fn notifications(State(s): State<AdminState>) -> Reply {
     ok(super::notifications(&s.app).await)
+}
+
+async fn set_website(
+    State(s): State<AdminState>,
+    Path(bucket): Path<String>,
+    body: Bytes,
+) -> Reply {
+    match parse(&body) {
+        Ok(spec) => done(super::set_website(&s.app, &bucket, Some(spec)).await),
+        Err(e) => Reply::Error(e),
+    }
+}
+
+async fn delete_website(State(s): State<AdminState>, Path(bucket): Path<String>) -> Reply {
+    done(super::set_website(&s.app, &bucket, None).await)
 }
 
 async fn list_edges(State(s): State<AdminState>) -> Reply {

@@ -228,6 +228,27 @@ impl Admin {
         }
     }
 
+    pub async fn set_website(
+        &self,
+        bucket: &str,
+        spec: Option<super::SiteSpec>,
+    ) -> anyhow::Result<()> {
+        match self {
+            Admin::Local(s) => local(super::set_website(s, bucket, spec).await),
+            Admin::Remote(r) => {
+                let path = format!("/v1/buckets/{}/website", seg(bucket));
+                match spec {
+                    Some(spec) => r.send(reqwest::Method::PUT, &path, &spec).await,
+                    None => {
+                        let _: serde_json::Value =
+                            r.call(reqwest::Method::DELETE, &path, None).await?;
+                        Ok(())
+                    }
+                }
+            }
+        }
+    }
+
     pub async fn list_edges(&self) -> anyhow::Result<Vec<EdgeInfo>> {
         match self {
             Admin::Local(s) => local(super::list_edges(s).await),

@@ -103,6 +103,8 @@ pub struct BucketInfo {
     pub version_bytes: i64,
     pub dedup_bytes: i64,
     pub quota: Quota,
+    /// The site's index and error documents, if it is one.
+    pub website: Option<SiteSpec>,
     pub grants: Vec<GrantInfo>,
     /// Empty from a local data dir (traffic lives in the server).
     pub traffic: Vec<ClassTraffic>,
@@ -114,6 +116,15 @@ pub struct GrantInfo {
     pub read: bool,
     pub write: bool,
     pub owner: bool,
+}
+
+/// A bucket's site, in the admin API's terms (routing rules and
+/// redirect-all are set with PutBucketWebsite).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SiteSpec {
+    pub index_document: String,
+    pub error_document: Option<String>,
 }
 
 /// A webhook target's deliveries.
@@ -240,13 +251,14 @@ fn no_such_key(access_key: &str) -> S3Error {
 
 pub async fn bucket_info(state: &AppState, name: &str) -> S3Result<BucketInfo> {
     let n = name.to_owned();
-    let (row, grants, usage) = state
+    let (row, grants, usage, site) = state
         .meta
         .read(move |c| {
             Ok((
                 buckets::get(c, &n)?,
                 grants::list(c, &n)?,
                 usage::get(c, &n)?,
+                buckets::website(c, &n)?,
             ))
         })
         .await?;
@@ -281,6 +293,10 @@ pub async fn bucket_info(state: &AppState, name: &str) -> S3Result<BucketInfo> {
             max_objects: to_u(usage.max_objects),
             max_bytes: to_u(usage.max_bytes),
         },
+        website: site.map(|w| SiteSpec {
+            index_document: w.index_suffix.unwrap_or_default(),
+            error_document: w.error_key,
+        }),
         grants: grants
             .into_iter()
             .map(|(key, g)| GrantInfo {
@@ -451,4 +467,38 @@ pub async fn notifications(state: &AppState) -> S3Result<Vec<NotifyInfo>> {
             }
         })
         .collect())
+}
+
+/// Sets (or with `None` removes) a bucket's website configuration, checked
+/// as PutBucketWebsite checks it.
+pub async fn set_website(state: &AppState, bucket: &str, spec: Option<SiteSpec>) -> S3Result<()> {
+    use cairn_shared::website::{Invalid, Website};
+    let site = match spec {
+        Some(spec) => {
+            let mut xml = String::from("<WebsiteConfiguration><IndexDocument><Suffix>");
+            xml.push_str(&quick_xml::escape::escape(&spec.index_document));
+            xml.push_str("</Suffix></IndexDocument>");
+            if let Some(key) = &spec.error_document {
+                xml.push_str("<ErrorDocument><Key>");
+                xml.push_str(&quick_xml::escape::escape(key.as_str()));
+                xml.push_str("</Key></ErrorDocument>");
+            }
+            xml.push_str("</WebsiteConfiguration>");
+            Some(Website::parse(xml.as_bytes()).map_err(|e| match e {
+                Invalid::Malformed => S3Error::new(Code::MalformedXML),
+                Invalid::Argument(m) => S3Error::msg(Code::InvalidArgument, m),
+            })?)
+        }
+        None => None,
+    };
+    let b = bucket.to_owned();
+    state
+        .meta
+        .write(move |c, _| {
+            if buckets::get(c, &b)?.is_none() {
+                return Err(S3Error::new(Code::NoSuchBucket).with("BucketName", b.as_str()));
+            }
+            buckets::set_website(c, &b, site.as_ref(), now_ms())
+        })
+        .await
 }
