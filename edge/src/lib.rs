@@ -10,6 +10,7 @@
 
 pub mod access_log;
 pub mod cache;
+pub mod compress;
 pub mod config;
 pub mod cors;
 pub mod fetch;
@@ -65,6 +66,8 @@ pub struct EdgeState {
     /// `Via: 1.1 <name>`, added to every response (built once; `None` if
     /// the name cannot be a header value).
     pub via: Option<http::HeaderValue>,
+    /// Variants being compressed now (one compression each at a time).
+    pub compressing: moka::sync::Cache<String, ()>,
     /// The access log, when one is configured.
     pub access_log: Option<Arc<access_log::AccessLog>>,
 }
@@ -136,6 +139,10 @@ pub fn open(config: EdgeConfig) -> anyhow::Result<Arc<EdgeState>> {
         key_refused: AtomicBool::new(false),
         cors: cors::BucketRules::default(),
         sites: sites::Sites::default(),
+        compressing: moka::sync::Cache::builder()
+            .max_capacity(10_000)
+            .time_to_live(std::time::Duration::from_secs(60))
+            .build(),
         failing: moka::sync::Cache::builder()
             .max_capacity(100_000)
             .time_to_live(std::time::Duration::from_secs(5))

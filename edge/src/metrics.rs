@@ -43,6 +43,8 @@ pub struct Metrics {
     pub bytes_upstream: AtomicU64,
     pub feed_changes: AtomicU64,
     pub purges: AtomicU64,
+    /// Variants compressed (each once per object version and encoding).
+    pub compressions: AtomicU64,
 }
 
 pub fn add(c: &AtomicU64, n: u64) {
@@ -168,6 +170,12 @@ impl Metrics {
             "counter",
             "Keys purged through the purge API.",
             g(&self.purges),
+        );
+        line(
+            "cairn_edge_compressions_total",
+            "counter",
+            "Objects compressed into a cached variant (br, zstd or gzip).",
+            g(&self.compressions),
         );
         line(
             "cairn_edge_cache_entries",

@@ -285,7 +285,41 @@ pub async fn serve_object(
     if let Some(d) = waited {
         resp.extensions_mut().insert(UpstreamWait(d));
     }
+    // Whoever caches this response must key it by Accept-Encoding too.
+    let st = resp.status().as_u16();
+    let varies = matches!(st, 200 | 206 | 304)
+        && resp
+            .headers()
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(crate::compress::compressible);
+    if varies {
+        crate::compress::add_vary(resp.headers_mut());
+    }
     resp
+}
+
+/// A fresh hit served from its compressed variant, when the client takes
+/// one of our encodings and the object is worth compressing; ranges get
+/// the identity.
+async fn respond_compressed(
+    state: &Arc<EdgeState>,
+    parts: &http::request::Parts,
+    ck: &str,
+    entry: &Entry,
+) -> Option<Response> {
+    if parts.headers.contains_key(http::header::RANGE) || !crate::compress::varies(entry) {
+        return None;
+    }
+    let accept = parts
+        .headers
+        .get(http::header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok())?;
+    let enc = crate::compress::negotiate(accept)?;
+    let (key, variant) = crate::compress::variant(state, ck, entry, enc).await?;
+    let mut resp = respond_cached(state, parts, &key, &variant, "HIT").await?;
+    crate::compress::add_vary(resp.headers_mut());
+    Some(resp)
 }
 
 /// The wait for an upstream response head, added to `waited`.
@@ -335,6 +369,9 @@ async fn serve_object_timed(
                     );
                 }
                 add(&state.metrics.hits, 1);
+                if let Some(r) = respond_compressed(state, parts, &ck, &e).await {
+                    return r;
+                }
                 if let Some(r) = respond_cached(state, parts, &ck, &e, "HIT").await {
                     return r;
                 }

@@ -392,6 +392,27 @@ impl Cache {
         Ok(Some(bytes))
     }
 
+    /// A body of any size, read whole and checked against its hash (the
+    /// memory tier keeps it only if small); `None` if it was corrupt and
+    /// has been dropped.
+    pub fn read_whole(&self, key: &str, entry: &Entry) -> io::Result<Option<Bytes>> {
+        if entry.size <= MEMORY_OBJECT_MAX {
+            return self.read_small(key, entry);
+        }
+        let Some(hash) = &entry.blake3 else {
+            return Ok(Some(Bytes::new()));
+        };
+        let mut buf = Vec::with_capacity(entry.size as usize);
+        let read =
+            std::fs::File::open(self.disk.body(hash)).and_then(|mut f| f.read_to_end(&mut buf));
+        if read.is_err() || blake3::hash(&buf).to_hex().as_str() != hash.as_str() {
+            tracing::warn!(key, blob = %hash, "cached body missing or corrupt; dropping it");
+            self.remove(key);
+            return Ok(None);
+        }
+        Ok(Some(Bytes::from(buf)))
+    }
+
     /// Checks a large body once after start; false (and the entry dropped)
     /// if it does not match its hash.
     pub fn verify_large(&self, key: &str, entry: &Entry) -> bool {

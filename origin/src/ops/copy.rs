@@ -254,6 +254,9 @@ async fn share(
             };
             let dest = objects::get(c, &b, &row.key)?;
             conditions.check(dest.as_ref(), &row.key)?;
+            let bucket_row = crate::store::meta::buckets::get(c, &b)?
+                .ok_or_else(|| S3Error::new(Code::NoSuchBucket).with("BucketName", b.as_str()))?;
+            objects::check_quota(c, &bucket_row, dest.as_ref(), row.size)?;
             // The copy shares every blob: the object's, or each part's.
             if row.parts == 0 {
                 objects::add_ref(c, &row.blob)?;
@@ -262,8 +265,6 @@ async fn share(
                 objects::add_ref(c, &p.blob)?;
             }
             crate::store::meta::usage::deduplicated(c, &b, row.size)?;
-            let bucket_row = crate::store::meta::buckets::get(c, &b)?
-                .ok_or_else(|| S3Error::new(Code::NoSuchBucket).with("BucketName", b.as_str()))?;
             let version = objects::upsert(c, &blobs, &bucket_row, dest, &mut row, &parts, after)?;
             Ok((row, version))
         })

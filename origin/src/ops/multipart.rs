@@ -559,6 +559,7 @@ pub async fn complete(ctx: &Ctx, bucket: &str, key: &str, body: Body) -> S3Resul
             conditions.check(current.as_ref(), &row.key)?;
             let bucket_row = crate::store::meta::buckets::get(c, &b)?
                 .ok_or_else(|| S3Error::new(Code::NoSuchBucket).with("BucketName", b.as_str()))?;
+            objects::check_quota(c, &bucket_row, current.as_ref(), row.size)?;
             let version =
                 objects::upsert(c, &blobs, &bucket_row, current, &mut row, &part_refs, after)?;
             uploads::finish(c, &blobs, &id, &kept, after)?;

@@ -249,7 +249,6 @@ pub fn upsert(
 ) -> S3Result<Option<String>> {
     let bucket = bucket_row.name.as_str();
     let state = bucket_row.versioning;
-    check_quota(conn, bucket_row, current.as_ref(), row.size)?;
     if bucket_row.lock_enabled && row.lock.mode.is_none() {
         if let Some(default) = bucket_row.default_retention {
             let legal_hold = row.lock.legal_hold;
@@ -294,7 +293,9 @@ pub fn upsert(
 
 /// Refuses a write of `size` bytes over `current` that would take the
 /// bucket past its quotas: a new key adds an object; an overwrite in a
-/// bucket that never had versioning frees the old version's bytes.
+/// bucket that never had versioning frees the old version's bytes. Every
+/// caller of [`upsert`] that adds a version calls it first, inside the same
+/// write and before any blob is moved into place or referenced.
 pub fn check_quota(
     conn: &Connection,
     bucket_row: &super::buckets::BucketRow,
