@@ -158,14 +158,23 @@ async fn requests_for_missing_features_are_refused_and_store_nothing() {
             .body(ByteStream::from_static(b"data"))
     };
     let refused = [
-        put().storage_class(StorageClass::Glacier),
-        put().website_redirect_location("/elsewhere"),
+        (
+            put().storage_class(StorageClass::Glacier),
+            501,
+            "NotImplemented",
+        ),
+        // A site's redirect must be a path or an http(s) URL.
+        (
+            put().website_redirect_location("elsewhere"),
+            400,
+            "InvalidRedirectLocation",
+        ),
     ];
-    for req in refused {
+    for (req, want_status, want_code) in refused {
         let err = req.send().await.unwrap_err();
         assert_eq!(
             (status(&err), code(&err).as_str()),
-            (501, "NotImplemented"),
+            (want_status, want_code),
             "{err:?}"
         );
     }
@@ -181,11 +190,11 @@ async fn requests_for_missing_features_are_refused_and_store_nothing() {
         .create_multipart_upload()
         .bucket("feat")
         .key("mp")
-        .website_redirect_location("/elsewhere")
+        .website_redirect_location("javascript:alert(1)")
         .send()
         .await
         .unwrap_err();
-    assert_eq!(code(&err), "NotImplemented");
+    assert_eq!(code(&err), "InvalidRedirectLocation");
     // An unknown bucket subresource is not a listing (MinIO's listener).
     let (st, body) = raw_request(
         &origin.addr,
