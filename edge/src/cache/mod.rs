@@ -379,17 +379,25 @@ impl Cache {
         if let Some(b) = self.memory.get(hash) {
             return Ok(Some(b));
         }
-        let mut buf = Vec::with_capacity(entry.size as usize);
-        let read =
-            std::fs::File::open(self.disk.body(hash)).and_then(|mut f| f.read_to_end(&mut buf));
-        if read.is_err() || blake3::hash(&buf).to_hex().as_str() != hash.as_str() {
-            tracing::warn!(key, blob = %hash, "cached body missing or corrupt; dropping it");
-            self.remove(key);
+        let Some(bytes) = self.read_verified(key, hash, entry.size) else {
             return Ok(None);
-        }
-        let bytes = Bytes::from(buf);
+        };
         self.memory.insert(hash.clone(), bytes.clone());
         Ok(Some(bytes))
+    }
+
+    /// A body file read whole and checked against its hash; a missing or
+    /// corrupt one drops `key` and gives `None`.
+    fn read_verified(&self, key: &str, hash: &str, size: u64) -> Option<Bytes> {
+        let mut buf = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+        let read =
+            std::fs::File::open(self.disk.body(hash)).and_then(|mut f| f.read_to_end(&mut buf));
+        if read.is_err() || blake3::hash(&buf).to_hex().as_str() != hash {
+            tracing::warn!(key, blob = %hash, "cached body missing or corrupt; dropping it");
+            self.remove(key);
+            return None;
+        }
+        Some(Bytes::from(buf))
     }
 
     /// A body of any size, read whole and checked against its hash (the
@@ -402,15 +410,7 @@ impl Cache {
         let Some(hash) = &entry.blake3 else {
             return Ok(Some(Bytes::new()));
         };
-        let mut buf = Vec::with_capacity(entry.size as usize);
-        let read =
-            std::fs::File::open(self.disk.body(hash)).and_then(|mut f| f.read_to_end(&mut buf));
-        if read.is_err() || blake3::hash(&buf).to_hex().as_str() != hash.as_str() {
-            tracing::warn!(key, blob = %hash, "cached body missing or corrupt; dropping it");
-            self.remove(key);
-            return Ok(None);
-        }
-        Ok(Some(Bytes::from(buf)))
+        Ok(self.read_verified(key, hash, entry.size))
     }
 
     /// Checks a large body once after start; false (and the entry dropped)

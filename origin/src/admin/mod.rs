@@ -290,8 +290,8 @@ pub async fn bucket_info(state: &AppState, name: &str) -> S3Result<BucketInfo> {
         version_bytes: usage.version_bytes,
         dedup_bytes: usage.dedup_bytes,
         quota: Quota {
-            max_objects: to_u(usage.max_objects),
-            max_bytes: to_u(usage.max_bytes),
+            max_objects: to_u(row.max_objects),
+            max_bytes: to_u(row.max_bytes),
         },
         website: site.map(|w| SiteSpec {
             index_document: w.index_suffix.unwrap_or_default(),

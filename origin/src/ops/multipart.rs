@@ -168,8 +168,10 @@ async fn commit_part(
             };
             // Parts are not the bucket's objects yet, but a part that
             // alone would exceed its byte quota is refused now.
-            let size = i64::try_from(part.size).unwrap_or(i64::MAX);
-            usage::check(c, &upload.bucket, 0, size)?;
+            if let Some(bucket_row) = buckets::get(c, &upload.bucket)? {
+                let size = i64::try_from(part.size).unwrap_or(i64::MAX);
+                usage::check(c, &bucket_row, 0, size)?;
+            }
             match temp {
                 Some(temp) => {
                     objects::acquire_blob(c, &blobs, &upload.bucket, temp)?;

@@ -37,6 +37,9 @@ pub struct BucketRow {
     pub ownership: Option<String>,
     /// Default encryption of new objects (PutBucketEncryption).
     pub encryption: Option<crate::sse::BucketDefault>,
+    /// Quotas: most current objects, most bytes of all versions.
+    pub max_objects: Option<i64>,
+    pub max_bytes: Option<i64>,
 }
 
 /// S3's PublicAccessBlock: four switches that override what ACLs and
@@ -116,7 +119,7 @@ impl Versioning {
 }
 
 const COLUMNS: &str =
-    "name, owner, created_ms, acl, policy, cors, versioning, tags, lock_enabled, lock_config, lifecycle, public_block, ownership, encryption";
+    "name, owner, created_ms, acl, policy, cors, versioning, tags, lock_enabled, lock_config, lifecycle, public_block, ownership, encryption, max_objects, max_bytes";
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<BucketRow> {
     Ok(BucketRow {
@@ -140,6 +143,8 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<BucketRow> {
         encryption: r
             .get::<_, Option<String>>(13)?
             .and_then(|s| serde_json::from_str(&s).ok()),
+        max_objects: r.get(14)?,
+        max_bytes: r.get(15)?,
     })
 }
 

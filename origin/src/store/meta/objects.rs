@@ -310,7 +310,7 @@ pub fn check_quota(
         }
         _ => 0,
     };
-    super::usage::check(conn, &bucket_row.name, objects, size - freed)
+    super::usage::check(conn, bucket_row, objects, size - freed)
 }
 
 /// Writes `row` (and its parts) as the key's current version, replacing

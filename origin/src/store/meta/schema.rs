@@ -252,6 +252,15 @@ const MIGRATIONS: &[&str] = &[
         bucket TEXT PRIMARY KEY,
         config TEXT NOT NULL
     );",
+    // 14: quotas move to the bucket row, which every write reads anyway:
+    // a bucket without one then costs no usage read per write.
+    "ALTER TABLE buckets ADD COLUMN max_objects INTEGER;
+    ALTER TABLE buckets ADD COLUMN max_bytes INTEGER;
+    UPDATE buckets SET
+        max_objects = (SELECT u.max_objects FROM bucket_usage u WHERE u.bucket = buckets.name),
+        max_bytes = (SELECT u.max_bytes FROM bucket_usage u WHERE u.bucket = buckets.name);
+    ALTER TABLE bucket_usage DROP COLUMN max_objects;
+    ALTER TABLE bucket_usage DROP COLUMN max_bytes;",
 ];
 
 /// Opens a connection with the settings every connection shares.

@@ -1,9 +1,11 @@
 //! What each bucket holds and may hold: usage kept by SQLite triggers on
 //! `objects` and `versions` (migration 11), so reading it costs one row
-//! however many objects a bucket has, and the quotas checked against it.
+//! however many objects a bucket has, and the quotas (on the bucket row)
+//! checked against it.
 
 use rusqlite::{params, Connection, OptionalExtension};
 
+use super::buckets::BucketRow;
 use crate::error::{Code, S3Error, S3Result};
 
 /// A bucket's usage and limits.
@@ -19,8 +21,6 @@ pub struct Usage {
     /// Bytes written to the bucket whose content was already stored, so
     /// nothing reached the disk for them (a running total).
     pub dedup_bytes: i64,
-    pub max_objects: Option<i64>,
-    pub max_bytes: Option<i64>,
 }
 
 impl Usage {
@@ -34,7 +34,7 @@ impl Usage {
 pub fn get(conn: &Connection, bucket: &str) -> S3Result<Usage> {
     Ok(conn
         .prepare_cached(
-            "SELECT objects, bytes, versions, version_bytes, dedup_bytes, max_objects, max_bytes
+            "SELECT objects, bytes, versions, version_bytes, dedup_bytes
              FROM bucket_usage WHERE bucket = ?1",
         )?
         .query_row([bucket], |r| {
@@ -44,8 +44,6 @@ pub fn get(conn: &Connection, bucket: &str) -> S3Result<Usage> {
                 versions: r.get(2)?,
                 version_bytes: r.get(3)?,
                 dedup_bytes: r.get(4)?,
-                max_objects: r.get(5)?,
-                max_bytes: r.get(6)?,
             })
         })
         .optional()?
@@ -63,11 +61,7 @@ pub fn set_quota(
         return Err(S3Error::new(Code::NoSuchBucket).with("BucketName", bucket));
     }
     conn.execute(
-        "INSERT OR IGNORE INTO bucket_usage (bucket) VALUES (?1)",
-        [bucket],
-    )?;
-    conn.execute(
-        "UPDATE bucket_usage SET max_objects = ?2, max_bytes = ?3 WHERE bucket = ?1",
+        "UPDATE buckets SET max_objects = ?2, max_bytes = ?3 WHERE name = ?1",
         params![bucket, max_objects, max_bytes],
     )?;
     Ok(())
@@ -86,13 +80,17 @@ pub fn deduplicated(conn: &Connection, bucket: &str, bytes: u64) -> S3Result<()>
 
 /// Refuses a write that would take the bucket past a quota: `objects`
 /// and `bytes` are what the write adds (negative when it frees). Checked
-/// inside the write, before any byte or row of it is committed.
-pub fn check(conn: &Connection, bucket: &str, objects: i64, bytes: i64) -> S3Result<()> {
-    let u = get(conn, bucket)?;
-    let over_objects = u
+/// inside the write, before any byte or row of it is committed; a bucket
+/// without quotas costs nothing here.
+pub fn check(conn: &Connection, row: &BucketRow, objects: i64, bytes: i64) -> S3Result<()> {
+    if row.max_objects.is_none() && row.max_bytes.is_none() {
+        return Ok(());
+    }
+    let u = get(conn, &row.name)?;
+    let over_objects = row
         .max_objects
         .is_some_and(|max| objects > 0 && u.objects.saturating_add(objects) > max);
-    let over_bytes = u
+    let over_bytes = row
         .max_bytes
         .is_some_and(|max| bytes > 0 && u.stored_bytes().saturating_add(bytes) > max);
     if over_objects || over_bytes {
@@ -101,7 +99,7 @@ pub fn check(conn: &Connection, bucket: &str, objects: i64, bytes: i64) -> S3Res
             Code::QuotaExceeded,
             format!("The bucket's quota of {what} would be exceeded by this write."),
         )
-        .with("BucketName", bucket));
+        .with("BucketName", row.name.as_str()));
     }
     Ok(())
 }
@@ -116,7 +114,7 @@ pub fn remove(conn: &Connection, bucket: &str) -> S3Result<()> {
 /// rest summed (for `/metrics`, whose series per bucket are capped).
 pub fn top(conn: &Connection, limit: usize) -> S3Result<(Vec<(String, Usage)>, Usage)> {
     let mut stmt = conn.prepare_cached(
-        "SELECT bucket, objects, bytes, versions, version_bytes, dedup_bytes, max_objects, max_bytes
+        "SELECT bucket, objects, bytes, versions, version_bytes, dedup_bytes
          FROM bucket_usage ORDER BY bytes + version_bytes DESC, bucket",
     )?;
     let rows = stmt.query_map([], |r| {
@@ -128,8 +126,6 @@ pub fn top(conn: &Connection, limit: usize) -> S3Result<(Vec<(String, Usage)>, U
                 versions: r.get(3)?,
                 version_bytes: r.get(4)?,
                 dedup_bytes: r.get(5)?,
-                max_objects: r.get(6)?,
-                max_bytes: r.get(7)?,
             },
         ))
     })?;
