@@ -27,15 +27,27 @@ WORK=$(mktemp -d)
 # The sandbox may point AWS_CA_BUNDLE at a proxy CA; it only matters for
 # TLS, and rclone refuses to start with it on a plain-HTTP endpoint.
 unset AWS_CA_BUNDLE
-PORT=$((20000 + RANDOM % 20000))
 export CAIRN_ROOT_ACCESS_KEY=CKCLIENTMATRIX000001 CAIRN_ROOT_SECRET_KEY=clientmatrixsecretclientmatrixsecret0000
-"$BIN" serve --data-dir "$WORK/data" --listen 127.0.0.1:$PORT >"$WORK/origin.log" 2>&1 &
+# Port 0: the kernel picks a free port and the daemon says which (a random
+# one can be held by an earlier stage's client sockets).
+"$BIN" serve --data-dir "$WORK/data" --listen 127.0.0.1:0 >"$WORK/origin.out" 2>"$WORK/origin.log" &
 PID=$!
 cleanup() { kill $PID ${EPID:-} 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$WORK"; }
 fail() { echo "FAILED: $*" >&2; tail -20 "$WORK/origin.log" >&2; cleanup; exit 1; }
 trap cleanup EXIT
-for _ in $(seq 100); do curl -fs "http://127.0.0.1:$PORT/health" >/dev/null && break; sleep 0.1; done
-EP=http://127.0.0.1:$PORT
+# The address a daemon (pid $1) printed on its stdout ($2) once it answers.
+listening() {
+  local addr
+  for _ in $(seq 100); do
+    addr=$(sed -n 's|^cairn-[a-z]* listening on http://||p' "$2")
+    [ -n "$addr" ] && curl -fs "http://$addr/health" >/dev/null && { echo "$addr"; return 0; }
+    kill -0 "$1" 2>/dev/null || return 1
+    sleep 0.1
+  done
+  return 1
+}
+ADDR=$(listening $PID "$WORK/origin.out") || fail "the origin did not start"
+EP=http://$ADDR
 export AWS_ACCESS_KEY_ID=$CAIRN_ROOT_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$CAIRN_ROOT_SECRET_KEY AWS_DEFAULT_REGION=us-east-1
 passed=0; failed=0
 step() { local name=$1; shift; if "$@"; then echo "ok: $name"; passed=$((passed+1)); else echo "FAILED: $name" >&2; failed=$((failed+1)); fi; }
@@ -49,11 +61,10 @@ step "browser: presigned PUT, POST form, CORS" .venv/bin/python tests/clients/br
 # --- the edge, seen from a browser
 "$BIN" key create matrix-edge --edge --data-dir "$WORK/data" >"$WORK/edge.key"
 EAK=$(sed -n 's/^AWS_ACCESS_KEY_ID=//p' "$WORK/edge.key"); ESK=$(sed -n 's/^AWS_SECRET_ACCESS_KEY=//p' "$WORK/edge.key")
-EPORT=$((PORT + 1))
-"$EDGE_BIN" serve --origin "$EP" --access-key "$EAK" --secret-key "$ESK" --listen 127.0.0.1:$EPORT --cache-dir "$WORK/edge-cache" >"$WORK/edge.log" 2>&1 &
+"$EDGE_BIN" serve --origin "$EP" --access-key "$EAK" --secret-key "$ESK" --listen 127.0.0.1:0 --cache-dir "$WORK/edge-cache" >"$WORK/edge.out" 2>"$WORK/edge.log" &
 EPID=$!
-for _ in $(seq 100); do curl -fs "http://127.0.0.1:$EPORT/health" >/dev/null && break; sleep 0.1; done
-step "browser through the edge: assets, seek, CORS, reload" .venv/bin/python tests/clients/edge_browser_check.py "$EP" "http://127.0.0.1:$EPORT" "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" "$WORK"
+EADDR=$(listening $EPID "$WORK/edge.out") || fail "the edge did not start"
+step "browser through the edge: assets, seek, CORS, reload" .venv/bin/python tests/clients/edge_browser_check.py "$EP" "http://$EADDR" "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" "$WORK"
 
 # --- AWS CLI
 aws() { "$ROOT/.venv/bin/aws" --endpoint-url "$EP" "$@"; }

@@ -11,13 +11,25 @@ CONFORMANCE=${CAIRN_CONFORMANCE:-$ROOT/../shared/conformance}
 [ -d "$CONFORMANCE" ] || CONFORMANCE=/work/shared/conformance
 [ -x "$CONFORMANCE/run-s3tests.sh" ] || { echo "no ceph/s3-tests at $CONFORMANCE" >&2; exit 1; }
 WORK=$(mktemp -d)
-PORT=$((20000 + RANDOM % 20000))
 MAIN_AK=CKS3TESTSMAIN0000001 MAIN_SK=s3testsmainsecrets3testsmainsecret000000
+# Port 0: the kernel picks a free port and the origin says which. (A
+# random port can be one an earlier stage's client sockets still hold.)
 CAIRN_ROOT_ACCESS_KEY=$MAIN_AK CAIRN_ROOT_SECRET_KEY=$MAIN_SK CAIRN_LOG=warn \
-  "$BIN" serve --data-dir "$WORK/data" --listen 127.0.0.1:$PORT >"$WORK/origin.log" 2>&1 &
+  "$BIN" serve --data-dir "$WORK/data" --listen 127.0.0.1:0 >"$WORK/origin.out" 2>"$WORK/origin.log" &
 PID=$!
 trap 'kill $PID 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$WORK"' EXIT
-for _ in $(seq 100); do curl -fs "http://127.0.0.1:$PORT/health" >/dev/null && break; sleep 0.1; done
+PORT=
+for _ in $(seq 100); do
+  PORT=$(sed -n 's|^cairn-origin listening on http://127.0.0.1:||p' "$WORK/origin.out")
+  [ -n "$PORT" ] && curl -fs "http://127.0.0.1:$PORT/health" >/dev/null && break
+  kill -0 $PID 2>/dev/null || break
+  sleep 0.1
+done
+if [ -z "$PORT" ] || ! curl -fs "http://127.0.0.1:$PORT/health" >/dev/null; then
+  echo "s3-tests: the origin did not start:" >&2
+  cat "$WORK/origin.log" >&2
+  exit 1
+fi
 "$BIN" key create s3tests-alt --data-dir "$WORK/data" >"$WORK/alt.env"
 # The SSE-KMS key ids the suite names (its kms_keyid defaults).
 for k in testkey-1 testkey-2; do "$BIN" sse add-key $k --data-dir "$WORK/data" >/dev/null; done
