@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use axum::response::Response;
 use http::{HeaderName, HeaderValue, StatusCode};
 
-use crate::serve::error;
+use crate::answer::error;
 use crate::EdgeState;
 use cairn_shared::cors::{self, CorsRule};
 

@@ -9,6 +9,7 @@
 //! bytes) do not know each other; `serve` combines them.
 
 pub mod access_log;
+pub mod answer;
 pub mod cache;
 pub mod compress;
 pub mod config;

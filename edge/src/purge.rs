@@ -8,8 +8,8 @@ use axum::body::Body;
 use axum::response::Response;
 use http::StatusCode;
 
+use crate::answer::error;
 use crate::metrics::add;
-use crate::serve::error;
 use crate::EdgeState;
 
 pub fn handle(state: &EdgeState, parts: &http::request::Parts) -> Response {
@@ -32,7 +32,7 @@ pub fn handle(state: &EdgeState, parts: &http::request::Parts) -> Response {
             "Purging needs the purge token: Authorization: Bearer <token>.",
         );
     }
-    let pairs = crate::serve::query_pairs(parts.uri.query().unwrap_or_default());
+    let pairs = crate::answer::query_pairs(parts.uri.query().unwrap_or_default());
     let get = |n: &str| pairs.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_str());
     let Some(bucket) = get("bucket").filter(|b| !b.is_empty()) else {
         return error(

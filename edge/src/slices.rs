@@ -130,7 +130,7 @@ pub async fn serve(
             Slice::Unavailable => return None,
         };
     if first_entry.private && !signed {
-        return Some(crate::serve::error(
+        return Some(crate::answer::error(
             StatusCode::FORBIDDEN,
             "AccessDenied",
             "This object needs a signed URL.",
