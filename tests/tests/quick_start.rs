@@ -14,7 +14,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn start(data: &std::path::Path, s3: &str, edge: &str) -> Command {
+fn start(data: &std::path::Path, s3: &str, edge: &str, tls: &str) -> Command {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let bin_dir = cairn_tests::binary("cairn-origin")
         .parent()
@@ -24,6 +24,7 @@ fn start(data: &std::path::Path, s3: &str, edge: &str) -> Command {
     cmd.env("CAIRN_DATA_DIR", data)
         .env("CAIRN_LISTEN", s3)
         .env("CAIRN_EDGE_LISTEN", edge)
+        .env("CAIRN_EDGE_TLS_LISTEN", tls)
         .env("CAIRN_BIN_DIR", bin_dir)
         .env_remove("CAIRN_ROOT_ACCESS_KEY")
         .env_remove("CAIRN_ROOT_SECRET_KEY");
@@ -44,11 +45,12 @@ impl Drop for Running {
 fn a_second_start_refuses_in_one_line_and_leaves_the_first_alone() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let (s3, edge) = (
+    let (s3, edge, tls) = (
+        format!("127.0.0.1:{}", free_port()),
         format!("127.0.0.1:{}", free_port()),
         format!("127.0.0.1:{}", free_port()),
     );
-    let mut child = start(&data, &s3, &edge)
+    let mut child = start(&data, &s3, &edge, &tls)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -87,9 +89,25 @@ fn a_second_start_refuses_in_one_line_and_leaves_the_first_alone() {
             .success()
     };
     assert!(health(&s3) && health(&edge));
+    // The edge's HTTPS listener, trusted through the dev CA the script made.
+    let port = tls.rsplit_once(':').unwrap().1;
+    let https = Command::new("curl")
+        .args(["-fs", "--http2", "--cacert"])
+        .arg(data.join("tls/ca.pem"))
+        .args(["-o", "/dev/null", "-w", "%{http_version}"])
+        .arg(format!("https://localhost:{port}/health"))
+        .output()
+        .unwrap();
+    assert!(https.status.success(), "{https:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&https.stdout),
+        "2",
+        "served over HTTP/2"
+    );
+    assert!(text.contains("--cacert"), "{text}");
 
     // Same addresses: refused, in one line, naming the address.
-    let out = start(&data, &s3, &edge).output().unwrap();
+    let out = start(&data, &s3, &edge, &tls).output().unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.trim().lines().count(), 1, "{err}");
@@ -98,8 +116,9 @@ fn a_second_start_refuses_in_one_line_and_leaves_the_first_alone() {
     let other = (
         format!("127.0.0.1:{}", free_port()),
         format!("127.0.0.1:{}", free_port()),
+        format!("127.0.0.1:{}", free_port()),
     );
-    let out = start(&data, &other.0, &other.1).output().unwrap();
+    let out = start(&data, &other.0, &other.1, &other.2).output().unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.trim().lines().count(), 1, "{err}");
