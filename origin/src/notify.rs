@@ -491,6 +491,7 @@ async fn deliver(state: AppState, target: Target) {
             }
         }
         let mut rules: HashMap<String, Vec<Rule>> = HashMap::new();
+        let saved = cursor;
         for change in &batch {
             let Some(key) = change.key.as_deref() else {
                 cursor = change.seq;
@@ -510,23 +511,37 @@ async fn deliver(state: AppState, target: Target) {
             } else {
                 "ObjectRemoved:Delete"
             };
+            let mut sent = false;
             for rule in rules[&change.bucket]
                 .iter()
                 .filter(|r| r.target == target.name && r.matches(event, key))
             {
                 let body = event_json(&state, change, rule, event);
                 send(&http, &target, &status, body).await;
+                sent = true;
             }
             cursor = change.seq;
-            let (name, seq) = (target.name.clone(), cursor);
-            if let Err(e) = state
-                .meta
-                .write(move |c, _| store::set_cursor(c, &name, seq))
-                .await
-            {
-                tracing::warn!(error = %e.message, "cannot save the notification cursor");
+            // Saved after each delivery (a restart repeats at most the
+            // event in flight); changes no rule wanted only move the
+            // position in memory, saved once per batch below.
+            if sent {
+                save_cursor(&state, &target.name, cursor).await;
             }
         }
+        if cursor != saved {
+            save_cursor(&state, &target.name, cursor).await;
+        }
+    }
+}
+
+async fn save_cursor(state: &AppState, target: &str, seq: i64) {
+    let name = target.to_owned();
+    if let Err(e) = state
+        .meta
+        .write(move |c, _| store::set_cursor(c, &name, seq))
+        .await
+    {
+        tracing::warn!(error = %e.message, "cannot save the notification cursor");
     }
 }
 
