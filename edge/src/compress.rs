@@ -217,10 +217,14 @@ pub async fn variant(
     }
     // One compression per variant at a time; others serve the identity
     // meanwhile.
-    if state.compressing.contains_key(&key) {
+    let claimed = state
+        .compressing
+        .entry(key.clone())
+        .or_insert_with(|| ())
+        .is_fresh();
+    if !claimed {
         return None;
     }
-    state.compressing.insert(key.clone(), ());
     let made = make(state, ck, entry, enc, &key, etag).await;
     state.compressing.invalidate(&key);
     made.map(|v| (key, v))
@@ -261,24 +265,18 @@ async fn make(
             .collect();
         headers.push(("content-encoding".into(), enc.token().into()));
         headers.push(("etag".into(), etag));
+        let hash = blake3::hash(&body).to_hex().to_string();
         let variant = Entry {
             headers,
             size: body.len() as u64,
-            blake3: Some(blake3::hash(&body).to_hex().to_string()),
+            blake3: Some(hash.clone()),
             replay: Default::default(),
             ..source
         };
         let inserted = st.cache.insert_with_body(&key2, variant, &temp);
         let _ = std::fs::remove_file(&temp);
         inserted?;
-        st.cache.remember(
-            st.cache
-                .get(&key2)
-                .and_then(|e| e.blake3.clone())
-                .as_deref()
-                .unwrap_or_default(),
-            bytes::Bytes::from(body),
-        );
+        st.cache.remember(&hash, bytes::Bytes::from(body));
         crate::metrics::add(&st.metrics.compressions, 1);
         Ok(st.cache.get(&key2))
     })

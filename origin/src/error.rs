@@ -225,3 +225,13 @@ impl From<cairn_shared::names::NameError> for S3Error {
         }
     }
 }
+
+/// A website configuration S3 would refuse.
+impl From<cairn_shared::website::Invalid> for S3Error {
+    fn from(e: cairn_shared::website::Invalid) -> Self {
+        match e {
+            cairn_shared::website::Invalid::Malformed => S3Error::new(Code::MalformedXML),
+            cairn_shared::website::Invalid::Argument(m) => S3Error::msg(Code::InvalidArgument, m),
+        }
+    }
+}

@@ -149,11 +149,7 @@ impl Website {
         let suffix = x.index_document.map(|i| i.suffix).ok_or(Invalid::Argument(
             "A value for IndexDocument Suffix must be provided if RedirectAllRequestsTo is empty",
         ))?;
-        if suffix.is_empty() || suffix.contains('/') {
-            return Err(Invalid::Argument(
-                "The IndexDocument Suffix is not well formed",
-            ));
-        }
+        let mut site = Website::documents(suffix, x.error_document.map(|e| e.key))?;
         let mut rules = Vec::new();
         for r in x.routing_rules.map(|r| r.routing_rule).unwrap_or_default() {
             let (key_prefix, error_code) = match r.condition {
@@ -205,11 +201,27 @@ impl Website {
                 return Err(Invalid::Argument("Too many routing rules."));
             }
         }
+        site.rules = rules;
+        Ok(site)
+    }
+
+    /// A site of index and error documents only, checked as S3 checks them.
+    pub fn documents(index_suffix: String, error_key: Option<String>) -> Result<Website, Invalid> {
+        if index_suffix.is_empty() || index_suffix.contains('/') {
+            return Err(Invalid::Argument(
+                "The IndexDocument Suffix is not well formed",
+            ));
+        }
+        if error_key.as_deref().is_some_and(str::is_empty) {
+            return Err(Invalid::Argument(
+                "The ErrorDocument Key is not well formed",
+            ));
+        }
         Ok(Website {
-            index_suffix: Some(suffix),
-            error_key: x.error_document.map(|e| e.key),
+            index_suffix: Some(index_suffix),
+            error_key,
             redirect_all: None,
-            rules,
+            rules: Vec::new(),
         })
     }
 

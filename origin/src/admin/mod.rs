@@ -472,25 +472,11 @@ pub async fn notifications(state: &AppState) -> S3Result<Vec<NotifyInfo>> {
 /// Sets (or with `None` removes) a bucket's website configuration, checked
 /// as PutBucketWebsite checks it.
 pub async fn set_website(state: &AppState, bucket: &str, spec: Option<SiteSpec>) -> S3Result<()> {
-    use cairn_shared::website::{Invalid, Website};
-    let site = match spec {
-        Some(spec) => {
-            let mut xml = String::from("<WebsiteConfiguration><IndexDocument><Suffix>");
-            xml.push_str(&quick_xml::escape::escape(&spec.index_document));
-            xml.push_str("</Suffix></IndexDocument>");
-            if let Some(key) = &spec.error_document {
-                xml.push_str("<ErrorDocument><Key>");
-                xml.push_str(&quick_xml::escape::escape(key.as_str()));
-                xml.push_str("</Key></ErrorDocument>");
-            }
-            xml.push_str("</WebsiteConfiguration>");
-            Some(Website::parse(xml.as_bytes()).map_err(|e| match e {
-                Invalid::Malformed => S3Error::new(Code::MalformedXML),
-                Invalid::Argument(m) => S3Error::msg(Code::InvalidArgument, m),
-            })?)
-        }
-        None => None,
-    };
+    let site = spec
+        .map(|spec| {
+            cairn_shared::website::Website::documents(spec.index_document, spec.error_document)
+        })
+        .transpose()?;
     let b = bucket.to_owned();
     state
         .meta

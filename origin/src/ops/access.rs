@@ -18,6 +18,7 @@ use crate::auth::Principal;
 use crate::error::{Code, S3Error, S3Result};
 use crate::http::endpoint::Endpoint;
 use crate::policy::{Caller, Decision, Request};
+use crate::state::AppState;
 use crate::store::meta::buckets::BucketRow;
 use crate::store::meta::grants::{self, Grant};
 use crate::store::meta::objects::ObjectRow;
@@ -74,6 +75,37 @@ pub fn grant_admits(grant: Grant, action: &str) -> bool {
             | "ListBucketMultipartUploads"
     );
     grant.owner || (grant.read && read) || (grant.write && write)
+}
+
+/// The owner and grant rules alone, for requests that carry no operation
+/// context (POST form uploads, authorized by their form's signature): the
+/// bucket's creator or a key granted write or owner on it.
+pub fn authorize_form(
+    state: &AppState,
+    principal: &Principal,
+    name: &str,
+    row: Option<BucketRow>,
+) -> S3Result<BucketRow> {
+    let row = row.ok_or_else(|| missing(name))?;
+    refuse_read_only(principal, "s3:PutObject")?;
+    if grant_admits(grant_of(state, principal, &row)?, "s3:PutObject") {
+        Ok(row)
+    } else {
+        Err(S3Error::new(Code::AccessDenied))
+    }
+}
+
+/// What `principal` holds on `row`: everything for its creator, its bucket
+/// grant for another key (looked up only then), nothing for anonymous.
+fn grant_of(state: &AppState, principal: &Principal, row: &BucketRow) -> S3Result<Grant> {
+    Ok(match principal.access_key() {
+        Some(ak) if ak != row.owner => state.meta.read_now(|c| grants::get(c, &row.name, ak))?,
+        Some(_) => Grant {
+            owner: true,
+            ..Grant::default()
+        },
+        None => Grant::default(),
+    })
 }
 
 fn missing(name: &str) -> S3Error {
@@ -259,17 +291,7 @@ impl Ctx {
         let principal = &self.verified.principal;
         // The bucket's grant to this key, looked up only for keys that did
         // not create it.
-        let grant = match principal.access_key() {
-            Some(ak) if ak != row.owner => {
-                let b = row.name.as_str();
-                self.state.meta.read_now(|c| grants::get(c, b, ak))?
-            }
-            Some(_) => Grant {
-                owner: true,
-                ..Grant::default()
-            },
-            None => Grant::default(),
-        };
+        let grant = grant_of(&self.state, principal, row)?;
         let owner = grant.owner;
         let decision = self.policy_decision(row, action, key, lookup);
         if decision == Decision::Deny && !(owner && OWNER_ALWAYS.contains(&action)) {

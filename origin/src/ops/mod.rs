@@ -134,6 +134,21 @@ impl Ctx {
         }
     }
 
+    /// Loads a bucket whose configuration an edge reads to serve it (CORS
+    /// rules, website): edge keys may read any bucket's; everyone else as
+    /// [`Self::owned_bucket`] allows.
+    pub async fn edge_or_owned_bucket(&self, name: &str) -> S3Result<BucketRow> {
+        if !self.verified.principal.is_edge() {
+            return self.owned_bucket(name).await;
+        }
+        let n = name.to_owned();
+        self.state
+            .meta
+            .read(move |c| buckets::get(c, &n))
+            .await?
+            .ok_or_else(|| S3Error::new(Code::NoSuchBucket).with("BucketName", name))
+    }
+
     /// Loads a bucket the caller may run this request on (its owner, or
     /// as the bucket's policy allows): NoSuchBucket if absent, otherwise
     /// AccessDenied.
@@ -155,33 +170,6 @@ pub fn upload_slot(state: &AppState) -> S3Result<tokio::sync::OwnedSemaphorePerm
             "Too many uploads are in progress; please retry.",
         )
     })
-}
-
-/// The owner and grant rules alone, for requests that carry no operation
-/// context (POST form uploads, authorized by their form's signature): the
-/// bucket's creator or a key granted write or owner on it.
-pub fn authorize_owner(
-    state: &AppState,
-    principal: &Principal,
-    name: &str,
-    row: Option<BucketRow>,
-) -> S3Result<BucketRow> {
-    let row = row.ok_or_else(|| S3Error::new(Code::NoSuchBucket).with("BucketName", name))?;
-    access::refuse_read_only(principal, "s3:PutObject")?;
-    let Some(ak) = principal.access_key() else {
-        return Err(S3Error::new(Code::AccessDenied));
-    };
-    if ak == row.owner {
-        return Ok(row);
-    }
-    let grant = state
-        .meta
-        .read_now(|c| crate::store::meta::grants::get(c, &row.name, ak))?;
-    if access::grant_admits(grant, "s3:PutObject") {
-        Ok(row)
-    } else {
-        Err(S3Error::new(Code::AccessDenied))
-    }
 }
 
 /// A canonical user ID for an access key: stable, and not the key itself.

@@ -14,8 +14,9 @@ use base64::Engine;
 use http::{HeaderMap, HeaderValue, StatusCode};
 use serde_json::Value;
 
+use super::access::authorize_form;
 use super::put::{commit, single_blob_row, WriteConditions, STORED_HEADERS};
-use super::{authorize_owner, empty, xml_response};
+use super::{empty, xml_response};
 use crate::auth::post_policy::PolicyCredentials;
 use crate::auth::Principal;
 use crate::checksum::ChecksumAlgo;
@@ -286,7 +287,7 @@ pub async fn post_object(
     let principal = verify_signature(state, &form, &policy_b64).await?;
     let b = bucket.to_owned();
     let row = state.meta.read(move |c| buckets::get(c, &b)).await?;
-    let bucket_row = authorize_owner(state, &principal, bucket, row)?;
+    let bucket_row = authorize_form(state, &principal, bucket, row)?;
     // The form's ACL and tags are checked before the file streams, so a
     // refused form stores nothing and reads no more than it must.
     let acl = match form.get("acl") {

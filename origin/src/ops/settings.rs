@@ -332,16 +332,7 @@ pub async fn put_cors(ctx: &Ctx, bucket: &str, raw: Body) -> S3Result<Response> 
 
 /// The owner reads its rules; edges read them too, to answer browsers.
 pub async fn get_cors(ctx: &Ctx, bucket: &str) -> S3Result<Response> {
-    let row = if ctx.verified.principal.is_edge() {
-        let b = bucket.to_owned();
-        ctx.state
-            .meta
-            .read(move |c| buckets::get(c, &b))
-            .await?
-            .ok_or_else(|| S3Error::new(Code::NoSuchBucket).with("BucketName", bucket))?
-    } else {
-        ctx.owned_bucket(bucket).await?
-    };
+    let row = ctx.edge_or_owned_bucket(bucket).await?;
     let cors = row
         .cors
         .ok_or_else(|| S3Error::new(Code::NoSuchCORSConfiguration).with("BucketName", bucket))?;

@@ -10,15 +10,12 @@ use super::{empty, now_ms, xml_response, Ctx};
 use crate::error::{Code, S3Error, S3Result};
 use crate::store::meta::buckets;
 use crate::xml::XmlWriter;
-use cairn_shared::website::{Invalid, Website};
+use cairn_shared::website::Website;
 
 pub async fn put(ctx: &Ctx, bucket: &str, raw: Body) -> S3Result<Response> {
     ctx.owned_bucket(bucket).await?;
     let bytes = super::settings::body(ctx, raw).await?;
-    let site = Website::parse(&bytes).map_err(|e| match e {
-        Invalid::Malformed => S3Error::new(Code::MalformedXML),
-        Invalid::Argument(m) => S3Error::msg(Code::InvalidArgument, m),
-    })?;
+    let site = Website::parse(&bytes)?;
     let b = bucket.to_owned();
     ctx.state
         .meta
