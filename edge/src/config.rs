@@ -78,6 +78,8 @@ pub struct EdgeConfig {
     /// Sites whose unknown paths get the index document with 200
     /// (single-page apps).
     pub spa_sites: Vec<String>,
+    /// Automatic certificates, when an ACME directory is configured.
+    pub acme: Option<crate::acme::AcmeConfig>,
 }
 
 impl EdgeConfig {
@@ -119,6 +121,7 @@ impl EdgeConfig {
             sites: Vec::new(),
             site_by_host: false,
             spa_sites: Vec::new(),
+            acme: None,
         }
     }
 }
@@ -222,6 +225,24 @@ pub struct Settings {
     /// Site hosts whose unknown paths are answered with the index document and 200 (single-page apps) [default: none]
     #[arg(long, env = "CAIRN_SPA_SITES", value_delimiter = ',')]
     pub spa_sites: Option<Vec<String>>,
+    /// Get certificates for the HTTPS listener from this ACME directory (RFC 8555; `letsencrypt` and `letsencrypt-staging` name Let's Encrypt's) [default: off]
+    #[arg(long, env = "CAIRN_ACME")]
+    pub acme: Option<String>,
+    /// Hostnames to get certificates for, comma-separated; the CA checks each through this edge's plain listener on port 80 (HTTP-01) [default: the hosts in --sites]
+    #[arg(long, env = "CAIRN_ACME_HOSTS", value_delimiter = ',')]
+    pub acme_hosts: Option<Vec<String>>,
+    /// A contact e-mail for the ACME account [default: none]
+    #[arg(long, env = "CAIRN_ACME_EMAIL")]
+    pub acme_email: Option<String>,
+    /// A PEM file with the CA certificate the ACME server's own HTTPS chains to, for test CAs such as pebble [default: the system roots]
+    #[arg(long, env = "CAIRN_ACME_CA")]
+    pub acme_ca: Option<PathBuf>,
+    /// Renew a certificate this long before it expires [default: when a third of its lifetime is left]
+    #[arg(long, env = "CAIRN_ACME_RENEW_BEFORE")]
+    pub acme_renew_before: Option<Span>,
+    /// How often certificates are checked for renewal [default: 1h]
+    #[arg(long, env = "CAIRN_ACME_CHECK_EVERY")]
+    pub acme_check_every: Option<Span>,
     /// The share of requests the access log records, from 0 to 1 (0.01: one in a hundred) [default: 1]
     #[arg(long, env = "CAIRN_ACCESS_LOG_SAMPLE")]
     pub access_log_sample: Option<f64>,
@@ -265,6 +286,12 @@ impl Settings {
             sites: self.sites.or(f.sites),
             site_by_host: self.site_by_host.or(f.site_by_host),
             spa_sites: self.spa_sites.or(f.spa_sites),
+            acme: self.acme.or(f.acme),
+            acme_hosts: self.acme_hosts.or(f.acme_hosts),
+            acme_email: self.acme_email.or(f.acme_email),
+            acme_ca: self.acme_ca.or(f.acme_ca),
+            acme_renew_before: self.acme_renew_before.or(f.acme_renew_before),
+            acme_check_every: self.acme_check_every.or(f.acme_check_every),
         })
     }
 
@@ -379,12 +406,66 @@ impl Settings {
             .flatten()
             .map(|h| h.trim().to_ascii_lowercase())
             .collect();
+        c.acme = self.acme_config(&c.sites)?;
         let region = self.region.clone().unwrap_or_else(|| "local".into());
         c.name = format!("cairn-edge ({region})");
         c.edge_region = region;
         Ok(c)
     }
 }
+impl Settings {
+    /// The ACME settings, checked: a directory URL, an HTTPS listener to
+    /// put certificates on, and hostnames a CA can validate.
+    fn acme_config(
+        &self,
+        sites: &[(String, String)],
+    ) -> Result<Option<crate::acme::AcmeConfig>, String> {
+        let Some(directory) = &self.acme else {
+            return Ok(None);
+        };
+        let directory = match directory.as_str() {
+            "letsencrypt" => crate::acme::LETS_ENCRYPT.to_owned(),
+            "letsencrypt-staging" => crate::acme::LETS_ENCRYPT_STAGING.to_owned(),
+            url if url.starts_with("https://") => url.to_owned(),
+            other => {
+                return Err(format!(
+                    "acme {other:?}: want an https:// directory URL or letsencrypt"
+                ))
+            }
+        };
+        if self.tls_listen.is_none() {
+            return Err("acme gets certificates for the HTTPS listener: set tls_listen too".into());
+        }
+        let hosts: Vec<String> = match &self.acme_hosts {
+            Some(hosts) => hosts
+                .iter()
+                .map(|h| h.trim().to_ascii_lowercase())
+                .collect(),
+            None => sites.iter().map(|(h, _)| h.clone()).collect(),
+        };
+        if hosts.is_empty() {
+            return Err("acme needs hostnames: acme_hosts, or sites".into());
+        }
+        for host in &hosts {
+            if !crate::acme::valid_host(host) {
+                return Err(format!(
+                    "acme host {host:?}: want a DNS name (an HTTP-01 certificate cannot be a wildcard or an IP address)"
+                ));
+            }
+        }
+        Ok(Some(crate::acme::AcmeConfig {
+            directory,
+            hosts,
+            email: self.acme_email.clone(),
+            ca: self.acme_ca.clone(),
+            renew_before: self.acme_renew_before.map(|Span(d)| d),
+            check_every: self
+                .acme_check_every
+                .map_or(Duration::from_secs(3600), |Span(d)| d),
+        }))
+    }
+}
+
 /// One `hsts` entry, `HOST=VALUE`: the value must start with RFC 6797's
 /// `max-age=SECONDS`.
 fn parse_hsts(site: &str) -> Result<(String, http::HeaderValue), String> {

@@ -9,6 +9,7 @@
 //! bytes) do not know each other; `serve` combines them.
 
 pub mod access_log;
+pub mod acme;
 pub mod answer;
 pub mod cache;
 pub mod compress;
@@ -71,6 +72,8 @@ pub struct EdgeState {
     pub compressing: moka::sync::Cache<String, ()>,
     /// The access log, when one is configured.
     pub access_log: Option<Arc<access_log::AccessLog>>,
+    /// HTTP-01 answers for ACME orders in flight.
+    pub acme_challenges: acme::Challenges,
 }
 
 impl EdgeState {
@@ -139,6 +142,7 @@ pub fn open(config: EdgeConfig) -> anyhow::Result<Arc<EdgeState>> {
         feed_connected: AtomicBool::new(false),
         key_refused: AtomicBool::new(false),
         cors: cors::BucketRules::default(),
+        acme_challenges: acme::Challenges::default(),
         sites: sites::Sites::default(),
         compressing: moka::sync::Cache::builder()
             .max_capacity(10_000)

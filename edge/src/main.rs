@@ -43,6 +43,7 @@ async fn real_main() -> anyhow::Result<()> {
     init_logging(settings.log_format.unwrap_or_default());
     // Before anything opens a file, and before we say we serve.
     cairn_shared::listen::raise_file_limit();
+    cairn_shared::tls::install_default_provider();
     let config = settings.resolve().map_err(anyhow::Error::msg)?;
     let listen = settings.listen();
     let state = cairn_edge::open(config)?;
@@ -51,12 +52,16 @@ async fn real_main() -> anyhow::Result<()> {
     // Fix the change-feed position before announcing that we serve.
     cairn_edge::follow::init(&state).await;
     let mut listeners = Vec::new();
-    let tls = cairn_shared::tls::bind(settings.tls_listen, settings.tls_cert.as_deref())
+    let acme = state.config.acme.is_some();
+    let tls = cairn_shared::tls::bind(settings.tls_listen, settings.tls_cert.as_deref(), acme)
         .await
         .map_err(anyhow::Error::msg)?;
-    if let Some(tls) = tls {
+    if let Some((tls, store)) = tls {
         println!("cairn-edge listening on https://{}", tls.tcp.local_addr()?);
         listeners.push(tls);
+        if acme {
+            tokio::spawn(cairn_edge::acme::run(state.clone(), store));
+        }
     }
     let listener = tokio::net::TcpListener::bind(listen)
         .await

@@ -45,6 +45,10 @@ pub struct Metrics {
     pub purges: AtomicU64,
     /// Variants compressed (each once per object version and encoding).
     pub compressions: AtomicU64,
+    /// Certificates an ACME server issued to this edge.
+    pub acme_issued: AtomicU64,
+    /// ACME orders that failed (the certificate in use stays).
+    pub acme_failures: AtomicU64,
 }
 
 pub fn add(c: &AtomicU64, n: u64) {
@@ -176,6 +180,18 @@ impl Metrics {
             "counter",
             "Objects compressed into a cached variant (br, zstd or gzip).",
             g(&self.compressions),
+        );
+        line(
+            "cairn_edge_acme_certificates_issued_total",
+            "counter",
+            "Certificates issued to this edge by its ACME server.",
+            g(&self.acme_issued),
+        );
+        line(
+            "cairn_edge_acme_failures_total",
+            "counter",
+            "ACME orders that failed; the certificate in use stays until one succeeds.",
+            g(&self.acme_failures),
         );
         line(
             "cairn_edge_cache_entries",

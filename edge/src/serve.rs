@@ -161,6 +161,13 @@ async fn respond(state: Arc<EdgeState>, req: Request) -> Response {
             return Response::new(Body::from(text));
         }
         (&Method::POST, "/_cairn/purge") => return crate::purge::handle(&state, &parts),
+        (&Method::GET, p) if p.starts_with(crate::acme::CHALLENGE_PREFIX) => {
+            let token = &p[crate::acme::CHALLENGE_PREFIX.len()..];
+            if let Some(answer) = state.acme_challenges.answer(token) {
+                let ct = [(http::header::CONTENT_TYPE, "application/octet-stream")];
+                return axum::response::IntoResponse::into_response((ct, answer));
+            }
+        }
         _ => {}
     }
     if let Some(bucket) = crate::sites::bucket_for(&state, &parts.headers) {

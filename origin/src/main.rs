@@ -314,10 +314,10 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         println!("cairn-origin admin API on http://{bound}");
     }
     let mut listeners = Vec::new();
-    let tls = cairn_shared::tls::bind(settings.tls_listen, settings.tls_cert.as_deref())
+    let tls = cairn_shared::tls::bind(settings.tls_listen, settings.tls_cert.as_deref(), false)
         .await
         .map_err(anyhow::Error::msg)?;
-    if let Some(tls) = tls {
+    if let Some((tls, _)) = tls {
         tracing::info!(addr = %tls.tcp.local_addr()?, "cairn-origin serving S3 over TLS");
         println!(
             "cairn-origin listening on https://{}",

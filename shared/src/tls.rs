@@ -68,6 +68,25 @@ impl CertStore {
         }))
     }
 
+    /// A store with no certificates yet (handshakes fail until
+    /// [`CertStore::put`] adds one), for certificates an ACME client gets.
+    pub fn empty() -> Arc<Self> {
+        Arc::new(Self {
+            loaded: RwLock::new(Arc::new(Vec::new())),
+        })
+    }
+
+    /// Loads `path` and offers it from now on (replacing what was loaded
+    /// from the same path); it is then watched like the others.
+    pub fn put(&self, path: &Path) -> Result<(), LoadError> {
+        let new = load_file(path)?;
+        let mut loaded = self.loaded.write().unwrap_or_else(|e| e.into_inner());
+        let mut next: Vec<Loaded> = loaded.iter().filter(|l| l.path != path).cloned().collect();
+        next.push(new);
+        *loaded = Arc::new(next);
+        Ok(())
+    }
+
     fn current(&self) -> Arc<Vec<Loaded>> {
         self.loaded
             .read()
@@ -180,6 +199,14 @@ fn load_file(path: &Path) -> Result<Loaded, LoadError> {
     })
 }
 
+/// Makes ring the process's rustls provider, for libraries that build
+/// their own client configurations (the ACME client) and would otherwise
+/// panic when the dependency tree enables more than one provider.
+pub fn install_default_provider() {
+    // Fails only when one is installed already, which is as good.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// A rustls server configuration offering `store`'s certificates.
 pub fn server_config(store: Arc<CertStore>) -> Result<Arc<rustls::ServerConfig>, rustls::Error> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -195,29 +222,36 @@ pub fn server_config(store: Arc<CertStore>) -> Result<Arc<rustls::ServerConfig>,
 
 /// Binds a daemon's HTTPS listener when `tls_listen` is set: loads
 /// `certs` (failing with one line that names the setting or the file that
-/// cannot be used) and keeps them current.
+/// cannot be used) and keeps them current. With `more_to_come` (an ACME
+/// client will [`CertStore::put`] its certificates) no file is needed.
 pub async fn bind(
     tls_listen: Option<std::net::SocketAddr>,
     certs: Option<&[PathBuf]>,
-) -> Result<Option<crate::listen::Listener>, String> {
+    more_to_come: bool,
+) -> Result<Option<(crate::listen::Listener, Arc<CertStore>)>, String> {
     let Some(addr) = tls_listen else {
         return Ok(None);
     };
     let certs = certs.unwrap_or_default();
-    if certs.is_empty() {
-        return Err(
-            "tls_listen needs certificates: --tls-cert, CAIRN_TLS_CERT or `tls_cert` in the config file"
-                .into(),
-        );
-    }
-    let store = CertStore::load(certs).map_err(|e| format!("TLS certificate {e}"))?;
+    let store = if certs.is_empty() {
+        if !more_to_come {
+            return Err(
+                "tls_listen needs certificates: --tls-cert, CAIRN_TLS_CERT or `tls_cert` in the config file"
+                    .into(),
+            );
+        }
+        CertStore::empty()
+    } else {
+        CertStore::load(certs).map_err(|e| format!("TLS certificate {e}"))?
+    };
     let config = server_config(store.clone()).map_err(|e| format!("TLS settings: {e}"))?;
     let tcp = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-    tokio::spawn(store.watch());
-    Ok(Some(crate::listen::Listener {
+    tokio::spawn(store.clone().watch());
+    let listener = crate::listen::Listener {
         tcp,
         tls: Some(config),
-    }))
+    };
+    Ok(Some((listener, store)))
 }

@@ -501,9 +501,14 @@ impl TestEdge {
                 ak,
                 "--secret-key",
                 sk,
-                "--listen",
-                "127.0.0.1:0",
             ])
+            .args(
+                // A port of the test's choosing, or any free one.
+                (!args.contains(&"--listen"))
+                    .then_some(["--listen", "127.0.0.1:0"])
+                    .into_iter()
+                    .flatten(),
+            )
             .arg("--cache-dir")
             .arg(dir.path().join("cache"))
             .args(args)
