@@ -5,7 +5,11 @@
 //! between the change and its event, it is already the new version. The last sequence
 //! seen is kept in the cache dir; after a restart the edge resumes there,
 //! and if the feed no longer reaches back that far, every entry is marked
-//! stale and revalidated before it is served as fresh again.
+//! stale and revalidated before it is served as fresh again. Each page also
+//! carries the deployment's public URL keys (`crate::signed`); the edge
+//! sends back the tag of the set it holds, and a poll ends at once when
+//! the origin's set differs, so a rotation or retirement reaches every
+//! edge within a second or two.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,16 +33,18 @@ fn seq_file(state: &EdgeState) -> std::path::PathBuf {
 /// missed. Without an answer the position stays unknown, and the first
 /// successful poll then revalidates everything instead.
 pub async fn init(state: &EdgeState) {
-    if seq_file(state).exists() {
-        return;
-    }
     match tokio::time::timeout(
         Duration::from_secs(3),
-        state.feed.feed("now", 0, &state.config.edge_region),
+        state.feed.feed("now", 0, &state.config.edge_region, ""),
     )
     .await
     {
         Ok(Ok(page)) => {
+            // The URL keys, so signed URLs work from the first request.
+            state.url_keys.update(&page);
+            if seq_file(state).exists() {
+                return;
+            }
             if let Some(last) = page.get("last").and_then(Value::as_i64) {
                 let _ = std::fs::write(seq_file(state), last.to_string());
             }
@@ -58,7 +64,12 @@ pub async fn run(state: Arc<EdgeState>) {
         let from = after.map(|a| a.to_string()).unwrap_or_else(|| "now".into());
         match state
             .feed
-            .feed(&from, WAIT_SECS, &state.config.edge_region)
+            .feed(
+                &from,
+                WAIT_SECS,
+                &state.config.edge_region,
+                &state.url_keys.tag(),
+            )
             .await
         {
             Ok(page) => {
@@ -72,6 +83,7 @@ pub async fn run(state: Arc<EdgeState>) {
                     state.cache.expire_all();
                 }
                 apply(&state, &page);
+                state.url_keys.update(&page);
                 let last = page.get("last").and_then(Value::as_i64);
                 if last.is_some() && last != after {
                     after = last;

@@ -21,6 +21,7 @@ pub mod follow;
 pub mod metrics;
 pub mod purge;
 pub mod serve;
+pub mod signed;
 pub mod sites;
 pub mod slices;
 pub mod upstream;
@@ -72,6 +73,8 @@ pub struct EdgeState {
     pub compressing: moka::sync::Cache<String, ()>,
     /// The access log, when one is configured.
     pub access_log: Option<Arc<access_log::AccessLog>>,
+    /// The deployment's public URL keys, from the change feed.
+    pub url_keys: signed::UrlKeys,
     /// HTTP-01 answers for ACME orders in flight.
     pub acme_challenges: acme::Challenges,
 }
@@ -143,6 +146,7 @@ pub fn open(config: EdgeConfig) -> anyhow::Result<Arc<EdgeState>> {
         key_refused: AtomicBool::new(false),
         cors: cors::BucketRules::default(),
         acme_challenges: acme::Challenges::default(),
+        url_keys: signed::UrlKeys::default(),
         sites: sites::Sites::default(),
         compressing: moka::sync::Cache::builder()
             .max_capacity(10_000)
@@ -170,7 +174,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     if state.config.follow_feed {
-        follow::init(&state).await;
+        // `follow::init` ran before the listeners were announced.
         tokio::spawn(follow::run(state.clone()));
     }
     if let Some(log) = &state.access_log {

@@ -5,7 +5,7 @@
 //! This is the one place that combines `cache` and `flight`/`fetch`.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -22,7 +22,7 @@ use crate::metrics::add;
 use crate::upstream::Fetch;
 use crate::EdgeState;
 use cairn_shared::conditional::{Outcome, Preconditions};
-use cairn_shared::{range, signed_url, target};
+use cairn_shared::{range, target};
 
 pub async fn handle(State(state): State<Arc<EdgeState>>, req: Request) -> Response {
     let started = Instant::now();
@@ -231,7 +231,7 @@ async fn respond(state: Arc<EdgeState>, req: Request) -> Response {
             "An edge serves current versions only; read older versions from the origin.",
         );
     }
-    let signed = match check_signature(&state, &parts, &bucket, &key) {
+    let signed = match crate::signed::check(&state, &parts, &bucket, &key) {
         Ok(s) => s,
         Err((code, message)) => return error(StatusCode::FORBIDDEN, code, message),
     };
@@ -247,38 +247,6 @@ async fn respond(state: Arc<EdgeState>, req: Request) -> Response {
         resp.headers_mut().append(http::header::VIA, via.clone());
     }
     resp
-}
-
-/// `?expires=&sig=`: a signed URL for a private object. Returns whether
-/// the request carries a valid one; an invalid one is refused here.
-fn check_signature(
-    state: &EdgeState,
-    parts: &http::request::Parts,
-    bucket: &str,
-    key: &str,
-) -> Result<bool, (&'static str, &'static str)> {
-    let pairs = query_pairs(parts.uri.query().unwrap_or_default());
-    let get = |n: &str| pairs.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_str());
-    let (Some(expires), Some(sig)) = (get("expires"), get("sig")) else {
-        return Ok(false);
-    };
-    if state.key_refused.load(std::sync::atomic::Ordering::Acquire) {
-        return Err(("AccessDenied", "This edge's key was revoked."));
-    }
-    let expires: u64 = expires
-        .parse()
-        .map_err(|_| ("AccessDenied", "Invalid expires."))?;
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or(Duration::ZERO)
-        .as_secs();
-    match signed_url::verify(&state.config.secret_key, bucket, key, expires, sig, now) {
-        Ok(()) => Ok(true),
-        Err(signed_url::Invalid::Expired) => Err(("AccessDenied", "Request has expired")),
-        Err(signed_url::Invalid::BadSignature) => {
-            Err(("SignatureDoesNotMatch", "The URL signature does not match."))
-        }
-    }
 }
 
 pub async fn serve_object(

@@ -197,11 +197,12 @@ impl Upstream {
         after: &str,
         wait_secs: u64,
         region: &str,
+        url_keys_tag: &str,
     ) -> anyhow::Result<serde_json::Value> {
-        let region =
-            percent_encoding::utf8_percent_encode(region, percent_encoding::NON_ALPHANUMERIC);
+        let enc = |v| percent_encoding::utf8_percent_encode(v, percent_encoding::NON_ALPHANUMERIC);
+        let (region, tag) = (enc(region), enc(url_keys_tag));
         let url = format!(
-            "{}/_cairn/feed?after={after}&region={region}&wait={wait_secs}",
+            "{}/_cairn/feed?after={after}&region={region}&wait={wait_secs}&url-keys={tag}",
             self.base
         );
         let mut req = self

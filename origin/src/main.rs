@@ -72,13 +72,22 @@ enum Command {
         #[command(flatten)]
         dir: DataDir,
     },
-    /// Print a signed edge URL for a private object.
+    /// Manage the URL keys that sign edge URLs every edge accepts.
+    UrlKeys {
+        #[command(subcommand)]
+        command: UrlKeyCommand,
+        #[command(flatten)]
+        dir: DataDir,
+    },
+    /// Print a signed edge URL for a private object (any edge of the
+    /// deployment accepts it).
     SignUrl {
         bucket: String,
         key: String,
-        /// The edge key whose secret the edges verify with.
+        /// Sign with this edge key's secret instead (the older form: only
+        /// edges holding that key accept the URL).
         #[arg(long, env = "CAIRN_EDGE_ACCESS_KEY")]
-        edge_key: String,
+        edge_key: Option<String>,
         /// How long the URL works (e.g. 1h, 30m).
         #[arg(long, default_value = "1h", value_parser = cairn_shared::units::parse_duration)]
         expires_in: std::time::Duration,
@@ -170,6 +179,17 @@ struct GrantArgs {
     /// Everything the bucket's creator may do.
     #[arg(long)]
     owner: bool,
+}
+
+#[derive(Subcommand)]
+enum UrlKeyCommand {
+    /// List the URL keys: which signs, which verify, which are retired.
+    List,
+    /// Add a key that signs from now on; the others keep verifying until
+    /// retired (edges learn of it within a second or two).
+    Rotate,
+    /// Retire a key: URLs it signed stop working at every edge.
+    Retire { id: String },
 }
 
 #[derive(Subcommand)]
@@ -271,6 +291,7 @@ async fn real_main() -> anyhow::Result<()> {
         Command::Gc(dir) => gc(&target(dir)?).await,
         Command::Check(dir) => check(&target(dir)?).await,
         Command::Sse { command, dir } => sse_command(&admin(dir)?, command).await,
+        Command::UrlKeys { command, dir } => url_key_command(&admin(dir)?, command).await,
         Command::SignUrl {
             bucket,
             key,
@@ -280,22 +301,31 @@ async fn real_main() -> anyhow::Result<()> {
             dir,
         } => {
             let state = admin(dir)?;
-            let k = edge_key.clone();
-            let found = state
-                .meta
-                .read_now(|c| keys::get(c, &k))
-                .map_err(|e| anyhow::anyhow!("{}", e.message))?;
-            let Some(found) = found.filter(|f| f.role == keys::Role::Edge) else {
-                anyhow::bail!(
-                    "{edge_key} is not an edge key (cairn-origin key create NAME --edge)"
-                );
-            };
             let expires = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)?
                 .as_secs()
                 + expires_in.as_secs();
-            let path = cairn_shared::signed_url::path(&found.secret_key, &bucket, &key, expires)
-                .ok_or_else(|| anyhow::anyhow!("the key {key:?} cannot be served from a URL"))?;
+            let path = match edge_key {
+                Some(edge_key) => {
+                    let k = edge_key.clone();
+                    let found = state
+                        .meta
+                        .read_now(|c| keys::get(c, &k))
+                        .map_err(meta_err)?;
+                    let Some(found) = found.filter(|f| f.role == keys::Role::Edge) else {
+                        anyhow::bail!(
+                            "{edge_key} is not an edge key (cairn-origin key create NAME --edge)"
+                        );
+                    };
+                    cairn_shared::signed_url::path(&found.secret_key, &bucket, &key, expires)
+                }
+                None => cairn_origin::ops::url_keys::signer(&state)
+                    .await
+                    .map_err(meta_err)?
+                    .path(&bucket, &key, expires),
+            };
+            let path =
+                path.ok_or_else(|| anyhow::anyhow!("the key {key:?} cannot be served from a URL"))?;
             println!("{}{path}", edge.trim_end_matches('/'));
             Ok(())
         }
@@ -309,6 +339,11 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let listen = settings.listen();
     let state = cairn_origin::open(settings.resolve().map_err(anyhow::Error::msg)?).await?;
     ensure_env_keys(&state).await?;
+    // Edges learn the URL keys at start: the first signed URL must not
+    // find them without one.
+    cairn_origin::ops::url_keys::signer(&state)
+        .await
+        .map_err(meta_err)?;
     if let Some(addr) = settings.admin_listen {
         let bound = cairn_origin::admin::api::spawn(&state, addr).await?;
         println!("cairn-origin admin API on http://{bound}");
@@ -547,6 +582,49 @@ fn grant_words(g: &cairn_origin::admin::GrantInfo) -> String {
     } else {
         words.join(",")
     }
+}
+
+async fn url_key_command(state: &AppState, command: UrlKeyCommand) -> anyhow::Result<()> {
+    use cairn_origin::ops::url_keys;
+    match command {
+        UrlKeyCommand::List => {
+            let rows = state
+                .meta
+                .read_now(cairn_origin::store::meta::url_keys::list)
+                .map_err(meta_err)?;
+            if rows.is_empty() {
+                println!("no URL keys yet (the first signed URL makes one)");
+            }
+            let signer = rows
+                .iter()
+                .find(|r| r.retired_ms.is_none())
+                .map(|r| r.id.clone());
+            println!("ID\tSTATE\tCREATED");
+            for r in rows {
+                let what = match (r.retired_ms, Some(&r.id) == signer.as_ref()) {
+                    (Some(_), _) => "retired",
+                    (None, true) => "signs",
+                    (None, false) => "verifies",
+                };
+                println!(
+                    "{}\t{what}\t{}",
+                    r.id,
+                    cairn_origin::ops::iso8601(r.created_ms)
+                );
+            }
+        }
+        UrlKeyCommand::Rotate => {
+            let id = url_keys::rotate(state).await.map_err(meta_err)?;
+            println!("URL key {id} signs from now on; retire the previous one once its URLs have expired");
+        }
+        UrlKeyCommand::Retire { id } => {
+            if !url_keys::retire(state, &id).await.map_err(meta_err)? {
+                anyhow::bail!("{id} is not a URL key in use (cairn-origin url-keys list)");
+            }
+            println!("retired {id}: URLs it signed are refused by every edge");
+        }
+    }
+    Ok(())
 }
 
 async fn sse_command(state: &AppState, command: SseCommand) -> anyhow::Result<()> {

@@ -34,8 +34,10 @@ pub async fn follow(ctx: &Ctx) -> S3Result<Response> {
     if ctx.query("after") == Some("now") {
         let (_, newest) = ctx.state.meta.read(changes::bounds).await?;
         seen(ctx, newest);
+        let keys = ctx.state.meta.read(super::url_keys::public_set).await?;
         let mut resp = Response::new(Body::from(
-            json!({"reset": false, "last": newest, "changes": []}).to_string(),
+            json!({"reset": false, "last": newest, "changes": [], "url_keys": keys_json(&keys)})
+                .to_string(),
         ));
         resp.headers_mut().insert(
             http::header::CONTENT_TYPE,
@@ -64,7 +66,7 @@ pub async fn follow(ctx: &Ctx) -> S3Result<Response> {
             .access_key()
             .unwrap_or_default()
             .to_owned();
-        let (page, (oldest, newest), key) = ctx
+        let (page, (oldest, newest), key, url_keys) = ctx
             .state
             .meta
             .read(move |c| {
@@ -72,6 +74,7 @@ pub async fn follow(ctx: &Ctx) -> S3Result<Response> {
                     changes::after(c, after, PAGE)?,
                     changes::bounds(c)?,
                     crate::store::meta::keys::get(c, &ak)?,
+                    super::url_keys::public_set(c)?,
                 ))
             })
             .await?;
@@ -83,7 +86,10 @@ pub async fn follow(ctx: &Ctx) -> S3Result<Response> {
         }
         // `after` fell off the retained window: changes were lost to it.
         let reset = after > 0 && oldest > after + 1;
-        if !page.is_empty() || reset || tokio::time::Instant::now() >= deadline {
+        // URL keys the edge does not hold yet (a rotation, a retirement)
+        // reach it within `RECHECK`, with or without changes.
+        let keys_changed = ctx.query("url-keys") != Some(url_keys.tag.as_str());
+        if !page.is_empty() || reset || keys_changed || tokio::time::Instant::now() >= deadline {
             let last =
                 page.last()
                     .map(|c| c.seq)
@@ -92,6 +98,7 @@ pub async fn follow(ctx: &Ctx) -> S3Result<Response> {
                 "reset": reset,
                 "last": last,
                 "changes": page.iter().map(|c| json!({"seq": c.seq, "bucket": c.bucket, "key": c.key, "etag": c.etag, "version": c.version})).collect::<Vec<_>>(),
+                "url_keys": keys_json(&url_keys),
             });
             let mut resp = Response::new(Body::from(body.to_string()));
             resp.headers_mut().insert(
@@ -105,17 +112,18 @@ pub async fn follow(ctx: &Ctx) -> S3Result<Response> {
     }
 }
 
-/// `GET /_cairn/sign?bucket=B&key=K&edge-key=AK[&expires-in=3600]`: the
+/// `GET /_cairn/sign?bucket=B&key=K[&expires-in=3600][&edge-key=AK]`: the
 /// bucket's owner asks for a signed edge URL (path and query; the caller
-/// puts its edge's address in front). Signed with the named edge key's
-/// secret, which edges verify against without asking the origin.
+/// puts any edge's address in front). Signed with the deployment's URL
+/// key, which every edge verifies without asking the origin; with
+/// `edge-key`, the older form only edges holding that key accept.
 pub async fn sign_url(ctx: &Ctx) -> S3Result<Response> {
     let need = |n: &'static str| {
         ctx.query(n).filter(|v| !v.is_empty()).ok_or_else(|| {
             S3Error::msg(Code::InvalidArgument, format!("{n} is required")).with("ArgumentName", n)
         })
     };
-    let (bucket, key, edge_key) = (need("bucket")?, need("key")?, need("edge-key")?);
+    let (bucket, key) = (need("bucket")?, need("key")?);
     ctx.owned_bucket(bucket).await?;
     let expires_in: u64 = ctx
         .query("expires-in")
@@ -131,28 +139,37 @@ pub async fn sign_url(ctx: &Ctx) -> S3Result<Response> {
             "expires-in must be at most 604800 seconds",
         ));
     }
-    let ak = edge_key.to_owned();
-    let edge = ctx
-        .state
-        .meta
-        .read(move |c| crate::store::meta::keys::get(c, &ak))
-        .await?;
-    let edge = edge
-        .filter(|k| k.role == crate::store::meta::keys::Role::Edge)
-        .ok_or_else(|| S3Error::msg(Code::InvalidArgument, "edge-key is not an edge key"))?;
     let expires = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_err(S3Error::internal)?
         .as_secs()
         + expires_in;
-    let path = cairn_shared::signed_url::path(&edge.secret_key, bucket, key, expires).ok_or_else(
-        || {
-            S3Error::msg(
-                Code::InvalidArgument,
-                "This key cannot be served from a URL.",
-            )
-        },
-    )?;
+    let path = match ctx.query("edge-key").filter(|v| !v.is_empty()) {
+        // The older form: only edges holding that edge key accept it.
+        Some(edge_key) => {
+            let ak = edge_key.to_owned();
+            let edge = ctx
+                .state
+                .meta
+                .read(move |c| crate::store::meta::keys::get(c, &ak))
+                .await?;
+            let edge = edge
+                .filter(|k| k.role == crate::store::meta::keys::Role::Edge)
+                .ok_or_else(|| {
+                    S3Error::msg(Code::InvalidArgument, "edge-key is not an edge key")
+                })?;
+            cairn_shared::signed_url::path(&edge.secret_key, bucket, key, expires)
+        }
+        None => super::url_keys::signer(&ctx.state)
+            .await?
+            .path(bucket, key, expires),
+    };
+    let path = path.ok_or_else(|| {
+        S3Error::msg(
+            Code::InvalidArgument,
+            "This key cannot be served from a URL.",
+        )
+    })?;
     let mut resp = Response::new(Body::from(
         json!({"path": path, "expires": expires}).to_string(),
     ));
@@ -161,6 +178,17 @@ pub async fn sign_url(ctx: &Ctx) -> S3Result<Response> {
         http::HeaderValue::from_static("application/json"),
     );
     Ok(resp)
+}
+
+/// The public URL keys as a feed page carries them:
+/// `{"tag": "...", "keys": {"k1": "base64url", ...}}`.
+fn keys_json(set: &super::url_keys::PublicSet) -> serde_json::Value {
+    let keys: serde_json::Map<String, serde_json::Value> = set
+        .keys
+        .iter()
+        .map(|(id, public)| (id.clone(), public.clone().into()))
+        .collect();
+    json!({"tag": set.tag, "keys": keys})
 }
 
 /// Notes the follower for `/metrics` and `cairn-origin edges`.

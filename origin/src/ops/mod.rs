@@ -25,6 +25,7 @@ pub mod put;
 pub mod settings;
 pub mod tagging;
 pub mod unsupported;
+pub mod url_keys;
 pub mod versioning;
 pub mod website;
 

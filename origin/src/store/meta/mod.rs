@@ -24,6 +24,7 @@ pub mod locks;
 pub mod notify;
 pub mod objects;
 pub mod uploads;
+pub mod url_keys;
 pub mod usage;
 pub mod versions;
 

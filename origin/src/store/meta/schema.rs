@@ -261,6 +261,14 @@ const MIGRATIONS: &[&str] = &[
         max_bytes = (SELECT u.max_bytes FROM bucket_usage u WHERE u.bucket = buckets.name);
     ALTER TABLE bucket_usage DROP COLUMN max_objects;
     ALTER TABLE bucket_usage DROP COLUMN max_bytes;",
+    // 15: the deployment's URL keys (Ed25519, PKCS#8): the newest one not
+    // retired signs edge URLs; every one not retired verifies them.
+    "CREATE TABLE url_keys (
+        id TEXT PRIMARY KEY,
+        pkcs8 BLOB NOT NULL,
+        created_ms INTEGER NOT NULL,
+        retired_ms INTEGER
+    );",
 ];
 
 /// Opens a connection with the settings every connection shares.
