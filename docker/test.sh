@@ -57,6 +57,14 @@ wait_http() { # URL SECONDS
     sleep 0.2
   done
 }
+# goal MS RTT_MS FACTOR SLACK_MS WHAT → "WHAT: N.NN RTT (goal ≤ FACTOR RTT + SLACK ms: met|missed)"
+# Issue 14's latency goals, reported per region (not failed on: a shared
+# CI machine's timing is too noisy to gate on).
+goal() {
+  awk -v ms="$1" -v rtt="$2" -v f="$3" -v s="$4" -v what="$5" 'BEGIN {
+    printf "%s: %.2f RTT (goal <= %s RTT + %s ms = %d ms: %s)", what, ms / rtt, f, s, f * rtt + s,
+      (ms <= f * rtt + s) ? "met" : "missed" }'
+}
 # fetch REGION KEY → prints "X-CACHE STATUS SECONDS", body in $WORK/body
 fetch() {
   curl -s -o "$WORK/body" -D "$WORK/headers" -w '%{http_code} %{time_total}' --max-time 10 \
@@ -83,7 +91,8 @@ for r in "${REGIONS[@]}"; do
   read -r xc status t2 < <(fetch "$r" app.bin)
   [ "$status" = 200 ] && [ "$xc" = HIT ] || fail "$r second fetch: $status $xc"
   cmp -s "$WORK/body" "$WORK/v1" || fail "$r served other bytes on a hit"
-  ok "$r: MISS in ${t1}s, then HIT in ${t2}s (link RTT ${RTT[$r]} ms)"
+  ms=$(awk -v t="$t1" 'BEGIN { printf "%d", t * 1000 }')
+  ok "$r: MISS in ${t1}s, then HIT in ${t2}s (link RTT ${RTT[$r]} ms); $(goal "$ms" "${RTT[$r]}" 1.2 10 "cold miss")"
 done
 
 # Overwrite: every region must serve the new bytes within 1 s plus the
@@ -96,7 +105,7 @@ for r in "${REGIONS[@]}"; do
   ms=$(sed -n "s/^$r //p" "$WORK/seen")
   budget=$((1000 + 3 * RTT[$r]))
   [ "$ms" != never ] && [ "$ms" -le $budget ] || fail "$r served the overwrite after $ms ms (budget $budget ms)"
-  ok "$r serves the overwrite $ms ms after the PUT was acknowledged (budget $budget ms)"
+  ok "$r serves the overwrite $ms ms after the PUT was acknowledged (budget $budget ms); $(goal "$ms" "${RTT[$r]}" 0.6 20 "overwrite")"
 done
 curl -s -o "$WORK/v2" "http://127.0.0.1:${PORT[us-east]}/assets/app.bin"
 

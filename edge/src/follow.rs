@@ -5,7 +5,9 @@
 //! between the change and its event, it is already the new version. The last sequence
 //! seen is kept in the cache dir; after a restart the edge resumes there,
 //! and if the feed no longer reaches back that far, every entry is marked
-//! stale and revalidated before it is served as fresh again. Each page also
+//! stale and revalidated before it is served as fresh again. A dropped copy
+//! of a small object (at most `miss::REFRESH_MAX`) is fetched again at
+//! once, so the next request for it is a hit. Each page also
 //! carries the deployment's public URL keys (`crate::signed`); the edge
 //! sends back the tag of the set it holds, and a poll ends at once when
 //! the origin's set differs, so a rotation or retirement reaches every
@@ -110,7 +112,7 @@ pub async fn run(state: Arc<EdgeState>) {
     }
 }
 
-fn apply(state: &EdgeState, page: &Value) {
+fn apply(state: &Arc<EdgeState>, page: &Value) {
     if page.get("reset").and_then(Value::as_bool) == Some(true) {
         tracing::info!("change feed no longer reaches our last sequence: revalidating everything");
         state.cache.expire_all();
@@ -127,10 +129,20 @@ fn apply(state: &EdgeState, page: &Value) {
         add(&state.metrics.feed_changes, 1);
         match change.get("key").and_then(Value::as_str) {
             Some(key) => {
-                let key = format!("{bucket}/{key}");
+                let ck = format!("{bucket}/{key}");
                 let version = change.get("version").and_then(Value::as_str);
-                state.cache.remove_object_unless(&key, version);
-                state.changed.insert(key, ());
+                let held = state.cache.get(&ck).filter(|e| e.status == 200);
+                let dropped = state.cache.remove_object_unless(&ck, version);
+                state.changed.insert(ck, ());
+                // A small object this edge served is fetched again now,
+                // not by the next request that misses it.
+                let small = change
+                    .get("size")
+                    .and_then(Value::as_u64)
+                    .is_some_and(|s| s <= crate::miss::REFRESH_MAX);
+                if let Some(e) = held.filter(|_| dropped && small) {
+                    crate::miss::refresh(state, bucket, key, e.private);
+                }
             }
             None => {
                 state.changed.insert(format!("{bucket}/"), ());

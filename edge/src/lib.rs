@@ -19,6 +19,7 @@ pub mod fetch;
 pub mod flight;
 pub mod follow;
 pub mod metrics;
+pub mod miss;
 pub mod purge;
 pub mod serve;
 pub mod signed;
@@ -73,6 +74,8 @@ pub struct EdgeState {
     pub compressing: moka::sync::Cache<String, ()>,
     /// The access log, when one is configured.
     pub access_log: Option<Arc<access_log::AccessLog>>,
+    /// Places for background refreshes after change events.
+    pub refreshes: Arc<tokio::sync::Semaphore>,
     /// The deployment's public URL keys, from the change feed.
     pub url_keys: signed::UrlKeys,
     /// HTTP-01 answers for ACME orders in flight.
@@ -147,6 +150,7 @@ pub fn open(config: EdgeConfig) -> anyhow::Result<Arc<EdgeState>> {
         cors: cors::BucketRules::default(),
         acme_challenges: acme::Challenges::default(),
         url_keys: signed::UrlKeys::default(),
+        refreshes: Arc::new(tokio::sync::Semaphore::new(miss::REFRESHES)),
         sites: sites::Sites::default(),
         compressing: moka::sync::Cache::builder()
             .max_capacity(10_000)
@@ -176,6 +180,14 @@ pub async fn run(
     if state.config.follow_feed {
         // `follow::init` ran before the listeners were announced.
         tokio::spawn(follow::run(state.clone()));
+    }
+    // Misses find connections to their upstream open, and the reads of
+    // bucket configurations (CORS rules, websites) theirs to the origin.
+    let warm = state.clone();
+    tokio::spawn(async move { warm.upstream.keep_warm().await });
+    {
+        let warm = state.clone();
+        tokio::spawn(async move { warm.feed.keep_warm().await });
     }
     if let Some(log) = &state.access_log {
         access_log::reopen_on_hangup(log.clone());

@@ -45,6 +45,8 @@ pub struct Metrics {
     pub purges: AtomicU64,
     /// Variants compressed (each once per object version and encoding).
     pub compressions: AtomicU64,
+    /// Small objects fetched again after a change event dropped them.
+    pub refreshes: AtomicU64,
     /// Certificates an ACME server issued to this edge.
     pub acme_issued: AtomicU64,
     /// ACME orders that failed (the certificate in use stays).
@@ -180,6 +182,12 @@ impl Metrics {
             "counter",
             "Objects compressed into a cached variant (br, zstd or gzip).",
             g(&self.compressions),
+        );
+        line(
+            "cairn_edge_refreshes_total",
+            "counter",
+            "Small objects fetched again as soon as a change event dropped them.",
+            g(&self.refreshes),
         );
         line(
             "cairn_edge_acme_certificates_issued_total",

@@ -19,6 +19,7 @@ use crate::answer::{error, query_pairs};
 use crate::cache::{Entry, Freshness, MEMORY_OBJECT_MAX};
 use crate::flight::{self, Head, Progress};
 use crate::metrics::add;
+use crate::miss::start_or_join;
 use crate::upstream::Fetch;
 use crate::EdgeState;
 use cairn_shared::conditional::{Outcome, Preconditions};
@@ -354,21 +355,17 @@ async fn serve_object_timed(
             }
             Some(e) if e.freshness() == Freshness::StaleRevalidate && e.status == 200 => {
                 // Serve at once; refresh in the background.
-                let (_rx, _turn, lead) = state.flights.join(&flight_key(&ck, signed));
-                if let Some(lead) = lead {
-                    spawn_fetch(
-                        state,
-                        &ck,
-                        bucket,
-                        key,
-                        Fetch {
-                            if_none_match: e.etag().map(str::to_owned),
-                            signed,
-                            range: None,
-                        },
-                        lead,
-                    );
-                }
+                let _ = start_or_join(
+                    state,
+                    &ck,
+                    bucket,
+                    key,
+                    Fetch {
+                        if_none_match: e.etag().map(str::to_owned),
+                        signed,
+                        range: None,
+                    },
+                );
                 add(&state.metrics.stale, 1);
                 if let Some(r) = respond_cached(state, parts, &ck, &e, "STALE").await {
                     return r;
@@ -474,44 +471,6 @@ fn wants_slices(state: &EdgeState, parts: &http::request::Parts) -> bool {
             .and_then(|v| v.to_str().ok())
             .and_then(range::parse)
             .is_some_and(|r| matches!(r, range::ByteRange::FromTo(..)))
-}
-
-pub(crate) fn flight_key(ck: &str, signed: bool) -> String {
-    if signed {
-        format!("{ck}#signed")
-    } else {
-        ck.to_owned()
-    }
-}
-
-pub(crate) fn start_or_join(
-    state: &Arc<EdgeState>,
-    ck: &str,
-    bucket: &str,
-    key: &str,
-    fetch: Fetch,
-) -> (tokio::sync::watch::Receiver<Progress>, flight::Turn) {
-    let (rx, turn, lead) = state.flights.join(&flight_key(ck, fetch.signed));
-    if let Some(lead) = lead {
-        spawn_fetch(state, ck, bucket, key, fetch, lead);
-    }
-    (rx, turn)
-}
-
-fn spawn_fetch(
-    state: &Arc<EdgeState>,
-    ck: &str,
-    bucket: &str,
-    key: &str,
-    fetch: Fetch,
-    lead: flight::Lead,
-) {
-    let flight = flight_key(ck, fetch.signed);
-    let (state, bucket, key) = (state.clone(), bucket.to_owned(), key.to_owned());
-    let ck = ck.to_owned();
-    tokio::spawn(crate::fetch::run(
-        state, flight, ck, bucket, key, fetch, lead,
-    ));
 }
 
 pub(crate) fn upstream_failed(outcome: Result<Arc<Head>, String>) -> Response {

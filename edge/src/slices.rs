@@ -16,7 +16,7 @@ use http::{HeaderValue, StatusCode};
 
 use crate::cache::entry::slice_key;
 use crate::flight;
-use crate::serve::start_or_join;
+use crate::miss::start_or_join;
 use crate::upstream::Fetch;
 use crate::EdgeState;
 use cairn_shared::range;

@@ -11,6 +11,13 @@ use cairn_shared::target;
 #[error("the origin refused this edge's key: {0}")]
 pub struct KeyRefused(pub String);
 
+/// How often [`Upstream::keep_warm`] uses the connection it keeps.
+pub const WARM_EVERY: std::time::Duration = std::time::Duration::from_secs(4);
+
+/// Connections [`Upstream::keep_warm`] keeps open: a first request for a
+/// bucket fetches the object and the bucket's CORS rules side by side.
+pub const WARM_CONNECTIONS: usize = 2;
+
 pub struct Upstream {
     client: reqwest::Client,
     /// How long a fetch may wait for the upstream's response head (and a
@@ -106,6 +113,28 @@ impl Upstream {
                 tracing::warn!(upstream = %self.base, error = %chain, "upstream not reachable at start");
                 Ok(())
             }
+        }
+    }
+
+    /// Keeps [`WARM_CONNECTIONS`] connections to the upstream open and
+    /// ready, forever: a cold miss then costs one round trip of the link,
+    /// not two (TCP's handshake, then the request). Small requests every
+    /// [`WARM_EVERY`], inside the keep-alive time servers give an idle
+    /// connection (the origin's is 10 s); any answer will do.
+    pub async fn keep_warm(&self) {
+        let url = format!("{}/health", self.base);
+        let mut tick = tokio::time::interval(WARM_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let ping = || async {
+            if let Ok(resp) = self.client.get(&url).timeout(self.timeout).send().await {
+                // Read to the end, so the connection goes back to the pool.
+                let _ = resp.bytes().await;
+            }
+        };
+        loop {
+            tick.tick().await;
+            // At once, so each takes its own connection.
+            futures_util::future::join_all((0..WARM_CONNECTIONS).map(|_| ping())).await;
         }
     }
 

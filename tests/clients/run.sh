@@ -18,6 +18,7 @@ missing=()
 command -v rclone >/dev/null || missing+=(rclone)
 command -v chromium >/dev/null || missing+=(chromium)
 command -v ffmpeg >/dev/null || missing+=(ffmpeg)
+command -v openssl >/dev/null || missing+=(openssl)
 if [ ${#missing[@]} -gt 0 ]; then
   SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
   $SUDO apt-get update -qq && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
@@ -61,10 +62,21 @@ step "browser: presigned PUT, POST form, CORS" .venv/bin/python tests/clients/br
 # --- the edge, seen from a browser
 "$BIN" key create matrix-edge --edge --data-dir "$WORK/data" >"$WORK/edge.key"
 EAK=$(sed -n 's/^AWS_ACCESS_KEY_ID=//p' "$WORK/edge.key"); ESK=$(sed -n 's/^AWS_SECRET_ACCESS_KEY=//p' "$WORK/edge.key")
-"$EDGE_BIN" serve --origin "$EP" --access-key "$EAK" --secret-key "$ESK" --listen 127.0.0.1:0 --cache-dir "$WORK/edge-cache" >"$WORK/edge.out" 2>"$WORK/edge.log" &
+# The edge also serves a static site over HTTPS, with a certificate for its
+# host that the browser trusts by public key (as scripts/start prints).
+SITE_HOST=www.site.test
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 -subj "/CN=$SITE_HOST" \
+  -addext "subjectAltName=DNS:$SITE_HOST" -keyout "$WORK/site.key" -out "$WORK/site.crt" 2>/dev/null
+cat "$WORK/site.crt" "$WORK/site.key" >"$WORK/site.pem"
+SPKI=$(openssl x509 -in "$WORK/site.crt" -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64)
+"$EDGE_BIN" serve --origin "$EP" --access-key "$EAK" --secret-key "$ESK" --listen 127.0.0.1:0 --cache-dir "$WORK/edge-cache" \
+  --tls-listen 127.0.0.1:0 --tls-cert "$WORK/site.pem" --sites "$SITE_HOST=site" --hsts "$SITE_HOST=max-age=600" \
+  >"$WORK/edge.out" 2>"$WORK/edge.log" &
 EPID=$!
 EADDR=$(listening $EPID "$WORK/edge.out") || fail "the edge did not start"
+ETLS=$(sed -n 's|^cairn-edge listening on https://||p' "$WORK/edge.out")
 step "browser through the edge: assets, seek, CORS, reload" .venv/bin/python tests/clients/edge_browser_check.py "$EP" "http://$EADDR" "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" "$WORK"
+step "browser visits a site over https: h2, compressed assets, error page, HSTS" .venv/bin/python tests/clients/site_browser_check.py "$EP" "$ETLS" "$SITE_HOST" "$SPKI" "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY"
 
 # --- AWS CLI
 aws() { "$ROOT/.venv/bin/aws" --endpoint-url "$EP" "$@"; }

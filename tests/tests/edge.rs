@@ -243,6 +243,57 @@ async fn cache_control_directives() {
 }
 
 #[tokio::test]
+async fn a_small_object_is_fetched_again_when_its_change_arrives_and_a_large_one_dropped() {
+    let origin = TestOrigin::spawn();
+    let s3 = public_bucket(&origin, "live").await;
+    let big = |v: u8| vec![v; 2 << 20];
+    put(&s3, "live", "app.css", b"v1".to_vec(), Some("max-age=3600")).await;
+    put(&s3, "live", "big.bin", big(1), Some("max-age=3600")).await;
+    let edge = TestEdge::spawn(&origin, &[]);
+    let (css, bin) = (
+        format!("{}/live/app.css", edge.url),
+        format!("{}/live/big.bin", edge.url),
+    );
+    for url in [&css, &bin] {
+        assert_eq!(get(url, &[]).await.xcache, "MISS");
+        assert_eq!(get(url, &[]).await.xcache, "HIT");
+    }
+    let metrics = || async {
+        let text = reqwest::get(format!("{}/metrics", edge.url))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let m = |n| cairn_tests::metric(&text, n).unwrap_or(0.0) as u64;
+        (
+            m("cairn_edge_refreshes_total"),
+            m("cairn_edge_upstream_fetches_total"),
+        )
+    };
+    let (_, fetched) = metrics().await;
+    put(&s3, "live", "app.css", b"v2".to_vec(), Some("max-age=3600")).await;
+    put(&s3, "live", "big.bin", big(2), Some("max-age=3600")).await;
+    // The change events drop both copies; the small one is fetched again
+    // at once, before anyone asks for it.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while metrics().await.0 < 1 {
+        assert!(Instant::now() < deadline, "no refresh within 5 s");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let got = get(&css, &[]).await;
+    assert_eq!(
+        (got.xcache.as_str(), got.body.as_slice()),
+        ("HIT", b"v2".as_slice())
+    );
+    // The large one waits for a request.
+    let got = get(&bin, &[]).await;
+    assert_eq!(got.xcache, "MISS");
+    assert_eq!(got.body, big(2));
+    assert_eq!(metrics().await, (1, fetched + 2));
+}
+
+#[tokio::test]
 async fn an_overwrite_reaches_the_edge_within_a_second() {
     let origin = TestOrigin::spawn();
     let s3 = public_bucket(&origin, "live").await;
@@ -930,14 +981,21 @@ async fn a_late_change_event_keeps_the_copy_fetched_after_the_change() {
     );
     assert_eq!(origin.gets_of("/late/app.css"), 1, "one origin fetch");
 
-    // An event newer than the copy still drops it.
+    // An event newer than the copy still drops it (and, the object being
+    // small, has it fetched again at once).
     put(&s3, "late", "app.css", b"v2".to_vec(), Some("max-age=3600")).await;
     until_feed_changes(&edge, before + 2).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while origin.gets_of("/late/app.css") < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "the dropped copy was not fetched again"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let third = get(&url, &[]).await;
-    assert_eq!(
-        (third.xcache.as_str(), third.body.as_slice()),
-        ("MISS", b"v2".as_slice())
-    );
+    assert_eq!(third.body, b"v2");
+    assert_eq!(origin.gets_of("/late/app.css"), 2, "one fetch of v2");
 }
 
 #[tokio::test]

@@ -97,7 +97,7 @@ pub async fn follow(ctx: &Ctx) -> S3Result<Response> {
             let body = json!({
                 "reset": reset,
                 "last": last,
-                "changes": page.iter().map(|c| json!({"seq": c.seq, "bucket": c.bucket, "key": c.key, "etag": c.etag, "version": c.version})).collect::<Vec<_>>(),
+                "changes": page.iter().map(|c| json!({"seq": c.seq, "bucket": c.bucket, "key": c.key, "etag": c.etag, "version": c.version, "size": c.size})).collect::<Vec<_>>(),
                 "url_keys": keys_json(&url_keys),
             });
             let mut resp = Response::new(Body::from(body.to_string()));

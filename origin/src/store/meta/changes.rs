@@ -19,6 +19,8 @@ pub struct Change {
     /// The version written (`ObjectRow::version`), or `None` for a
     /// deletion or a change recorded before versions were.
     pub version: Option<String>,
+    /// The new body's size, or `None` for a deletion (and older changes).
+    pub size: Option<i64>,
 }
 
 /// How many changes the feed keeps; older ones are trimmed.
@@ -61,7 +63,7 @@ pub fn record(
 /// Changes after `after`, oldest first, at most `limit`.
 pub fn after(conn: &Connection, after: i64, limit: usize) -> S3Result<Vec<Change>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT seq, bucket, key, etag, version FROM changes WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+        "SELECT seq, bucket, key, etag, version, size FROM changes WHERE seq > ?1 ORDER BY seq LIMIT ?2",
     )?;
     let rows = stmt.query_map(params![after, limit as i64], |r| {
         let key: Option<Vec<u8>> = r.get(2)?;
@@ -71,6 +73,7 @@ pub fn after(conn: &Connection, after: i64, limit: usize) -> S3Result<Vec<Change
             key: key.map(|k| String::from_utf8_lossy(&k).into_owned()),
             etag: r.get(3)?,
             version: r.get(4)?,
+            size: r.get(5)?,
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
