@@ -4,7 +4,9 @@
 //! [`MIN_SIZE`]. An object that already has a Content-Encoding is served
 //! as it is.
 //!
-//! Each object is compressed once per encoding, on its first fresh hit
+//! A miss (or a refetch) is compressed as it streams to the client, at a
+//! fast level, so a site's first visitor gets compressed assets too. Each
+//! object is then compressed once per encoding, on its first fresh hit
 //! that asks for it, and the variant is cached like any body (memory and
 //! disk tiers, its own BLAKE3) under the object's slice prefix, so the
 //! change feed and purges drop it with its object. A variant has its own
@@ -15,6 +17,7 @@
 use std::io::Write;
 use std::sync::Arc;
 
+use axum::response::Response;
 use http::HeaderValue;
 
 use crate::cache::entry::{Entry, SLICES};
@@ -170,6 +173,59 @@ pub fn varies(entry: &Entry) -> bool {
         && (MIN_SIZE..=MAX_SIZE).contains(&entry.size)
         && header(entry, "content-encoding").is_none()
         && header(entry, "content-type").is_some_and(compressible)
+}
+
+/// `resp`, the streaming answer to a miss for `entry`, compressed on the
+/// fly when the client accepts an encoding and the object qualifies (a
+/// whole GET, no range): the identity's Content-Length goes, the
+/// variant's ETag comes. Anything else is returned as it is.
+pub fn on_the_fly(parts: &http::request::Parts, entry: &Entry, resp: Response) -> Response {
+    use async_compression::tokio::bufread::{BrotliEncoder, GzipEncoder, ZstdEncoder};
+    use async_compression::Level;
+    use futures_util::TryStreamExt;
+
+    if resp.status() != http::StatusCode::OK
+        || parts.method != http::Method::GET
+        || parts.headers.contains_key(http::header::RANGE)
+        || !varies(entry)
+    {
+        return resp;
+    }
+    let Some(enc) = parts
+        .headers
+        .get(http::header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .and_then(negotiate)
+    else {
+        return resp;
+    };
+    let (mut head, body) = resp.into_parts();
+    let reader =
+        tokio_util::io::StreamReader::new(body.into_data_stream().map_err(std::io::Error::other));
+    // Fast levels: this runs once per miss, while the client waits; the
+    // cached variant is made at a higher one.
+    let body = match enc {
+        Encoding::Br => axum::body::Body::from_stream(tokio_util::io::ReaderStream::new(
+            BrotliEncoder::with_quality(reader, Level::Precise(5)),
+        )),
+        Encoding::Zstd => axum::body::Body::from_stream(tokio_util::io::ReaderStream::new(
+            ZstdEncoder::with_quality(reader, Level::Precise(3)),
+        )),
+        Encoding::Gzip => axum::body::Body::from_stream(tokio_util::io::ReaderStream::new(
+            GzipEncoder::with_quality(reader, Level::Precise(6)),
+        )),
+    };
+    head.headers.remove(http::header::CONTENT_LENGTH);
+    head.headers.remove(http::header::ACCEPT_RANGES);
+    head.headers.insert(
+        http::header::CONTENT_ENCODING,
+        HeaderValue::from_static(enc.token()),
+    );
+    if let Some(etag) = variant_etag(entry, enc).and_then(|e| HeaderValue::from_str(&e).ok()) {
+        head.headers.insert(http::header::ETAG, etag);
+    }
+    add_vary(&mut head.headers);
+    Response::from_parts(head, body)
 }
 
 /// Adds `Vary: Accept-Encoding` (once).

@@ -410,7 +410,8 @@ async fn serve_object_timed(
                     }
                     Ok(h) if h.status < 500 => {
                         add(&state.metrics.expired, 1);
-                        return respond_head(parts, &h, rx, turn, "EXPIRED");
+                        let resp = respond_head(parts, &h, rx, turn, "EXPIRED");
+                        return on_the_fly(parts, &h, resp);
                     }
                     outcome => {
                         drop(turn);
@@ -448,7 +449,10 @@ async fn serve_object_timed(
                 );
                 match timed_head(&mut rx, waited).await {
                     Ok(h) if h.status == 304 => continue,
-                    Ok(h) if h.status < 500 => return respond_head(parts, &h, rx, turn, "MISS"),
+                    Ok(h) if h.status < 500 => {
+                        let resp = respond_head(parts, &h, rx, turn, "MISS");
+                        return on_the_fly(parts, &h, resp);
+                    }
                     outcome => return upstream_failed(outcome),
                 }
             }
@@ -459,6 +463,14 @@ async fn serve_object_timed(
         "InternalError",
         "The cached copy was unusable and could not be refetched.",
     )
+}
+
+/// A miss's response, compressed as it streams when it may be.
+fn on_the_fly(parts: &http::request::Parts, h: &Head, resp: Response) -> Response {
+    match &h.entry {
+        Some(entry) => crate::compress::on_the_fly(parts, entry, resp),
+        None => resp,
+    }
 }
 
 /// A closed `bytes=a-b` range of an object not cached whole.

@@ -134,9 +134,21 @@ async fn text_assets_are_compressed_once_per_encoding_and_negotiated() {
     let edge = TestEdge::spawn(&origin, &[]);
     let url = format!("{}/web/app.js", edge.url);
 
-    // The first request fetches; its answer already varies by encoding.
+    // The first request fetches; its answer is compressed as it streams
+    // (the variant's validator, no Content-Length) and varies by encoding.
     let first = get(&url, &[("accept-encoding", "br")]).await;
-    assert_eq!(first.body, js);
+    assert_eq!(first.xcache.as_deref(), Some("MISS"));
+    assert_eq!(first.encoding.as_deref(), Some("br"));
+    assert!(
+        first.body.len() < js.len() / 4,
+        "{} bytes",
+        first.body.len()
+    );
+    assert!(
+        decode(Some("br"), &first.body) == js,
+        "the streamed br decodes"
+    );
+    assert!(first.etag.as_deref().is_some_and(|e| e.ends_with("-br\"")));
     assert!(
         first.vary.iter().any(|v| v.contains("Accept-Encoding")),
         "{:?}",
