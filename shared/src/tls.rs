@@ -9,6 +9,10 @@
 //! a restart, and a file that fails to load keeps the certificates in use
 //! (with a warning) until it is fixed.
 //!
+//! A DER OCSP response in `FILE.ocsp` beside a certificate file (as
+//! HAProxy reads them; `openssl ocsp ... -respout FILE.ocsp` writes one)
+//! is stapled to that certificate's handshakes, and reloaded with it.
+//!
 //! The server speaks TLS 1.3 and 1.2, offers ALPN `h2` and `http/1.1`,
 //! and resumes sessions with tickets (keys rotated by rustls) and with its
 //! session cache.
@@ -39,9 +43,12 @@ pub struct LoadError {
 #[derive(Debug, Clone)]
 struct Loaded {
     path: PathBuf,
-    modified: Option<SystemTime>,
+    /// The certificate file's and its OCSP response's modification times.
+    modified: Stamp,
     key: Arc<CertifiedKey>,
 }
+
+type Stamp = (Option<SystemTime>, Option<SystemTime>);
 
 /// The certificates a listener offers, chosen by SNI, kept current with
 /// their files.
@@ -170,8 +177,16 @@ fn covers(key: &CertifiedKey, name: &ServerName<'_>) -> bool {
         .is_ok()
 }
 
-fn modified(path: &Path) -> Option<SystemTime> {
-    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+fn modified(path: &Path) -> Stamp {
+    let at = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    (at(path), at(&ocsp_path(path)))
+}
+
+/// Where a certificate file's stapled OCSP response is kept.
+fn ocsp_path(path: &Path) -> PathBuf {
+    let mut p = path.as_os_str().to_owned();
+    p.push(".ocsp");
+    PathBuf::from(p)
 }
 
 fn load_file(path: &Path) -> Result<Loaded, LoadError> {
@@ -190,8 +205,12 @@ fn load_file(path: &Path) -> Result<Loaded, LoadError> {
     let key = PrivateKeyDer::from_pem_slice(&pem)
         .map_err(|e| err(format!("no usable PRIVATE KEY block: {e}")))?;
     let provider = rustls::crypto::ring::default_provider();
-    let key = CertifiedKey::from_der(chain, key, &provider)
+    let mut key = CertifiedKey::from_der(chain, key, &provider)
         .map_err(|e| err(format!("the key does not fit the certificate: {e}")))?;
+    // Stapled when present; a certificate without one is served without.
+    key.ocsp = std::fs::read(ocsp_path(path))
+        .ok()
+        .filter(|der| !der.is_empty());
     Ok(Loaded {
         path: path.to_owned(),
         modified,

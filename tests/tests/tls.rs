@@ -438,3 +438,93 @@ async fn hsts_is_sent_per_site_and_only_over_https() {
     assert_eq!(plain.status(), 200);
     assert_eq!(hsts(&plain), None, "never over plain HTTP");
 }
+
+/// Runs a shell script (openssl's CA and OCSP tools) in `dir`.
+fn sh(dir: &Path, script: &str) -> String {
+    let out = std::process::Command::new("bash")
+        .args(["-euo", "pipefail", "-c", script])
+        .current_dir(dir)
+        .output()
+        .expect("run bash");
+    assert!(
+        out.status.success(),
+        "{script}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[tokio::test]
+async fn an_ocsp_response_beside_a_certificate_is_stapled_and_reloaded() {
+    let origin = TestOrigin::spawn();
+    let dir = tempfile::tempdir().unwrap();
+    // A CA, a leaf for ocsp.test, and a signed "good" OCSP response for
+    // the leaf, all with openssl; a second certificate has none.
+    sh(
+        dir.path(),
+        r#"
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
+          -subj "/CN=OCSP test CA" -keyout ca.key -out ca.pem 2>/dev/null
+        openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=ocsp.test" \
+          -keyout leaf.key -out leaf.csr 2>/dev/null
+        printf 'subjectAltName=DNS:ocsp.test\n' >leaf.ext
+        openssl x509 -req -in leaf.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 30 \
+          -extfile leaf.ext -out leaf.pem 2>/dev/null
+        cat leaf.pem ca.pem leaf.key >site.pem
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
+          -subj "/CN=plain.test" -addext "subjectAltName=DNS:plain.test" \
+          -keyout plain.key -out plain.crt 2>/dev/null
+        cat plain.crt plain.key >plain.pem
+        serial=$(openssl x509 -in leaf.pem -noout -serial | cut -d= -f2)
+        expiry=$(date -u -d '+30 days' +%y%m%d%H%M%SZ)
+        printf 'V\t%s\t\t%s\tunknown\t/CN=ocsp.test\n' "$expiry" "$serial" >index.txt
+        openssl ocsp -index index.txt -rsigner ca.pem -rkey ca.key -CA ca.pem -issuer ca.pem \
+          -cert leaf.pem -respout site.pem.ocsp -ndays 1 >/dev/null 2>&1
+        test -s site.pem.ocsp
+        "#,
+    );
+    let certs = format!(
+        "{},{}",
+        dir.path().join("site.pem").display(),
+        dir.path().join("plain.pem").display()
+    );
+    let edge = TestEdge::spawn(
+        &origin,
+        &["--tls-listen", "127.0.0.1:0", "--tls-cert", &certs],
+    );
+    let https = edge.https_addr.clone().unwrap();
+    let status = |name: &str| {
+        sh(
+            dir.path(),
+            &format!(
+                "openssl s_client -connect {https} -servername {name} -status </dev/null 2>/dev/null || true"
+            ),
+        )
+    };
+    let stapled = status("ocsp.test");
+    assert!(
+        stapled.contains("OCSP Response Status: successful")
+            && stapled.contains("Cert Status: good"),
+        "{stapled}"
+    );
+    assert!(status("plain.test").contains("no response sent"));
+
+    // A renewed response (revoked, this time) is stapled without a restart.
+    sh(
+        dir.path(),
+        r#"
+        sed -i 's/^V\t\([^\t]*\)\t\t/R\t\1\t'"$(date -u +%y%m%d%H%M%SZ)"'\t/' index.txt
+        openssl ocsp -index index.txt -rsigner ca.pem -rkey ca.key -CA ca.pem -issuer ca.pem \
+          -cert leaf.pem -respout next.ocsp -ndays 1 >/dev/null 2>&1
+        mv next.ocsp site.pem.ocsp
+        "#,
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !status("ocsp.test").contains("Cert Status: revoked") {
+        assert!(
+            Instant::now() < deadline,
+            "the new OCSP response was not stapled within 10 s"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
