@@ -92,7 +92,9 @@ async fn fetch_into(
     temp: &mut Option<std::path::PathBuf>,
 ) -> anyhow::Result<()> {
     let tx = &lead.tx;
-    add(&state.metrics.upstream_fetches, 1);
+    if fetch.preloaded.is_none() {
+        add(&state.metrics.upstream_fetches, 1);
+    }
     let started = Instant::now();
     let resp = state
         .upstream_for(bucket, object)

@@ -7,7 +7,9 @@
 //! and if the feed no longer reaches back that far, every entry is marked
 //! stale and revalidated before it is served as fresh again. A dropped copy
 //! of a small object (at most `miss::REFRESH_MAX`) is fetched again at
-//! once, so the next request for it is a hit. Each page also
+//! once, so the next request for it is a hit; a public one usually comes
+//! with its change (the origin puts objects of up to 1 MiB in the page),
+//! and is stored without a fetch. Each page also
 //! carries the deployment's public URL keys (`crate::signed`); the edge
 //! sends back the tag of the set it holds, and a poll ends at once when
 //! the origin's set differs, so a rotation or retirement reaches every
@@ -141,7 +143,10 @@ fn apply(state: &Arc<EdgeState>, page: &Value) {
                     .and_then(Value::as_u64)
                     .is_some_and(|s| s <= crate::miss::REFRESH_MAX);
                 if let Some(e) = held.filter(|_| dropped && small) {
-                    crate::miss::refresh(state, bucket, key, e.private);
+                    let preloaded = change
+                        .get("object")
+                        .and_then(crate::upstream::Preloaded::from_change);
+                    crate::miss::refresh(state, bucket, key, e.private, preloaded);
                 }
             }
             None => {

@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use crate::flight::{self, Progress};
-use crate::upstream::Fetch;
+use crate::upstream::{Fetch, Preloaded};
 use crate::EdgeState;
 
 /// Bodies at most this large are fetched again as soon as a change event
@@ -56,14 +56,24 @@ pub fn start_or_join(
 /// Fetches `bucket`/`key` again in the background after a change event
 /// dropped a copy of it (the edge served it, so it is likely asked for
 /// again): the next request finds the new version, or joins its fetch.
+/// With `preloaded` (the change carried the object) nothing is fetched:
+/// the object is stored as if it had been, checks included.
 /// Does nothing when [`REFRESHES`] are running already.
-pub fn refresh(state: &Arc<EdgeState>, bucket: &str, key: &str, signed: bool) {
+pub fn refresh(
+    state: &Arc<EdgeState>,
+    bucket: &str,
+    key: &str,
+    signed: bool,
+    preloaded: Option<Preloaded>,
+) {
     let Ok(permit) = state.refreshes.clone().try_acquire_owned() else {
         return;
     };
     let ck = format!("{bucket}/{key}");
     let fetch = Fetch {
         signed,
+        // Only public objects travel with their change.
+        preloaded: preloaded.filter(|_| !signed).map(Arc::new),
         ..Fetch::default()
     };
     let (mut rx, turn) = start_or_join(state, &ck, bucket, key, fetch);

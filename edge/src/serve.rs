@@ -364,6 +364,7 @@ async fn serve_object_timed(
                         if_none_match: e.etag().map(str::to_owned),
                         signed,
                         range: None,
+                        ..Fetch::default()
                     },
                 );
                 add(&state.metrics.stale, 1);
@@ -394,6 +395,7 @@ async fn serve_object_timed(
                         if_none_match: validator,
                         signed,
                         range: None,
+                        ..Fetch::default()
                     },
                 );
                 match timed_head(&mut rx, waited).await {
@@ -445,6 +447,7 @@ async fn serve_object_timed(
                         if_none_match: None,
                         signed,
                         range: None,
+                        ..Fetch::default()
                     },
                 );
                 match timed_head(&mut rx, waited).await {

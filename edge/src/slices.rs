@@ -71,6 +71,7 @@ async fn slice(
                 if_none_match: None,
                 signed,
                 range: Some(range),
+                ..Fetch::default()
             },
         );
         let Ok(head) = flight::head(&mut rx).await else {

@@ -2,6 +2,8 @@
 //! endpoint) over HTTP. Anonymous for public objects; signed with the edge
 //! key (SigV4, via `aws-sigv4`) for private fetches and the change feed.
 
+use std::sync::Arc;
+
 use cairn_shared::request_signer::RequestSigner;
 use cairn_shared::target;
 
@@ -36,6 +38,53 @@ pub struct Fetch {
     pub signed: bool,
     /// Fetch only these bytes (inclusive), for a slice.
     pub range: Option<(u64, u64)>,
+    /// The answer is here already (an object the change feed carried):
+    /// no request goes upstream.
+    pub preloaded: Option<Arc<Preloaded>>,
+}
+
+/// A whole object as the origin's change feed carries it: the headers and
+/// body of the anonymous GET it answered.
+#[derive(Debug)]
+pub struct Preloaded {
+    pub headers: Vec<(String, String)>,
+    pub body: bytes::Bytes,
+}
+
+impl Preloaded {
+    /// Reads a feed change's `object` (`{"headers": [[n, v]...], "body":
+    /// base64}`); `None` if it is not one.
+    pub fn from_change(object: &serde_json::Value) -> Option<Self> {
+        use base64::Engine;
+        let headers = object
+            .get("headers")?
+            .as_array()?
+            .iter()
+            .filter_map(|pair| {
+                let pair = pair.as_array()?;
+                Some((
+                    pair.first()?.as_str()?.to_owned(),
+                    pair.get(1)?.as_str()?.to_owned(),
+                ))
+            })
+            .collect();
+        let body = base64::engine::general_purpose::STANDARD
+            .decode(object.get("body")?.as_str()?)
+            .ok()?;
+        Some(Self {
+            headers,
+            body: body.into(),
+        })
+    }
+
+    /// As a 200 response from the upstream.
+    fn response(&self) -> anyhow::Result<reqwest::Response> {
+        let mut b = http::Response::builder().status(200);
+        for (n, v) in &self.headers {
+            b = b.header(n.as_str(), v.as_str());
+        }
+        Ok(reqwest::Response::from(b.body(self.body.clone())?))
+    }
 }
 
 /// Reads a PEM file of CA certificates an upstream's certificate may
@@ -174,6 +223,9 @@ impl Upstream {
         key: &str,
         fetch: &Fetch,
     ) -> anyhow::Result<reqwest::Response> {
+        if let Some(preloaded) = &fetch.preloaded {
+            return preloaded.response();
+        }
         let url = self.object_url(bucket, key)?;
         let mut req = self.client.get(&url);
         if let Some(etag) = &fetch.if_none_match {
@@ -231,7 +283,7 @@ impl Upstream {
         let enc = |v| percent_encoding::utf8_percent_encode(v, percent_encoding::NON_ALPHANUMERIC);
         let (region, tag) = (enc(region), enc(url_keys_tag));
         let url = format!(
-            "{}/_cairn/feed?after={after}&region={region}&wait={wait_secs}&url-keys={tag}",
+            "{}/_cairn/feed?after={after}&region={region}&wait={wait_secs}&url-keys={tag}&inline=1",
             self.base
         );
         let mut req = self

@@ -243,7 +243,7 @@ async fn cache_control_directives() {
 }
 
 #[tokio::test]
-async fn a_small_object_is_fetched_again_when_its_change_arrives_and_a_large_one_dropped() {
+async fn a_small_public_object_comes_with_its_change_and_a_large_one_is_dropped() {
     let origin = TestOrigin::spawn();
     let s3 = public_bucket(&origin, "live").await;
     let big = |v: u8| vec![v; 2 << 20];
@@ -274,8 +274,8 @@ async fn a_small_object_is_fetched_again_when_its_change_arrives_and_a_large_one
     let (_, fetched) = metrics().await;
     put(&s3, "live", "app.css", b"v2".to_vec(), Some("max-age=3600")).await;
     put(&s3, "live", "big.bin", big(2), Some("max-age=3600")).await;
-    // The change events drop both copies; the small one is fetched again
-    // at once, before anyone asks for it.
+    // The change events drop both copies; the small one came with its
+    // event and is cached before anyone asks for it, without a fetch.
     let deadline = Instant::now() + Duration::from_secs(5);
     while metrics().await.0 < 1 {
         assert!(Instant::now() < deadline, "no refresh within 5 s");
@@ -286,11 +286,40 @@ async fn a_small_object_is_fetched_again_when_its_change_arrives_and_a_large_one
         (got.xcache.as_str(), got.body.as_slice()),
         ("HIT", b"v2".as_slice())
     );
+    assert_eq!(origin.gets_of("/live/app.css"), 1, "v2 was not fetched");
     // The large one waits for a request.
     let got = get(&bin, &[]).await;
     assert_eq!(got.xcache, "MISS");
     assert_eq!(got.body, big(2));
-    assert_eq!(metrics().await, (1, fetched + 2));
+    assert_eq!(metrics().await, (1, fetched + 1));
+}
+
+#[tokio::test]
+async fn a_private_small_object_is_refetched_with_the_edge_key_not_pushed() {
+    let origin = TestOrigin::spawn();
+    let s3 = origin.client();
+    s3.create_bucket().bucket("priv").send().await.unwrap();
+    put(&s3, "priv", "doc.txt", b"v1".to_vec(), Some("max-age=3600")).await;
+    let edge = TestEdge::spawn(&origin, &[]);
+    let signed = origin.sign_url(&edge, "priv", "doc.txt", "1h");
+    assert_eq!(get(&signed, &[]).await.xcache, "MISS");
+    put(&s3, "priv", "doc.txt", b"v2".to_vec(), Some("max-age=3600")).await;
+    // The feed never carries a private object; the edge fetches it again
+    // itself, signed.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while origin.gets_of("/priv/doc.txt") < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "the private object was not refetched"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let got = get(&signed, &[]).await;
+    assert_eq!(got.body, b"v2");
+    assert_eq!(
+        get(&format!("{}/priv/doc.txt", edge.url), &[]).await.status,
+        403
+    );
 }
 
 #[tokio::test]
@@ -981,21 +1010,30 @@ async fn a_late_change_event_keeps_the_copy_fetched_after_the_change() {
     );
     assert_eq!(origin.gets_of("/late/app.css"), 1, "one origin fetch");
 
-    // An event newer than the copy still drops it (and, the object being
-    // small, has it fetched again at once).
+    // An event newer than the copy still drops it; v2, small and public,
+    // came with its event and is cached without a fetch.
     put(&s3, "late", "app.css", b"v2".to_vec(), Some("max-age=3600")).await;
     until_feed_changes(&edge, before + 2).await;
     let deadline = Instant::now() + Duration::from_secs(10);
-    while origin.gets_of("/late/app.css") < 2 {
-        assert!(
-            Instant::now() < deadline,
-            "the dropped copy was not fetched again"
-        );
+    loop {
+        let text = reqwest::get(format!("{}/metrics", edge.url))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if cairn_tests::metric(&text, "cairn_edge_refreshes_total").unwrap_or(0.0) >= 1.0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "v2 was not stored");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let third = get(&url, &[]).await;
-    assert_eq!(third.body, b"v2");
-    assert_eq!(origin.gets_of("/late/app.css"), 2, "one fetch of v2");
+    assert_eq!(
+        (third.xcache.as_str(), third.body.as_slice()),
+        ("HIT", b"v2".as_slice())
+    );
+    assert_eq!(origin.gets_of("/late/app.css"), 1, "v2 was not fetched");
 }
 
 #[tokio::test]

@@ -20,6 +20,12 @@ use crate::store::meta::changes;
 
 const MAX_WAIT: u64 = 30;
 const PAGE: usize = 1000;
+/// Objects at most this large travel with their change event to edges
+/// that ask (`inline=1`), so an overwrite reaches them with the event
+/// instead of one round trip later.
+const INLINE_MAX: u64 = 1 << 20;
+/// The most object bytes one feed page carries.
+const INLINE_BUDGET: u64 = 4 << 20;
 /// How often a waiting poll checks that its key still exists.
 const RECHECK: Duration = Duration::from_secs(1);
 
@@ -94,10 +100,30 @@ pub async fn follow(ctx: &Ctx) -> S3Result<Response> {
                 page.last()
                     .map(|c| c.seq)
                     .unwrap_or(if reset { newest } else { after.max(0) });
+            let mut changes = Vec::with_capacity(page.len());
+            let mut budget = if ctx.query("inline") == Some("1") {
+                INLINE_BUDGET
+            } else {
+                0
+            };
+            for c in &page {
+                let mut change = json!({"seq": c.seq, "bucket": c.bucket, "key": c.key, "etag": c.etag, "version": c.version, "size": c.size});
+                let small = c
+                    .size
+                    .and_then(|s| u64::try_from(s).ok())
+                    .filter(|s| *s <= INLINE_MAX && *s <= budget);
+                if let (Some(size), Some(key), Some(_)) = (small, &c.key, &c.etag) {
+                    if let Some(object) = inline_object(ctx, &c.bucket, key).await {
+                        budget -= size;
+                        change["object"] = object;
+                    }
+                }
+                changes.push(change);
+            }
             let body = json!({
                 "reset": reset,
                 "last": last,
-                "changes": page.iter().map(|c| json!({"seq": c.seq, "bucket": c.bucket, "key": c.key, "etag": c.etag, "version": c.version, "size": c.size})).collect::<Vec<_>>(),
+                "changes": changes,
                 "url_keys": keys_json(&url_keys),
             });
             let mut resp = Response::new(Body::from(body.to_string()));
@@ -178,6 +204,45 @@ pub async fn sign_url(ctx: &Ctx) -> S3Result<Response> {
         http::HeaderValue::from_static("application/json"),
     );
     Ok(resp)
+}
+
+/// The current version of `bucket`/`key` as an anonymous GET gets it
+/// (status 200 only: what the public may read, so a private object is
+/// never pushed to edges), as `{"headers": [[name, value]...], "body":
+/// base64}` for the edge to cache as if it had fetched it.
+async fn inline_object(ctx: &Ctx, bucket: &str, key: &str) -> Option<serde_json::Value> {
+    use base64::Engine;
+    let path = cairn_shared::target::object_path(bucket, key)?;
+    let (parts, ()) = http::Request::get(path).body(()).ok()?.into_parts();
+    let anonymous = Ctx {
+        state: ctx.state.clone(),
+        verified: crate::auth::Verified {
+            principal: Principal::Anonymous,
+            payload: crate::auth::Payload::Unsigned,
+        },
+        parts,
+        pairs: Vec::new(),
+        endpoint: crate::http::endpoint::Endpoint::GetObject,
+        object_key: Some(key.to_owned()),
+        bucket_found: Default::default(),
+    };
+    let resp = super::get::get_object(&anonymous, bucket, key, false)
+        .await
+        .ok()?;
+    if resp.status() != http::StatusCode::OK {
+        return None;
+    }
+    let headers: Vec<(String, String)> = resp
+        .headers()
+        .iter()
+        .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+        .collect();
+    let limit = usize::try_from(INLINE_MAX).ok()?;
+    let body = axum::body::to_bytes(resp.into_body(), limit).await.ok()?;
+    Some(json!({
+        "headers": headers,
+        "body": base64::engine::general_purpose::STANDARD.encode(&body),
+    }))
 }
 
 /// The public URL keys as a feed page carries them:
