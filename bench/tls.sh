@@ -36,7 +36,8 @@ CAIRN_LOG=warn target/release/cairn-origin serve --data-dir "$WORK/data" --liste
 for _ in $(seq 100); do curl -fs http://$O/health >/dev/null && break; sleep 0.1; done
 target/release/cairn-origin key create bench-edge --edge --data-dir "$WORK/data" >"$WORK/edge.key"
 EAK=$(sed -n 's/^AWS_ACCESS_KEY_ID=//p' "$WORK/edge.key"); ESK=$(sed -n 's/^AWS_SECRET_ACCESS_KEY=//p' "$WORK/edge.key")
-CAIRN_SECRET_KEY=$ESK CAIRN_LOG=warn target/release/cairn-edge serve --origin http://$O --access-key "$EAK" \
+ulimit -n 65536 2>/dev/null || true
+CAIRN_SECRET_KEY=$ESK CAIRN_LOG=warn target/release/cairn-edge serve --header-timeout 120s --origin http://$O --access-key "$EAK" \
   --listen $E --tls-listen $ET --tls-cert "$WORK/edge.pem" --cache-dir "$WORK/cache" --memory-cache 256MiB \
   >"$WORK/edge.log" 2>&1 & EP=$!
 mkdir -p "$WORK/ngx-cache"
@@ -81,7 +82,7 @@ done
 [ "$(curl -sk -o /dev/null -w '%{http_version}' --http2 $NGINX/bench/4k.bin)" = 2 ] || { echo "nginx: no h2" >&2; exit 1; }
 
 h1() { wrk -t2 -c64 -d${D}s --latency "$1/bench/4k.bin" | awk '/Requests\/sec/ {r=$2} /99%/ {p=$2} END {printf "%d req/s, p99 %s", r, p}'; }
-h2() { h2load -t2 -c64 -m10 -D "$D" "$1/bench/4k.bin" 2>/dev/null | awk '/^finished in/ {gsub(",", ""); r=$4} /^requests:/ {f=$8} END {printf "%d req/s (%s failed)", r, f}'; }
+h2() { h2load -t2 -c64 -m10 -D "$D" "$1/bench/4k.bin" 2>/dev/null | awk '/^finished in/ {gsub(",", ""); r=$4} /^requests:/ {f=$10} END {printf "%d req/s (%s failed)", r, f}'; }
 conns() { # ADDR new|reuse → connections per second ("N connections in S real seconds")
   timeout $((D + 20)) openssl s_time -connect "$1" "-$2" -time "$D" 2>/dev/null |
     awk '/connections in [0-9.]+ real seconds/ {r = int($1 / $4)} END {print r + 0}'
@@ -95,4 +96,28 @@ echo "| 4 KiB hits, HTTP/2, 64 conns x 10 streams | $(h2 $EDGE) | $(h2 $NGINX) |
 echo "| new TLS connections/s, full handshake (1 client) | $(conns $ET new) | $(conns $NT new) |"
 echo "| new TLS connections/s, resumed (1 client) | $(conns $ET reuse) | $(conns $NT reuse) |"
 echo "| 100 MiB hits, 4 conns | $(big $EDGE)/s | $(big $NGINX)/s |"
-echo "edge peak RSS: $(( $(awk '/VmHWM/ {print $2}' /proc/$EP/status) / 1024 )) MiB (memory cache 256 MiB)"
+echo "edge peak RSS after the runs: $(( $(awk '/VmHWM/ {print $2}' /proc/$EP/status) / 1024 )) MiB (memory cache 256 MiB)"
+
+# RSS with 10,000 open TLS connections (handshaken, idle): one client
+# process holds them while the edge's resident size is read.
+before=$(awk '/VmRSS/ {print $2}' /proc/$EP/status)
+python3 - 127.0.0.1 "${ET##*:}" 10000 "$WORK/held" <<'PY' &
+import asyncio, ssl, sys, resource
+resource.setrlimit(resource.RLIMIT_NOFILE, (20000, 20000))
+host, port, n, flag = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+async def main():
+    ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+    gate, held = asyncio.Semaphore(100), []
+    async def one():
+        async with gate:
+            held.append(await asyncio.open_connection(host, port, ssl=ctx))
+    await asyncio.gather(*(one() for _ in range(n)))
+    open(flag, "w").write(str(len(held)))
+    await asyncio.sleep(60)
+asyncio.run(main())
+PY
+HP=$!
+for _ in $(seq 600); do [ -s "$WORK/held" ] && break; sleep 0.1; done
+after=$(awk '/VmRSS/ {print $2}' /proc/$EP/status)
+echo "edge RSS with $(cat "$WORK/held" 2>/dev/null || echo 0) open TLS connections: $((after / 1024)) MiB ($(( (after - before) / 1024 )) MiB more than before them)"
+kill $HP 2>/dev/null || true
