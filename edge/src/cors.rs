@@ -7,9 +7,11 @@
 //! Bucket names come from clients, so the rules are kept in a bounded
 //! cache. A request never waits for the origin when rules are known: stale
 //! rules are served while one background task refreshes them, and kept
-//! while the origin is down. Only a bucket seen for the first time waits,
-//! at most [`FIRST_FETCH`]; a failure is remembered for [`RETRY`], so an
-//! outage costs each bucket one wait, not one per request.
+//! while the origin is down. Only a request with an `Origin` to a bucket
+//! seen for the first time waits, at most [`FIRST_FETCH`] (one without is
+//! answered with `Vary: Origin` while the rules are fetched beside it); a
+//! failure is remembered for [`RETRY`], so an outage costs each bucket one
+//! wait, not one per request.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -64,15 +66,32 @@ impl BucketRules {
         self.known.invalidate(bucket);
     }
 
+    /// The bucket's rules if known (refreshed in the background when
+    /// due); for a bucket seen for the first time `None`, and its rules
+    /// are fetched in the background: a request without `Origin` does not
+    /// wait for them.
+    pub fn known(&self, state: &Arc<EdgeState>, bucket: &str) -> Option<Rules> {
+        let known = self.known.get(bucket);
+        let due = known
+            .as_ref()
+            .is_none_or(|k| k.refresh_at <= Instant::now());
+        if due && !self.refreshing.contains_key(bucket) {
+            self.refreshing.insert(bucket.to_owned(), ());
+            let (state, bucket) = (state.clone(), bucket.to_owned());
+            tokio::spawn(async move {
+                let _ = tokio::time::timeout(FIRST_FETCH, state.cors.fetch(&state, &bucket)).await;
+                state.cors.refreshing.invalidate(&bucket);
+            });
+        }
+        known.map(|k| k.rules.clone())
+    }
+
+    /// The bucket's rules, waiting (at most [`FIRST_FETCH`]) for a bucket
+    /// seen for the first time.
     pub async fn get(&self, state: &Arc<EdgeState>, bucket: &str) -> Rules {
         if let Some(known) = self.known.get(bucket) {
-            if known.refresh_at <= Instant::now() && !self.refreshing.contains_key(bucket) {
-                self.refreshing.insert(bucket.to_owned(), ());
-                let (state, bucket) = (state.clone(), bucket.to_owned());
-                tokio::spawn(async move {
-                    state.cors.fetch(&state, &bucket).await;
-                    state.cors.refreshing.invalidate(&bucket);
-                });
+            if known.refresh_at <= Instant::now() {
+                let _ = self.known(state, bucket);
             }
             return known.rules.clone();
         }
@@ -167,11 +186,18 @@ pub async fn preflight(
 /// between us and the browser (nor the browser's own) may then reuse a
 /// response made for one origin for another.
 pub fn decorate(
-    rules: &[CorsRule],
+    rules: Option<&[CorsRule]>,
     origin: Option<&str>,
     method: &http::Method,
     resp: &mut Response,
 ) {
+    let Some(rules) = rules else {
+        // Not known yet (a bucket's first request, without `Origin`):
+        // whether responses vary by origin is not known either.
+        resp.headers_mut()
+            .append(http::header::VARY, HeaderValue::from_static("Origin"));
+        return;
+    };
     if rules.is_empty() {
         return;
     }

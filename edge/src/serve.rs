@@ -237,13 +237,20 @@ async fn respond(state: Arc<EdgeState>, req: Request) -> Response {
         Err((code, message)) => return error(StatusCode::FORBIDDEN, code, message),
     };
     // The bucket's CORS rules (known at once but for a bucket's first
-    // request) are read beside the object, never before it.
-    let (mut resp, rules) = tokio::join!(
-        serve_object(&state, &parts, &bucket, &key, signed),
-        state.cors.get(&state, &bucket)
-    );
+    // request) are read beside the object, never before it; a request
+    // without `Origin` does not wait for them at all.
     let origin = parts.headers.get("origin").and_then(|v| v.to_str().ok());
-    crate::cors::decorate(&rules, origin, &parts.method, &mut resp);
+    let (mut resp, rules) = if origin.is_some() {
+        let (resp, rules) = tokio::join!(
+            serve_object(&state, &parts, &bucket, &key, signed),
+            state.cors.get(&state, &bucket)
+        );
+        (resp, Some(rules))
+    } else {
+        let resp = serve_object(&state, &parts, &bucket, &key, signed).await;
+        (resp, state.cors.known(&state, &bucket))
+    };
+    crate::cors::decorate(rules.as_deref(), origin, &parts.method, &mut resp);
     if let Some(via) = &state.via {
         resp.headers_mut().append(http::header::VIA, via.clone());
     }

@@ -13,7 +13,10 @@ use cairn_shared::target;
 #[error("the origin refused this edge's key: {0}")]
 pub struct KeyRefused(pub String);
 
-/// How often [`Upstream::keep_warm`] uses the connection it keeps.
+/// How long an idle upstream connection is kept.
+const POOL_IDLE: std::time::Duration = std::time::Duration::from_secs(8);
+
+/// How often [`Upstream::keep_warm`] uses the connections it keeps.
 pub const WARM_EVERY: std::time::Duration = std::time::Duration::from_secs(4);
 
 /// Connections [`Upstream::keep_warm`] keeps open: a first request for a
@@ -121,6 +124,11 @@ impl Upstream {
         );
         let mut client = reqwest::Client::builder()
             .pool_max_idle_per_host(64)
+            // Below the origin's keep-alive (10 s): the client lets an idle
+            // connection go before the server closes it, so no request is
+            // sent on a connection that is closing (and retried on a new
+            // one, a round trip later).
+            .pool_idle_timeout(POOL_IDLE)
             .connect_timeout(timeout);
         for root in roots {
             client = client.add_root_certificate(root.clone());
