@@ -12,7 +12,7 @@ use tokio::io::AsyncWriteExt;
 
 use crate::cache::entry::{now_ms, REPLAYED};
 use crate::cache::{Entry, MEMORY_OBJECT_MAX};
-use crate::flight::{Head, Lead, PREFIX};
+use crate::flight::{Head, Lead, Streaming, PREFIX};
 use crate::metrics::add;
 use crate::upstream::Fetch;
 use crate::EdgeState;
@@ -116,10 +116,7 @@ async fn fetch_into(
                     e.version = version.clone();
                 }
             });
-            announce(Head {
-                status,
-                ..Head::default()
-            });
+            announce(Head::NotModified);
             Ok(())
         }
         200 if fetch.range.is_none() => receive(state, key, fetch, resp, lead, temp).await,
@@ -160,11 +157,9 @@ async fn fetch_into(
                 };
                 state.cache.insert(key, entry);
             }
-            announce(Head {
+            announce(Head::Other {
                 status,
                 body: body.freeze(),
-                content_type,
-                ..Head::default()
             });
             Ok(())
         }
@@ -221,13 +216,11 @@ async fn receive(
         // keep being served.
         tracing::warn!(key, size = declared, "cache disk full: refusing a miss");
         tx.send_modify(|p| {
-            p.head = Some(Arc::new(Head {
+            p.head = Some(Arc::new(Head::Other {
                 status: 503,
                 body: Bytes::from_static(
                     b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>ServiceUnavailable</Code><Message>The edge's cache disk is full; try again later.</Message></Error>\n",
                 ),
-                content_type: Some("application/xml".into()),
-                ..Head::default()
             }))
         });
         return Ok(());
@@ -238,13 +231,16 @@ async fn receive(
     // Announced with the first bytes, so each waiter sends its headers
     // and first chunk in one write, and a fetch that fails before any byte
     // arrives is answered as a failure, not as a cut-off 200.
-    let head = Arc::new(Head {
-        status: 200,
-        entry: Some(entry.clone()),
-        temp: Some(temp.clone()),
+    let streaming = Streaming {
+        entry: entry.clone(),
+        temp: temp.clone(),
         length: declared,
-        ..Head::default()
-    });
+        buffered: Default::default(),
+    };
+    let head = Arc::new(Head::Body(Box::new(streaming)));
+    let Some(streaming) = head.streaming() else {
+        anyhow::bail!("a body head without a body");
+    };
     let mut announced = false;
     let mut announce = |written: u64| {
         let head = (!announced).then(|| head.clone());
@@ -270,10 +266,10 @@ async fn receive(
             // stored: no client sees a complete response before the cache
             // holds it, and none sees a complete corrupt one.
             let available = written.saturating_sub(1);
-            if whole || head.buffered.held() < PREFIX {
+            if whole || streaming.buffered.held() < PREFIX {
                 // Waiters read these bytes from memory: announce them now,
                 // then write the file behind them.
-                head.buffered.push(chunk.clone());
+                streaming.buffered.push(chunk.clone());
                 announce(available);
                 if !paused && available > 0 {
                     // A stampede's waiters get their first chunks before
@@ -311,7 +307,7 @@ async fn receive(
         entry.size = written;
         entry.blake3 = Some(hash.clone());
         if whole {
-            state.cache.remember(&hash, head.buffered.concat());
+            state.cache.remember(&hash, streaming.buffered.concat());
         }
         // Linking the body into place is file I/O: off the async threads.
         let (cache_state, key, temp) = (state.clone(), key.to_owned(), temp.clone());

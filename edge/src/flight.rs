@@ -19,20 +19,48 @@ use tokio::sync::{watch, Notify};
 use crate::cache::Entry;
 
 /// What the upstream answered, known once its headers arrived.
-#[derive(Debug, Default)]
-pub struct Head {
-    pub status: u16,
-    /// For 200: the entry describing the body (stored if cacheable).
-    pub entry: Option<Entry>,
-    /// For 200: where the body is being written.
-    pub temp: Option<PathBuf>,
-    /// For 200: the body's length, if the upstream declared one (a parent
-    /// edge or other S3 endpoint may stream without Content-Length).
+#[derive(Debug)]
+pub enum Head {
+    /// 200 (or a slice's 206): the body is being written to a temp file
+    /// and streams to waiters as it arrives.
+    Body(Box<Streaming>),
+    /// 304: the cached entry was refreshed in place.
+    NotModified,
+    /// Any other status, with its (small) body, whose S3 error code is
+    /// passed on.
+    Other { status: u16, body: Bytes },
+}
+
+impl Head {
+    /// The status the upstream answered (200 for a body).
+    pub fn status(&self) -> u16 {
+        match self {
+            Head::Body(_) => 200,
+            Head::NotModified => 304,
+            Head::Other { status, .. } => *status,
+        }
+    }
+
+    /// The body in flight, for a 200.
+    pub fn streaming(&self) -> Option<&Streaming> {
+        match self {
+            Head::Body(s) => Some(s.as_ref()),
+            _ => None,
+        }
+    }
+}
+
+/// A body in flight.
+#[derive(Debug)]
+pub struct Streaming {
+    /// The entry describing the body (stored if cacheable).
+    pub entry: Entry,
+    /// Where the body is being written.
+    pub temp: PathBuf,
+    /// The body's length, if the upstream declared one (a parent edge or
+    /// other S3 endpoint may stream without Content-Length).
     pub length: Option<u64>,
-    /// For other statuses: the (small) body to pass on.
-    pub body: Bytes,
-    pub content_type: Option<String>,
-    /// For 200: the body's first bytes, as they arrive.
+    /// The body's first bytes, as they arrive.
     pub buffered: Buffered,
 }
 
@@ -337,7 +365,7 @@ const FAILED: u64 = u64::MAX;
 pub const TO_THE_END: u64 = u64::MAX - 1;
 
 /// Streams `len` bytes from `start` of a body still being written: from
-/// memory while [`Head::buffered`] holds them, then from the temp file.
+/// memory while [`Streaming::buffered`] holds them, then from the temp file.
 /// `turn` is released with the first chunk; later chunks wait until every
 /// waiter has had its first.
 pub fn body_stream(
@@ -403,7 +431,8 @@ pub fn body_stream(
                     if written > pos {
                         let cap = if pos == start { FIRST_CHUNK } else { CHUNK };
                         let avail = (written.min(end) - pos).min(cap);
-                        if let Some(chunk) = head.buffered.get(pos, avail) {
+                        let held = head.streaming().and_then(|s| s.buffered.get(pos, avail));
+                        if let Some(chunk) = held {
                             let next = pos + chunk.len() as u64;
                             return Some((Ok(chunk), (rx, file, next, end)));
                         }

@@ -406,7 +406,7 @@ async fn serve_object_timed(
                     },
                 );
                 match timed_head(&mut rx, waited).await {
-                    Ok(h) if h.status == 304 => {
+                    Ok(h) if h.status() == 304 => {
                         drop(turn);
                         add(&state.metrics.revalidated, 1);
                         if let Some(fresh) = state.cache.get(&ck) {
@@ -417,7 +417,7 @@ async fn serve_object_timed(
                             }
                         }
                     }
-                    Ok(h) if h.status < 500 => {
+                    Ok(h) if h.status() < 500 => {
                         add(&state.metrics.expired, 1);
                         let resp = respond_head(parts, &h, rx, turn, "EXPIRED");
                         return on_the_fly(parts, &h, resp);
@@ -458,8 +458,8 @@ async fn serve_object_timed(
                     },
                 );
                 match timed_head(&mut rx, waited).await {
-                    Ok(h) if h.status == 304 => continue,
-                    Ok(h) if h.status < 500 => {
+                    Ok(h) if h.status() == 304 => continue,
+                    Ok(h) if h.status() < 500 => {
                         let resp = respond_head(parts, &h, rx, turn, "MISS");
                         return on_the_fly(parts, &h, resp);
                     }
@@ -477,8 +477,8 @@ async fn serve_object_timed(
 
 /// A miss's response, compressed as it streams when it may be.
 fn on_the_fly(parts: &http::request::Parts, h: &Head, resp: Response) -> Response {
-    match &h.entry {
-        Some(entry) => crate::compress::on_the_fly(parts, entry, resp),
+    match h.streaming() {
+        Some(s) => crate::compress::on_the_fly(parts, &s.entry, resp),
         None => resp,
     }
 }
@@ -515,8 +515,12 @@ pub(crate) fn upstream_failed(outcome: Result<Arc<Head>, String>) -> Response {
 /// (`<AWSAccessKeyId>`), the upstream's request ids and more, none of which
 /// an anonymous browser may see.
 fn passthrough(h: &Head) -> Response {
-    let status = StatusCode::from_u16(h.status).unwrap_or(StatusCode::BAD_GATEWAY);
-    let code = upstream_code(&h.body).unwrap_or(match status {
+    let status = StatusCode::from_u16(h.status()).unwrap_or(StatusCode::BAD_GATEWAY);
+    let body = match h {
+        Head::Other { body, .. } => body.as_ref(),
+        _ => &[],
+    };
+    let code = upstream_code(body).unwrap_or(match status {
         StatusCode::FORBIDDEN => "AccessDenied",
         StatusCode::NOT_FOUND => "NoSuchKey",
         s if s.is_server_error() => "ServiceUnavailable",
@@ -546,11 +550,11 @@ fn respond_head(
     turn: flight::Turn,
     xcache: &'static str,
 ) -> Response {
-    let (Some(entry), Some(temp)) = (&h.entry, &h.temp) else {
+    let Some(streaming) = h.streaming() else {
         return passthrough(h);
     };
-    let (temp, head) = (temp.clone(), h.clone());
-    if h.length.is_none() {
+    let (entry, temp, head) = (&streaming.entry, streaming.temp.clone(), h.clone());
+    if streaming.length.is_none() {
         // No declared length (a parent or other S3 endpoint streaming):
         // the whole body, as it comes, without Content-Length; ranges and
         // preconditions apply to the cached copy once it is complete.
@@ -723,19 +727,17 @@ mod tests {
             (404, &b"<Code>No<Such></Code>"[..], "NoSuchKey"),
             (503, &b""[..], "ServiceUnavailable"),
         ] {
-            let head = Head {
+            let head = Head::Other {
                 status,
                 body: Bytes::copy_from_slice(body),
-                ..Head::default()
             };
             assert_eq!(upstream_code(body).unwrap_or(code), code);
             let resp = passthrough(&head);
             assert_eq!(resp.status().as_u16(), status);
         }
-        let resp = passthrough(&Head {
+        let resp = passthrough(&Head::Other {
             status: 403,
             body: Bytes::copy_from_slice(body),
-            ..Head::default()
         });
         let text = axum::body::to_bytes(resp.into_body(), 1 << 16)
             .await

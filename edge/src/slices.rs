@@ -77,7 +77,7 @@ async fn slice(
         let Ok(head) = flight::head(&mut rx).await else {
             return Slice::Unavailable;
         };
-        match head.status {
+        match head.status() {
             200 => {}
             416 => return Slice::Unsatisfiable,
             _ => return Slice::Unavailable,
