@@ -13,13 +13,14 @@
 //! failure is remembered for [`RETRY`], so an outage costs each bucket one
 //! wait, not one per request.
 
+use axum::response::IntoResponse;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::response::Response;
-use http::{HeaderName, HeaderValue, StatusCode};
+use http::{HeaderName, HeaderValue};
 
-use crate::answer::error;
+use crate::answer::{Code, EdgeError};
 use crate::EdgeState;
 use cairn_shared::cors::{self, CorsRule};
 
@@ -155,11 +156,11 @@ pub async fn preflight(
 ) -> Response {
     let h = |n: &str| headers.get(n).and_then(|v| v.to_str().ok());
     let (Some(origin), Some(method)) = (h("origin"), h("access-control-request-method")) else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "InvalidRequest",
+        return EdgeError::new(
+            Code::InvalidRequest,
             "Insufficient information. Origin request header needed.",
-        );
+        )
+        .into_response();
     };
     let requested = cors::request_headers(h("access-control-request-headers"));
     let rules = state.cors.get(state, bucket).await;
@@ -172,11 +173,11 @@ pub async fn preflight(
             );
             resp
         }
-        None => error(
-            StatusCode::FORBIDDEN,
-            "AccessForbidden",
+        None => EdgeError::new(
+            Code::AccessForbidden,
             "CORSResponse: This CORS request is not allowed.",
-        ),
+        )
+        .into_response(),
     }
 }
 

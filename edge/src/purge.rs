@@ -5,10 +5,9 @@
 //! be able to read. Without a token configured, purging is off.
 
 use axum::body::Body;
-use axum::response::Response;
-use http::StatusCode;
+use axum::response::{IntoResponse, Response};
 
-use crate::answer::error;
+use crate::answer::{Code, EdgeError};
 use crate::metrics::add;
 use crate::EdgeState;
 
@@ -19,27 +18,23 @@ pub fn handle(state: &EdgeState, parts: &http::request::Parts) -> Response {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
     let Some(expected) = state.config.purge_token.as_deref() else {
-        return error(
-            StatusCode::FORBIDDEN,
-            "AccessDenied",
+        return EdgeError::new(
+            Code::AccessDenied,
             "Purging is off on this edge (no purge_token is set).",
-        );
+        )
+        .into_response();
     };
     if !token.is_some_and(|t| same(t.as_bytes(), expected.as_bytes())) {
-        return error(
-            StatusCode::FORBIDDEN,
-            "AccessDenied",
+        return EdgeError::new(
+            Code::AccessDenied,
             "Purging needs the purge token: Authorization: Bearer <token>.",
-        );
+        )
+        .into_response();
     }
     let pairs = crate::answer::query_pairs(parts.uri.query().unwrap_or_default());
     let get = |n: &str| pairs.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_str());
     let Some(bucket) = get("bucket").filter(|b| !b.is_empty()) else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "InvalidArgument",
-            "bucket is required",
-        );
+        return EdgeError::new(Code::InvalidArgument, "bucket is required").into_response();
     };
     let purged = match (get("key"), get("prefix")) {
         (Some(k), _) => usize::from(state.cache.remove_object(&format!("{bucket}/{k}"))),

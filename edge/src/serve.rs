@@ -4,6 +4,7 @@
 //!
 //! This is the one place that combines `cache` and `flight`/`fetch`.
 
+use axum::response::IntoResponse;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -15,7 +16,7 @@ use http::{HeaderValue, Method, StatusCode};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio_util::io::ReaderStream;
 
-use crate::answer::{error, query_pairs};
+use crate::answer::{passed_on, query_pairs, Code, EdgeError};
 use crate::cache::{Entry, Freshness, MEMORY_OBJECT_MAX};
 use crate::flight::{self, Head, Progress};
 use crate::metrics::add;
@@ -183,11 +184,11 @@ async fn respond(state: Arc<EdgeState>, req: Request) -> Response {
         .get(http::header::HOST)
         .and_then(|h| h.to_str().ok());
     let Ok(t) = target::target(host, &path, state.config.domain.as_deref()) else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "InvalidURI",
+        return EdgeError::new(
+            Code::InvalidURI,
             "Couldn't parse the specified URI: object keys must be UTF-8.",
-        );
+        )
+        .into_response();
     };
     if parts.method == Method::OPTIONS {
         if let Some(bucket) = t.bucket.as_ref().filter(|b| target::plausible_bucket(b)) {
@@ -195,30 +196,24 @@ async fn respond(state: Arc<EdgeState>, req: Request) -> Response {
         }
     }
     if parts.method != Method::GET && parts.method != Method::HEAD {
-        let mut resp = error(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "MethodNotAllowed",
-            "An edge serves only GET and HEAD.",
-        );
+        let mut resp = EdgeError::new(Code::MethodNotAllowed, "An edge serves only GET and HEAD.")
+            .into_response();
         resp.headers_mut()
             .insert(http::header::ALLOW, HeaderValue::from_static("GET, HEAD"));
         return resp;
     }
     let (Some(bucket), Some(key)) = (t.bucket, t.key) else {
-        return error(
-            StatusCode::NOT_FOUND,
-            "NoSuchKey",
-            "The edge serves objects: /bucket/key.",
-        );
+        return EdgeError::new(Code::NoSuchKey, "The edge serves objects: /bucket/key.")
+            .into_response();
     };
     if target::object_path(&bucket, &key).is_none() {
         // Not a bucket any S3 endpoint can have, or a key (`.`, `..`)
         // that no URL to the upstream can carry.
-        return error(
-            StatusCode::BAD_REQUEST,
-            "InvalidArgument",
+        return EdgeError::new(
+            Code::InvalidArgument,
             "The edge cannot serve this bucket and key.",
-        );
+        )
+        .into_response();
     }
     if query_pairs(parts.uri.query().unwrap_or_default())
         .iter()
@@ -226,15 +221,15 @@ async fn respond(state: Arc<EdgeState>, req: Request) -> Response {
     {
         // The cache holds each key's current version only; serving it for
         // a request that named another version would be wrong bytes.
-        return error(
-            StatusCode::BAD_REQUEST,
-            "InvalidArgument",
+        return EdgeError::new(
+            Code::InvalidArgument,
             "An edge serves current versions only; read older versions from the origin.",
-        );
+        )
+        .into_response();
     }
     let signed = match crate::signed::check(&state, &parts, &bucket, &key) {
         Ok(s) => s,
-        Err((code, message)) => return error(StatusCode::FORBIDDEN, code, message),
+        Err(e) => return e.into_response(),
     };
     // The bucket's CORS rules (known at once but for a bucket's first
     // request) are read beside the object, never before it; a request
@@ -331,11 +326,8 @@ async fn serve_object_timed(
         let entry = state.cache.get(&ck);
         if let Some(e) = &entry {
             if e.private && !signed {
-                return error(
-                    StatusCode::FORBIDDEN,
-                    "AccessDenied",
-                    "This object needs a signed URL.",
-                );
+                return EdgeError::new(Code::AccessDenied, "This object needs a signed URL.")
+                    .into_response();
             }
         }
         match entry {
@@ -343,11 +335,8 @@ async fn serve_object_timed(
                 if e.status == 404 {
                     add(&state.metrics.hits, 1);
                     return with_cache_headers(
-                        error(
-                            StatusCode::NOT_FOUND,
-                            "NoSuchKey",
-                            "The specified key does not exist.",
-                        ),
+                        EdgeError::new(Code::NoSuchKey, "The specified key does not exist.")
+                            .into_response(),
                         &e,
                         "HIT",
                     );
@@ -468,11 +457,11 @@ async fn serve_object_timed(
             }
         }
     }
-    error(
-        StatusCode::BAD_GATEWAY,
-        "InternalError",
+    EdgeError::new(
+        Code::InternalError,
         "The cached copy was unusable and could not be refetched.",
     )
+    .into_response()
 }
 
 /// A miss's response, compressed as it streams when it may be.
@@ -500,11 +489,11 @@ pub(crate) fn upstream_failed(outcome: Result<Arc<Head>, String>) -> Response {
         Ok(h) => passthrough(&h),
         Err(e) => {
             tracing::warn!(error = %e, "upstream unavailable");
-            error(
-                StatusCode::GATEWAY_TIMEOUT,
-                "GatewayTimeout",
+            EdgeError::new(
+                Code::GatewayTimeout,
                 "The origin could not be reached and no usable copy is cached.",
             )
+            .into_response()
         }
     }
 }
@@ -527,7 +516,7 @@ fn passthrough(h: &Head) -> Response {
         _ => "InvalidRequest",
     });
     let message = status.canonical_reason().unwrap_or("Upstream error");
-    let mut resp = error(status, code, message);
+    let mut resp = passed_on(status, code, message);
     resp.headers_mut()
         .insert("x-cache", HeaderValue::from_static("MISS"));
     resp

@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use cairn_shared::signed_url;
 use serde_json::Value;
 
-use crate::answer::query_pairs;
+use crate::answer::{query_pairs, Code, EdgeError};
 use crate::EdgeState;
 
 /// The public URL keys, by id, and the origin's tag for the set.
@@ -64,32 +64,35 @@ impl UrlKeys {
 
 /// `?expires=&sig=` (and `kid=`): a signed URL for a private object.
 /// Returns whether the request carries a valid one; an invalid one is
-/// refused here, with the S3 code and message to answer.
+/// refused with the error to answer.
 pub fn check(
     state: &EdgeState,
     parts: &http::request::Parts,
     bucket: &str,
     key: &str,
-) -> Result<bool, (&'static str, &'static str)> {
+) -> Result<bool, EdgeError> {
     let pairs = query_pairs(parts.uri.query().unwrap_or_default());
     let get = |n: &str| pairs.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_str());
     let (Some(expires), Some(sig)) = (get("expires"), get("sig")) else {
         return Ok(false);
     };
     if state.key_refused.load(std::sync::atomic::Ordering::Acquire) {
-        return Err(("AccessDenied", "This edge's key was revoked."));
+        return Err(EdgeError::new(
+            Code::AccessDenied,
+            "This edge's key was revoked.",
+        ));
     }
     let expires: u64 = expires
         .parse()
-        .map_err(|_| ("AccessDenied", "Invalid expires."))?;
+        .map_err(|_| EdgeError::new(Code::AccessDenied, "Invalid expires."))?;
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or(Duration::ZERO)
         .as_secs();
     let checked = match get("kid") {
         Some(kid) => {
-            let public = state.url_keys.public(kid).ok_or((
-                "SignatureDoesNotMatch",
+            let public = state.url_keys.public(kid).ok_or(EdgeError::new(
+                Code::SignatureDoesNotMatch,
                 "The URL was signed with a key this deployment does not use (retired or unknown).",
             ))?;
             signed_url::verify_keyed(&public, bucket, key, expires, sig, now)
@@ -98,9 +101,12 @@ pub fn check(
     };
     match checked {
         Ok(()) => Ok(true),
-        Err(signed_url::Invalid::Expired) => Err(("AccessDenied", "Request has expired")),
-        Err(signed_url::Invalid::BadSignature) => {
-            Err(("SignatureDoesNotMatch", "The URL signature does not match."))
+        Err(signed_url::Invalid::Expired) => {
+            Err(EdgeError::new(Code::AccessDenied, "Request has expired"))
         }
+        Err(signed_url::Invalid::BadSignature) => Err(EdgeError::new(
+            Code::SignatureDoesNotMatch,
+            "The URL signature does not match.",
+        )),
     }
 }

@@ -7,6 +7,7 @@
 //! beside the object's, and dropped with the object when it changes. The
 //! answer streams slice by slice, so at most one slice is in memory.
 
+use axum::response::IntoResponse;
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -131,11 +132,13 @@ pub async fn serve(
             Slice::Unavailable => return None,
         };
     if first_entry.private && !signed {
-        return Some(crate::answer::error(
-            StatusCode::FORBIDDEN,
-            "AccessDenied",
-            "This object needs a signed URL.",
-        ));
+        return Some(
+            crate::answer::EdgeError::new(
+                crate::answer::Code::AccessDenied,
+                "This object needs a signed URL.",
+            )
+            .into_response(),
+        );
     }
     let total = first_entry.total?;
     let Some(span) = range::ByteRange::FromTo(a, b).resolve(total) else {
