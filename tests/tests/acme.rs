@@ -19,13 +19,21 @@ use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair}
 const HOST: &str = "www.cairn.test";
 
 /// A loopback port free now (the servers below take a port from their
-/// settings, not from the kernel).
+/// settings, not from the kernel). Chosen below Linux's ephemeral range
+/// (32768 and up), so no client socket of a test running beside this one
+/// can take it before its server binds it.
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::sync::atomic::{AtomicU16, Ordering};
+    // Spread by process, then walk: each call gets a port no other call
+    // in this process got.
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let base = 20_000 + (std::process::id() % 1_000) as u16 * 10;
+    loop {
+        let port = base + NEXT.fetch_add(1, Ordering::Relaxed) % 2_700;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 /// A child process killed when dropped.
