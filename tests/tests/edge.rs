@@ -258,29 +258,13 @@ async fn a_small_public_object_comes_with_its_change_and_a_large_one_is_dropped(
         assert_eq!(get(url, &[]).await.xcache, "MISS");
         assert_eq!(get(url, &[]).await.xcache, "HIT");
     }
-    let metrics = || async {
-        let text = reqwest::get(format!("{}/metrics", edge.url))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        let m = |n| cairn_tests::metric(&text, n).unwrap_or(0.0) as u64;
-        (
-            m("cairn_edge_refreshes_total"),
-            m("cairn_edge_upstream_fetches_total"),
-        )
-    };
-    let (_, fetched) = metrics().await;
+    let fetches = "cairn_edge_upstream_fetches_total";
+    let fetched = edge_metric(&edge, fetches).await;
     put(&s3, "live", "app.css", b"v2".to_vec(), Some("max-age=3600")).await;
     put(&s3, "live", "big.bin", big(2), Some("max-age=3600")).await;
     // The change events drop both copies; the small one came with its
     // event and is cached before anyone asks for it, without a fetch.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while metrics().await.0 < 1 {
-        assert!(Instant::now() < deadline, "no refresh within 5 s");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    until_metric(&edge, "cairn_edge_refreshes_total", 1).await;
     let got = get(&css, &[]).await;
     assert_eq!(
         (got.xcache.as_str(), got.body.as_slice()),
@@ -291,7 +275,8 @@ async fn a_small_public_object_comes_with_its_change_and_a_large_one_is_dropped(
     let got = get(&bin, &[]).await;
     assert_eq!(got.xcache, "MISS");
     assert_eq!(got.body, big(2));
-    assert_eq!(metrics().await, (1, fetched + 1));
+    assert_eq!(edge_metric(&edge, "cairn_edge_refreshes_total").await, 1);
+    assert_eq!(edge_metric(&edge, fetches).await, fetched + 1);
 }
 
 #[tokio::test]
@@ -959,28 +944,34 @@ async fn a_full_cache_disk_refuses_new_misses_and_keeps_serving_hits() {
     drop(edge);
 }
 
-/// The edge's count of feed changes applied, from its `/metrics`.
-async fn feed_changes(edge: &TestEdge) -> u64 {
+/// A counter of the edge's `/metrics` (0 when absent).
+async fn edge_metric(edge: &TestEdge, name: &str) -> u64 {
     let text = reqwest::get(format!("{}/metrics", edge.url))
         .await
         .unwrap()
         .text()
         .await
         .unwrap();
-    cairn_tests::metric(&text, "cairn_edge_feed_changes_total")
-        .expect("cairn_edge_feed_changes_total in /metrics") as u64
+    cairn_tests::metric(&text, name).unwrap_or(0.0) as u64
+}
+
+/// Waits (at most 10 s) until the edge's counter `name` reaches `n`.
+async fn until_metric(edge: &TestEdge, name: &str, n: u64) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while edge_metric(edge, name).await < n {
+        assert!(Instant::now() < deadline, "{name} never reached {n}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The edge's count of feed changes applied.
+async fn feed_changes(edge: &TestEdge) -> u64 {
+    edge_metric(edge, "cairn_edge_feed_changes_total").await
 }
 
 /// Waits (at most 10 s) until the edge has applied `n` feed changes.
 async fn until_feed_changes(edge: &TestEdge, n: u64) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while feed_changes(edge).await < n {
-        assert!(
-            Instant::now() < deadline,
-            "the edge never applied {n} changes"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    until_metric(edge, "cairn_edge_feed_changes_total", n).await
 }
 
 #[tokio::test]
@@ -1014,20 +1005,7 @@ async fn a_late_change_event_keeps_the_copy_fetched_after_the_change() {
     // came with its event and is cached without a fetch.
     put(&s3, "late", "app.css", b"v2".to_vec(), Some("max-age=3600")).await;
     until_feed_changes(&edge, before + 2).await;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let text = reqwest::get(format!("{}/metrics", edge.url))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        if cairn_tests::metric(&text, "cairn_edge_refreshes_total").unwrap_or(0.0) >= 1.0 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "v2 was not stored");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    until_metric(&edge, "cairn_edge_refreshes_total", 1).await;
     let third = get(&url, &[]).await;
     assert_eq!(
         (third.xcache.as_str(), third.body.as_slice()),
