@@ -13,11 +13,10 @@
 //! failure is remembered for [`RETRY`], so an outage costs each bucket one
 //! wait, not one per request.
 
-use axum::response::IntoResponse;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use http::{HeaderName, HeaderValue};
 
 use crate::answer::{Code, EdgeError};
@@ -73,16 +72,11 @@ impl BucketRules {
     /// wait for them.
     pub fn known(&self, state: &Arc<EdgeState>, bucket: &str) -> Option<Rules> {
         let known = self.known.get(bucket);
-        let due = known
+        if known
             .as_ref()
-            .is_none_or(|k| k.refresh_at <= Instant::now());
-        if due && !self.refreshing.contains_key(bucket) {
-            self.refreshing.insert(bucket.to_owned(), ());
-            let (state, bucket) = (state.clone(), bucket.to_owned());
-            tokio::spawn(async move {
-                let _ = tokio::time::timeout(FIRST_FETCH, state.cors.fetch(&state, &bucket)).await;
-                state.cors.refreshing.invalidate(&bucket);
-            });
+            .is_none_or(|k| k.refresh_at <= Instant::now())
+        {
+            self.fetch_in_background(state, bucket);
         }
         known.map(|k| k.rules.clone())
     }
@@ -92,7 +86,7 @@ impl BucketRules {
     pub async fn get(&self, state: &Arc<EdgeState>, bucket: &str) -> Rules {
         if let Some(known) = self.known.get(bucket) {
             if known.refresh_at <= Instant::now() {
-                let _ = self.known(state, bucket);
+                self.fetch_in_background(state, bucket);
             }
             return known.rules.clone();
         }
@@ -104,6 +98,19 @@ impl BucketRules {
                 none
             }
         }
+    }
+
+    /// Starts one task (per bucket at a time) that reads the rules.
+    fn fetch_in_background(&self, state: &Arc<EdgeState>, bucket: &str) {
+        if self.refreshing.contains_key(bucket) {
+            return;
+        }
+        self.refreshing.insert(bucket.to_owned(), ());
+        let (state, bucket) = (state.clone(), bucket.to_owned());
+        tokio::spawn(async move {
+            let _ = tokio::time::timeout(FIRST_FETCH, state.cors.fetch(&state, &bucket)).await;
+            state.cors.refreshing.invalidate(&bucket);
+        });
     }
 
     /// Reads the rules from the origin and keeps them. On failure the last

@@ -9,11 +9,10 @@
 //! of a small object (at most `miss::REFRESH_MAX`) is fetched again at
 //! once, so the next request for it is a hit; a public one usually comes
 //! with its change (the origin puts objects of up to 1 MiB in the page),
-//! and is stored without a fetch. Each page also
-//! carries the deployment's public URL keys (`crate::signed`); the edge
-//! sends back the tag of the set it holds, and a poll ends at once when
-//! the origin's set differs, so a rotation or retirement reaches every
-//! edge within a second or two.
+//! and is stored without a fetch. The edge sends the tag of the URL keys
+//! it holds (`crate::signed`) with each poll; a poll ends at once when the
+//! origin's set differs and then carries the keys, so a rotation or
+//! retirement reaches every edge within a second or two.
 
 use std::sync::Arc;
 use std::time::Duration;

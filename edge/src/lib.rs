@@ -184,11 +184,7 @@ pub async fn run(
     // Misses find connections to their upstream open, and the reads of
     // bucket configurations (CORS rules, websites) theirs to the origin.
     let warm = state.clone();
-    tokio::spawn(async move { warm.upstream.keep_warm().await });
-    {
-        let warm = state.clone();
-        tokio::spawn(async move { warm.feed.keep_warm().await });
-    }
+    tokio::spawn(async move { tokio::join!(warm.upstream.keep_warm(), warm.feed.keep_warm()) });
     if let Some(log) = &state.access_log {
         access_log::reopen_on_hangup(log.clone());
     }

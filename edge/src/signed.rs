@@ -36,16 +36,21 @@ impl UrlKeys {
             .cloned()
     }
 
-    /// Takes the set a feed page carries (`{"tag", "keys": {id: public}}`);
-    /// a page without one changes nothing.
+    /// Takes the set a feed page carries (`{"tag", "keys": {id: public}}`,
+    /// the keys only when the tag differs from the one this edge sent); a
+    /// page without one changes nothing.
     pub fn update(&self, page: &Value) {
         let Some(set) = page.get("url_keys") else {
             return;
         };
-        let (Some(tag), Some(keys)) = (
-            set.get("tag").and_then(Value::as_str),
-            set.get("keys").and_then(Value::as_object),
-        ) else {
+        let Some(tag) = set.get("tag").and_then(Value::as_str) else {
+            return;
+        };
+        // Every page carries the tag; the keys come only when it changed.
+        if self.tag() == tag {
+            return;
+        }
+        let Some(keys) = set.get("keys").and_then(Value::as_object) else {
             return;
         };
         let keys: HashMap<String, String> = keys
@@ -54,11 +59,8 @@ impl UrlKeys {
             .take(64)
             .filter_map(|(id, p)| Some((id.clone(), p.as_str()?.to_owned())))
             .collect();
-        let mut held = self.0.write().unwrap_or_else(|e| e.into_inner());
-        if held.0 != tag {
-            tracing::info!(keys = keys.len(), "URL keys updated from the origin");
-            *held = (tag.to_owned(), keys);
-        }
+        tracing::info!(keys = keys.len(), "URL keys updated from the origin");
+        *self.0.write().unwrap_or_else(|e| e.into_inner()) = (tag.to_owned(), keys);
     }
 }
 

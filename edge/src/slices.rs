@@ -7,11 +7,10 @@
 //! beside the object's, and dropped with the object when it changes. The
 //! answer streams slice by slice, so at most one slice is in memory.
 
-use axum::response::IntoResponse;
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http::{HeaderValue, StatusCode};
 

@@ -104,6 +104,11 @@ pub fn verify_keyed(
     UnparsedPublicKey::new(&ED25519, public)
         .verify(&keyed_message(bucket, key, expires), &sig)
         .map_err(|_| Invalid::BadSignature)?;
+    unexpired(expires, now)
+}
+
+/// A signature that checked out is still refused after `expires`.
+fn unexpired(expires: u64, now: u64) -> Result<(), Invalid> {
     if now > expires {
         return Err(Invalid::Expired);
     }
@@ -129,10 +134,7 @@ pub fn verify(
     mac(secret, bucket, key, expires)
         .verify_slice(&raw)
         .map_err(|_| Invalid::BadSignature)?;
-    if now > expires {
-        return Err(Invalid::Expired);
-    }
-    Ok(())
+    unexpired(expires, now)
 }
 
 #[cfg(test)]

@@ -26,6 +26,8 @@ const PAGE: usize = 1000;
 const INLINE_MAX: u64 = 1 << 20;
 /// The most object bytes one feed page carries.
 const INLINE_BUDGET: u64 = 4 << 20;
+/// The most objects one feed page carries (each costs the origin a GET).
+const INLINE_OBJECTS: usize = 64;
 /// How often a waiting poll checks that its key still exists.
 const RECHECK: Duration = Duration::from_secs(1);
 
@@ -40,10 +42,9 @@ pub async fn follow(ctx: &Ctx) -> S3Result<Response> {
     if ctx.query("after") == Some("now") {
         let (_, newest) = ctx.state.meta.read(changes::bounds).await?;
         seen(ctx, newest);
-        let keys = ctx.state.meta.read(super::url_keys::public_set).await?;
+        let keys = ctx.state.meta.read(|c| keys_json(c, None)).await?;
         let mut resp = Response::new(Body::from(
-            json!({"reset": false, "last": newest, "changes": [], "url_keys": keys_json(&keys)})
-                .to_string(),
+            json!({"reset": false, "last": newest, "changes": [], "url_keys": keys}).to_string(),
         ));
         resp.headers_mut().insert(
             http::header::CONTENT_TYPE,
@@ -72,7 +73,7 @@ pub async fn follow(ctx: &Ctx) -> S3Result<Response> {
             .access_key()
             .unwrap_or_default()
             .to_owned();
-        let (page, (oldest, newest), key, url_keys) = ctx
+        let (page, (oldest, newest), key, tag) = ctx
             .state
             .meta
             .read(move |c| {
@@ -80,7 +81,7 @@ pub async fn follow(ctx: &Ctx) -> S3Result<Response> {
                     changes::after(c, after, PAGE)?,
                     changes::bounds(c)?,
                     crate::store::meta::keys::get(c, &ak)?,
-                    super::url_keys::public_set(c)?,
+                    super::url_keys::tag(c)?,
                 ))
             })
             .await?;
@@ -94,37 +95,48 @@ pub async fn follow(ctx: &Ctx) -> S3Result<Response> {
         let reset = after > 0 && oldest > after + 1;
         // URL keys the edge does not hold yet (a rotation, a retirement)
         // reach it within `RECHECK`, with or without changes.
-        let keys_changed = ctx.query("url-keys") != Some(url_keys.tag.as_str());
+        let held = ctx.query("url-keys");
+        let keys_changed = held != Some(tag.as_str());
         if !page.is_empty() || reset || keys_changed || tokio::time::Instant::now() >= deadline {
             let last =
                 page.last()
                     .map(|c| c.seq)
                     .unwrap_or(if reset { newest } else { after.max(0) });
             let mut changes = Vec::with_capacity(page.len());
-            let mut budget = if ctx.query("inline") == Some("1") {
-                INLINE_BUDGET
+            let (mut budget, mut objects) = if ctx.query("inline") == Some("1") {
+                (INLINE_BUDGET, INLINE_OBJECTS)
             } else {
-                0
+                (0, 0)
             };
             for c in &page {
                 let mut change = json!({"seq": c.seq, "bucket": c.bucket, "key": c.key, "etag": c.etag, "version": c.version, "size": c.size});
                 let small = c
                     .size
                     .and_then(|s| u64::try_from(s).ok())
-                    .filter(|s| *s <= INLINE_MAX && *s <= budget);
+                    .filter(|s| *s <= INLINE_MAX && *s <= budget && objects > 0);
                 if let (Some(size), Some(key), Some(_)) = (small, &c.key, &c.etag) {
                     if let Some(object) = inline_object(ctx, &c.bucket, key).await {
                         budget -= size;
+                        objects -= 1;
                         change["object"] = object;
                     }
                 }
                 changes.push(change);
             }
+            // The keys themselves only when the edge holds another set.
+            let url_keys = if keys_changed {
+                ctx.state
+                    .meta
+                    .read(move |c| keys_json(c, Some(tag)))
+                    .await?
+            } else {
+                json!({ "tag": tag })
+            };
             let body = json!({
                 "reset": reset,
                 "last": last,
                 "changes": changes,
-                "url_keys": keys_json(&url_keys),
+                "url_keys": url_keys,
             });
             let mut resp = Response::new(Body::from(body.to_string()));
             resp.headers_mut().insert(
@@ -246,14 +258,18 @@ async fn inline_object(ctx: &Ctx, bucket: &str, key: &str) -> Option<serde_json:
 }
 
 /// The public URL keys as a feed page carries them:
-/// `{"tag": "...", "keys": {"k1": "base64url", ...}}`.
-fn keys_json(set: &super::url_keys::PublicSet) -> serde_json::Value {
-    let keys: serde_json::Map<String, serde_json::Value> = set
-        .keys
-        .iter()
-        .map(|(id, public)| (id.clone(), public.clone().into()))
+/// `{"tag": "...", "keys": {"k1": "base64url", ...}}` (`tag` when the
+/// caller read it already).
+fn keys_json(conn: &rusqlite::Connection, tag: Option<String>) -> S3Result<serde_json::Value> {
+    let tag = match tag {
+        Some(t) => t,
+        None => super::url_keys::tag(conn)?,
+    };
+    let keys: serde_json::Map<String, serde_json::Value> = super::url_keys::public_keys(conn)?
+        .into_iter()
+        .map(|(id, public)| (id, public.into()))
         .collect();
-    json!({"tag": set.tag, "keys": keys})
+    Ok(json!({"tag": tag, "keys": keys}))
 }
 
 /// Notes the follower for `/metrics` and `cairn-origin edges`.

@@ -8,31 +8,27 @@ use crate::error::S3Result;
 use crate::state::AppState;
 use crate::store::meta::url_keys;
 
-/// The public keys edges verify deployment URLs with, and a tag that
-/// changes whenever the set does (edges send back the tag they hold; a
-/// different one ends their feed poll at once).
-#[derive(Debug, Clone, Default)]
-pub struct PublicSet {
-    pub keys: Vec<(String, String)>,
-    pub tag: String,
+/// The public keys edges verify deployment URLs with, by id.
+pub fn public_keys(conn: &rusqlite::Connection) -> S3Result<Vec<(String, String)>> {
+    url_keys::list(conn)?
+        .into_iter()
+        .filter(|row| row.retired_ms.is_none())
+        .map(|row| Ok((row.id.clone(), row.key()?.public())))
+        .collect()
 }
 
-pub fn public_set(conn: &rusqlite::Connection) -> S3Result<PublicSet> {
-    let mut keys = Vec::new();
+/// A tag that changes whenever the set of keys that verify does (edges
+/// send back the tag they hold; a different one ends their feed poll at
+/// once). Ids are never reused, so the ids alone name the set, and no key
+/// is parsed for it.
+pub fn tag(conn: &rusqlite::Connection) -> S3Result<String> {
+    let mut h = blake3::Hasher::new();
     for row in url_keys::list(conn)? {
         if row.retired_ms.is_none() {
-            keys.push((row.id.clone(), row.key()?.public()));
+            h.update(row.id.as_bytes()).update(b"\n");
         }
     }
-    let mut h = blake3::Hasher::new();
-    for (id, public) in &keys {
-        h.update(id.as_bytes())
-            .update(b"=")
-            .update(public.as_bytes())
-            .update(b"\n");
-    }
-    let tag = h.finalize().to_hex()[..16].to_owned();
-    Ok(PublicSet { keys, tag })
+    Ok(h.finalize().to_hex()[..16].to_owned())
 }
 
 /// The key that signs, made on first use.
