@@ -12,7 +12,14 @@ fuzz_target!(|data: (&str, &str, &str, u8)| {
     };
     let methods = ["GET", "PUT", "POST", "DELETE", "HEAD", "OPTIONS"];
     let m = http::Method::from_bytes(methods[usize::from(method) % methods.len()].as_bytes()).unwrap();
-    let _ = Endpoint::parse(&m, &t, |q| query.split('&').any(|p| p == q), method % 2 == 0);
+    let pairs: Vec<(String, String)> = query
+        .split('&')
+        .map(|p| match p.split_once('=') {
+            Some((k, v)) => (k.to_owned(), v.to_owned()),
+            None => (p.to_owned(), String::new()),
+        })
+        .collect();
+    let _ = Endpoint::parse(&m, t.clone(), &pairs, method % 2 == 0);
     if let (Some(b), Some(k)) = (&t.bucket, &t.key) {
         if let Some(p) = target::object_path(b, k) {
             let back = target::target(None, &p, None).unwrap();

@@ -7,7 +7,7 @@
 use bytes::Bytes;
 use cairn_origin::auth::chunked::ChunkedBody;
 use cairn_origin::auth::post_policy::PolicyCredentials;
-use cairn_origin::http::endpoint::{Endpoint, Target};
+use cairn_origin::http::endpoint::{Endpoint, Operation, Target};
 use proptest::prelude::*;
 
 fn config() -> ProptestConfig {
@@ -26,12 +26,23 @@ proptest! {
         method in prop::sample::select(vec!["GET", "PUT", "POST", "DELETE", "HEAD", "OPTIONS", "PATCH"]),
         bucket in proptest::option::of(tricky()),
         key in proptest::option::of(tricky()),
-        query in proptest::collection::vec(tricky(), 0..4),
+        query in proptest::collection::vec((tricky(), tricky()), 0..4),
         copy in any::<bool>(),
     ) {
         let method = http::Method::from_bytes(method.as_bytes()).unwrap();
-        let target = Target { bucket, key, vhost: false };
-        let _ = Endpoint::parse(&method, &target, |q| query.iter().any(|p| p == q), copy);
+        let target = Target { bucket: bucket.clone(), key: key.clone(), vhost: false };
+        // Whatever is parsed names the very bucket and key the path did.
+        match Endpoint::parse(&method, target, &query, copy) {
+            Ok(Operation::Signed(Endpoint::Object { bucket: b, key: k, .. })) => {
+                prop_assert_eq!(Some(b), bucket);
+                prop_assert_eq!(Some(k), key);
+            }
+            Ok(Operation::Signed(Endpoint::Bucket { bucket: b, .. })) => {
+                prop_assert_eq!(Some(b), bucket);
+                prop_assert_eq!(key, None);
+            }
+            _ => {}
+        }
     }
 
     #[test]

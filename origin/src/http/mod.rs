@@ -22,7 +22,7 @@ use crate::error::{Code, S3Error, S3Result};
 use crate::metrics::Metrics;
 use crate::ops::{self, Ctx};
 use crate::state::AppState;
-use endpoint::{Endpoint, Operation, Target};
+use endpoint::{BucketOp, Endpoint, ObjectOp, Operation, ServiceOp, Target};
 
 /// The single axum handler for every path.
 pub async fn handle(State(state): State<AppState>, req: Request) -> Response {
@@ -204,21 +204,20 @@ async fn serve(
         )
     })?;
     let pairs = encode::query_pairs(parts.uri.query().unwrap_or(""));
-    let has = |q: &str| pairs.iter().any(|(k, _)| k == q);
+    let vhost_bucket = target.vhost.then(|| target.bucket.clone()).flatten();
     let operation = Endpoint::parse(
         &parts.method,
-        &target,
-        has,
+        target,
+        &pairs,
         parts.headers.contains_key("x-amz-copy-source"),
     )?;
-    let bucket = target.bucket.clone().unwrap_or_default();
     let endpoint = match operation {
-        Operation::Preflight => {
+        Operation::Preflight { bucket } => {
             *op = "CorsPreflight";
             // Preflights carry no credentials; the bucket's rules decide.
             return ops::cors::preflight(state, &bucket, &parts.headers).await;
         }
-        Operation::PostObject => {
+        Operation::PostObject { bucket } => {
             *op = "PostObject";
             // Browser form uploads are authenticated by their signed policy.
             return ops::post::post_object(state, &bucket, parts, body).await;
@@ -232,51 +231,62 @@ async fn serve(
         Some(ak) => state.keys.get(&state.meta, ak).await?,
         None => None,
     };
-    let vhost_bucket = target.vhost.then_some(target.bucket.as_deref()).flatten();
     let verified = credentials.verify(
         &parts,
         &pairs,
-        vhost_bucket,
+        vhost_bucket.as_deref(),
         key.as_ref(),
         state.config.signed_region(),
         SystemTime::now(),
     )?;
 
     ops::access::refuse_read_only(&verified.principal, endpoint.action())?;
-    ops::unsupported::refuse(endpoint, &parts.headers)?;
+    ops::unsupported::refuse(&endpoint, &parts.headers)?;
     crate::sse::check_channel(
         &parts.headers,
         parts.extensions.get().copied(),
         state.config.sse_c_over_http,
     )?;
+    let object_key = match &endpoint {
+        Endpoint::Object { key, .. } => Some(key.clone()),
+        _ => None,
+    };
     let ctx = Ctx {
         state: state.clone(),
         verified,
         parts,
         pairs,
-        endpoint,
-        object_key: target.key.clone(),
+        action: endpoint.action(),
+        object_key,
         bucket_found: Default::default(),
     };
-    let key = target.key.unwrap_or_default();
-    let result = dispatch(&ctx, endpoint, &bucket, &key, body).await;
+    let bucket = match &endpoint {
+        Endpoint::Bucket { bucket, .. } | Endpoint::Object { bucket, .. } => Some(bucket.clone()),
+        Endpoint::Service(_) => None,
+    };
+    let result = dispatch(&ctx, endpoint, body).await;
     if ctx.bucket_found.load(Ordering::Relaxed) {
-        *bucket_found = Some(bucket);
+        *bucket_found = bucket;
     }
     result
 }
 
 /// Runs the operation.
-async fn dispatch(
-    ctx: &Ctx,
-    endpoint: Endpoint,
-    bucket: &str,
-    key: &str,
-    body: Body,
-) -> S3Result<Response> {
-    use Endpoint::*;
+async fn dispatch(ctx: &Ctx, endpoint: Endpoint, body: Body) -> S3Result<Response> {
     match endpoint {
-        ListBuckets => ops::bucket::list_buckets(ctx).await,
+        Endpoint::Service(op) => match op {
+            ServiceOp::ListBuckets => ops::bucket::list_buckets(ctx).await,
+            ServiceOp::ChangeFeed => ops::feed::follow(ctx).await,
+            ServiceOp::SignEdgeUrl => ops::feed::sign_url(ctx).await,
+        },
+        Endpoint::Bucket { bucket, op } => bucket_op(ctx, &bucket, op, body).await,
+        Endpoint::Object { bucket, key, op } => object_op(ctx, &bucket, &key, op, body).await,
+    }
+}
+
+async fn bucket_op(ctx: &Ctx, bucket: &str, op: BucketOp, body: Body) -> S3Result<Response> {
+    use BucketOp::*;
+    match op {
         CreateBucket => ops::bucket::create(ctx, bucket, body).await,
         HeadBucket => ops::bucket::head(ctx, bucket).await,
         DeleteBucket => ops::bucket::delete(ctx, bucket).await,
@@ -284,19 +294,17 @@ async fn dispatch(
         GetBucketVersioning => ops::versioning::get(ctx, bucket).await,
         PutBucketVersioning => ops::versioning::put(ctx, bucket, body).await,
         GetBucketAcl => ops::settings::get_acl(ctx, bucket, None).await,
-        GetObjectAcl => ops::settings::get_acl(ctx, bucket, Some(key)).await,
-        PutObjectAcl => ops::settings::put_object_acl(ctx, bucket, key, body).await,
         PutBucketAcl => ops::settings::put_acl(ctx, bucket, body).await,
         GetBucketPolicy => ops::settings::get_policy(ctx, bucket).await,
         PutBucketPolicy => ops::settings::put_policy(ctx, bucket, body).await,
         DeleteBucketPolicy => ops::settings::delete_policy(ctx, bucket).await,
         GetBucketPolicyStatus => ops::settings::policy_status(ctx, bucket).await,
         GetBucketOwnershipControls => ops::ownership::get(ctx, bucket).await,
+        PutBucketOwnershipControls => ops::ownership::put(ctx, bucket, body).await,
+        DeleteBucketOwnershipControls => ops::ownership::delete(ctx, bucket).await,
         GetBucketEncryption => ops::encryption::get(ctx, bucket).await,
         PutBucketEncryption => ops::encryption::put(ctx, bucket, body).await,
         DeleteBucketEncryption => ops::encryption::delete(ctx, bucket).await,
-        PutBucketOwnershipControls => ops::ownership::put(ctx, bucket, body).await,
-        DeleteBucketOwnershipControls => ops::ownership::delete(ctx, bucket).await,
         GetPublicAccessBlock => ops::public_access::get(ctx, bucket).await,
         PutPublicAccessBlock => ops::public_access::put(ctx, bucket, body).await,
         DeletePublicAccessBlock => ops::public_access::delete(ctx, bucket).await,
@@ -305,42 +313,112 @@ async fn dispatch(
         DeleteBucketLifecycle => ops::lifecycle::delete(ctx, bucket).await,
         GetObjectLockConfiguration => ops::object_lock::get_config(ctx, bucket).await,
         PutObjectLockConfiguration => ops::object_lock::put_config(ctx, bucket, body).await,
-        GetObjectAttributes => ops::attributes::get(ctx, bucket, key).await,
-        GetObjectRetention => ops::object_lock::get_retention(ctx, bucket, key).await,
-        PutObjectRetention => ops::object_lock::put_retention(ctx, bucket, key, body).await,
-        GetObjectLegalHold => ops::object_lock::get_legal_hold(ctx, bucket, key).await,
-        PutObjectLegalHold => ops::object_lock::put_legal_hold(ctx, bucket, key, body).await,
-        GetObjectTagging => ops::tagging::get(ctx, bucket, key).await,
-        PutObjectTagging => ops::tagging::put(ctx, bucket, key, body).await,
-        DeleteObjectTagging => ops::tagging::delete(ctx, bucket, key).await,
         GetBucketTagging => ops::settings::get_tagging(ctx, bucket).await,
+        PutBucketTagging => ops::settings::put_tagging(ctx, bucket, body).await,
+        DeleteBucketTagging => ops::settings::delete_tagging(ctx, bucket).await,
         GetBucketNotificationConfiguration => ops::notification::get(ctx, bucket).await,
+        PutBucketNotificationConfiguration => ops::notification::put(ctx, bucket, body).await,
         GetBucketWebsite => ops::website::get(ctx, bucket).await,
         PutBucketWebsite => ops::website::put(ctx, bucket, body).await,
         DeleteBucketWebsite => ops::website::delete(ctx, bucket).await,
-        PutBucketNotificationConfiguration => ops::notification::put(ctx, bucket, body).await,
-        PutBucketTagging => ops::settings::put_tagging(ctx, bucket, body).await,
-        DeleteBucketTagging => ops::settings::delete_tagging(ctx, bucket).await,
         GetBucketCors => ops::settings::get_cors(ctx, bucket).await,
         PutBucketCors => ops::settings::put_cors(ctx, bucket, body).await,
         DeleteBucketCors => ops::settings::delete_cors(ctx, bucket).await,
-        ChangeFeed => ops::feed::follow(ctx).await,
-        SignEdgeUrl => ops::feed::sign_url(ctx).await,
         ListObjects => ops::list::list_v1(ctx, bucket).await,
         ListObjectsV2 => ops::list::list_v2(ctx, bucket).await,
         ListObjectVersions => ops::list_versions::list_versions(ctx, bucket).await,
         ListMultipartUploads => ops::multipart::list_uploads(ctx, bucket).await,
-        CreateMultipartUpload => ops::multipart::create(ctx, bucket, key).await,
-        UploadPart => ops::multipart::upload_part(ctx, bucket, key, body).await,
-        UploadPartCopy => ops::multipart::upload_part_copy(ctx, bucket, key).await,
-        CompleteMultipartUpload => ops::multipart::complete(ctx, bucket, key, body).await,
-        AbortMultipartUpload => ops::multipart::abort(ctx, bucket, key).await,
-        ListParts => ops::multipart::list_parts(ctx, bucket, key).await,
         DeleteObjects => ops::delete::delete_objects(ctx, bucket, body).await,
+    }
+}
+
+async fn object_op(
+    ctx: &Ctx,
+    bucket: &str,
+    key: &str,
+    op: ObjectOp,
+    body: Body,
+) -> S3Result<Response> {
+    use ops::{multipart, object_lock, settings, tagging};
+    use ObjectOp::*;
+    match op {
         PutObject => ops::put::put_object(ctx, bucket, key, body).await,
         CopyObject => ops::copy::copy_object(ctx, bucket, key).await,
-        GetObject => ops::get::get_object(ctx, bucket, key, false).await,
-        HeadObject => ops::get::get_object(ctx, bucket, key, true).await,
-        DeleteObject => ops::delete::delete_object(ctx, bucket, key).await,
+        GetObject { version, part } => {
+            let read = ops::get::Read {
+                version,
+                part,
+                head: false,
+            };
+            ops::get::get_object(ctx, bucket, key, read).await
+        }
+        HeadObject { version, part } => {
+            let read = ops::get::Read {
+                version,
+                part,
+                head: true,
+            };
+            ops::get::get_object(ctx, bucket, key, read).await
+        }
+        DeleteObject { version } => ops::delete::delete_object(ctx, bucket, key, version).await,
+        GetObjectAcl { version } => settings::get_acl(ctx, bucket, Some((key, version))).await,
+        PutObjectAcl { version } => settings::put_object_acl(ctx, bucket, key, version, body).await,
+        GetObjectTagging { version } => tagging::get(ctx, bucket, key, version).await,
+        PutObjectTagging { version } => tagging::put(ctx, bucket, key, version, body).await,
+        DeleteObjectTagging { version } => tagging::delete(ctx, bucket, key, version).await,
+        GetObjectAttributes { version } => ops::attributes::get(ctx, bucket, key, version).await,
+        GetObjectRetention { version } => {
+            object_lock::get_retention(ctx, bucket, key, version).await
+        }
+        PutObjectRetention { version } => {
+            object_lock::put_retention(ctx, bucket, key, version, body).await
+        }
+        GetObjectLegalHold { version } => {
+            object_lock::get_legal_hold(ctx, bucket, key, version).await
+        }
+        PutObjectLegalHold { version } => {
+            object_lock::put_legal_hold(ctx, bucket, key, version, body).await
+        }
+        CreateMultipartUpload => multipart::create(ctx, bucket, key).await,
+        UploadPart { upload_id, part } => {
+            let upload = multipart::Upload {
+                id: &upload_id,
+                bucket,
+                key,
+            };
+            multipart::upload_part(ctx, upload, part, body).await
+        }
+        UploadPartCopy { upload_id, part } => {
+            let upload = multipart::Upload {
+                id: &upload_id,
+                bucket,
+                key,
+            };
+            multipart::upload_part_copy(ctx, upload, part).await
+        }
+        CompleteMultipartUpload { upload_id } => {
+            let upload = multipart::Upload {
+                id: &upload_id,
+                bucket,
+                key,
+            };
+            multipart::complete(ctx, upload, body).await
+        }
+        AbortMultipartUpload { upload_id } => {
+            let upload = multipart::Upload {
+                id: &upload_id,
+                bucket,
+                key,
+            };
+            multipart::abort(ctx, upload).await
+        }
+        ListParts { upload_id } => {
+            let upload = multipart::Upload {
+                id: &upload_id,
+                bucket,
+                key,
+            };
+            multipart::list_parts(ctx, upload).await
+        }
     }
 }

@@ -16,7 +16,6 @@
 use crate::acl::{Acl, Grantee, Permission, Who};
 use crate::auth::Principal;
 use crate::error::{Code, S3Error, S3Result};
-use crate::http::endpoint::Endpoint;
 use crate::policy::{Caller, Decision, Request};
 use crate::state::AppState;
 use crate::store::meta::buckets::BucketRow;
@@ -122,28 +121,13 @@ impl Ctx {
         Ok(row)
     }
 
-    /// The IAM action this request is (versioned forms for `versionId`).
-    pub fn action(&self) -> &'static str {
-        let versioned = self.query("versionId").is_some();
-        match (self.endpoint, versioned) {
-            (Endpoint::GetObject | Endpoint::HeadObject, true) => "s3:GetObjectVersion",
-            (Endpoint::DeleteObject, true) => "s3:DeleteObjectVersion",
-            (Endpoint::GetObjectAcl, true) => "s3:GetObjectVersionAcl",
-            (Endpoint::PutObjectAcl, true) => "s3:PutObjectVersionAcl",
-            (Endpoint::GetObjectTagging, true) => "s3:GetObjectVersionTagging",
-            (Endpoint::PutObjectTagging, true) => "s3:PutObjectVersionTagging",
-            (Endpoint::DeleteObjectTagging, true) => "s3:DeleteObjectVersionTagging",
-            (e, _) => e.action(),
-        }
-    }
-
     /// Whether this request may act on `row` (the bucket it names): the
     /// owner unless a policy denies it, anyone else as an ACL grants or a
     /// policy allows.
     pub fn authorize(&self, name: &str, row: Option<BucketRow>) -> S3Result<BucketRow> {
         let row = self.found(name, row)?;
         let key = self.object_key.as_deref();
-        let action = self.action();
+        let action = self.action;
         // A condition on the object's tags, or the object's own ACL,
         // needs the object.
         let tag_condition = row
@@ -174,7 +158,7 @@ impl Ctx {
         let row = self.found(name, row)?;
         let granted =
             || self.verified.principal.is_edge() || self.acl_grants(&row, object, "s3:GetObject");
-        match self.decide(&row, self.action(), Some(key), object, &granted) {
+        match self.decide(&row, self.action, Some(key), object, &granted) {
             Ok(()) => Ok(row),
             // As S3: who may list the key's name learns that it is
             // missing (404); others learn nothing (403).
@@ -198,7 +182,7 @@ impl Ctx {
     pub fn authorize_list(&self, name: &str, row: Option<BucketRow>) -> S3Result<BucketRow> {
         let row = self.found(name, row)?;
         let granted = || self.acl_grants(&row, None, "s3:ListBucket");
-        self.decide(&row, self.action(), None, None, &granted)?;
+        self.decide(&row, self.action, None, None, &granted)?;
         Ok(row)
     }
 

@@ -8,6 +8,7 @@ use http::HeaderValue;
 use super::{http_date, xml_response, Ctx};
 use crate::checksum::ChecksumAlgo;
 use crate::error::{Code, S3Error, S3Result};
+use crate::http::endpoint::VersionId;
 use crate::store::meta::{objects, versions};
 use crate::xml::XmlWriter;
 
@@ -24,7 +25,7 @@ fn number(ctx: &Ctx, header: &'static str, default: usize) -> S3Result<usize> {
     }
 }
 
-pub async fn get(ctx: &Ctx, bucket: &str, key: &str) -> S3Result<Response> {
+pub async fn get(ctx: &Ctx, bucket: &str, key: &str, version: VersionId) -> S3Result<Response> {
     ctx.owned_bucket(bucket).await?;
     let wanted: Vec<String> = ctx
         .parts
@@ -45,7 +46,6 @@ pub async fn get(ctx: &Ctx, bucket: &str, key: &str) -> S3Result<Response> {
     let want = |a: &str| wanted.iter().any(|w| w == a);
     let max_parts = number(ctx, "x-amz-max-parts", MAX_PARTS)?.min(MAX_PARTS);
     let marker = number(ctx, "x-amz-part-number-marker", 0)?;
-    let version = ctx.version_param()?;
     let (b, k) = (bucket.to_owned(), key.to_owned());
     let (row, parts) = ctx
         .state

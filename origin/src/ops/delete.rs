@@ -18,6 +18,7 @@ use super::put::content_md5;
 use super::{empty, xml_response, Ctx};
 use crate::checksum;
 use crate::error::{Code, S3Error, S3Result};
+use crate::http::endpoint::VersionId;
 use crate::store::meta::objects::{self, Deleted};
 use crate::store::meta::versions;
 use crate::xml::{self, XmlWriter};
@@ -28,10 +29,14 @@ const MAX_KEYS: usize = 1000;
 /// 1000 keys of 1024 bytes plus markup.
 const MAX_BODY: u64 = 2 * 1024 * 1024;
 
-pub async fn delete_object(ctx: &Ctx, bucket: &str, key: &str) -> S3Result<Response> {
+pub async fn delete_object(
+    ctx: &Ctx,
+    bucket: &str,
+    key: &str,
+    version: VersionId,
+) -> S3Result<Response> {
     ctx.owned_bucket(bucket).await?;
     let key = ObjectKey::parse(key)?;
-    let version = ctx.version_param()?;
     let bypass = bypass_governance(ctx);
     let h = |n: &str| ctx.header(n).map(str::trim);
     let condition = Condition {

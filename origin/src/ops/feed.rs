@@ -234,11 +234,11 @@ async fn inline_object(ctx: &Ctx, bucket: &str, key: &str) -> Option<serde_json:
         },
         parts,
         pairs: Vec::new(),
-        endpoint: crate::http::endpoint::Endpoint::GetObject,
+        action: "s3:GetObject",
         object_key: Some(key.to_owned()),
         bucket_found: Default::default(),
     };
-    let resp = super::get::get_object(&anonymous, bucket, key, false)
+    let resp = super::get::get_object(&anonymous, bucket, key, super::get::Read::current())
         .await
         .ok()?;
     if resp.status() != http::StatusCode::OK {

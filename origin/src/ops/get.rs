@@ -21,6 +21,7 @@ use super::multipart::Segment;
 use super::put::write_object_headers;
 use super::{http_date, system_time, Ctx};
 use crate::error::{Code, S3Error, S3Result};
+use crate::http::endpoint::VersionId;
 use crate::store::blob::BlobHash;
 use crate::store::meta::buckets::{self, Versioning};
 use crate::store::meta::objects;
@@ -44,7 +45,31 @@ const OVERRIDES: &[(&str, &str)] = &[
     ("response-content-encoding", "content-encoding"),
 ];
 
-pub async fn get_object(ctx: &Ctx, bucket: &str, key: &str, head: bool) -> S3Result<Response> {
+/// What a GET or HEAD asks for beyond the key.
+pub struct Read {
+    pub version: VersionId,
+    /// One part of a multipart object (`partNumber`).
+    pub part: Option<u32>,
+    pub head: bool,
+}
+
+impl Read {
+    /// A whole GET of the current version.
+    pub fn current() -> Self {
+        Read {
+            version: None,
+            part: None,
+            head: false,
+        }
+    }
+}
+
+pub async fn get_object(ctx: &Ctx, bucket: &str, key: &str, read: Read) -> S3Result<Response> {
+    let Read {
+        version,
+        part,
+        head,
+    } = read;
     crate::sse::refuse_on_read(&ctx.parts.headers)?;
     let range = ctx.header("range").and_then(range::parse);
     let blobs = &ctx.state.blobs;
@@ -53,7 +78,6 @@ pub async fn get_object(ctx: &Ctx, bucket: &str, key: &str, head: bool) -> S3Res
     // blocking pool (two thread switches; 20% more GETs per second without
     // it). The bytes are read before the caller is authorized or
     // preconditions are checked, and dropped unless both pass.
-    let version = ctx.version_param()?;
     let (bucket_row, found, small) = ctx.state.meta.read_now(|c| {
         let found = match &version {
             None => match objects::get(c, bucket, key)? {
@@ -117,7 +141,6 @@ pub async fn get_object(ctx: &Ctx, bucket: &str, key: &str, head: bool) -> S3Res
 
     // The part number is checked first, as S3 does; then an encrypted
     // object's key, before anything about the object is revealed.
-    let part = part_number(ctx)?;
     if let Some(n) = part {
         if n as usize > parts.len().max(1) {
             return Err(S3Error::new(Code::InvalidPart));
@@ -272,25 +295,6 @@ pub async fn get_object(ctx: &Ctx, bucket: &str, key: &str, head: bool) -> S3Res
     let stream = segment_stream(ctx.state.blobs.clone(), segments, data_key);
     *resp.body_mut() = Body::from_stream(Verifying::new(stream, verify));
     Ok(resp)
-}
-
-/// The `partNumber` query parameter (1 to 10,000), if any.
-fn part_number(ctx: &Ctx) -> S3Result<Option<u32>> {
-    match ctx.query("partNumber") {
-        None => Ok(None),
-        Some(v) => v
-            .parse::<u32>()
-            .ok()
-            .filter(|n| (1..=10_000).contains(n))
-            .map(Some)
-            .ok_or_else(|| {
-                S3Error::msg(
-                    Code::InvalidArgument,
-                    "Part number must be an integer between 1 and 10000, inclusive",
-                )
-                .with("ArgumentName", "partNumber")
-            }),
-    }
 }
 
 /// Where a small body's bytes are: `(start, len, whole)` when the (ranged)

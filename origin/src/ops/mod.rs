@@ -49,8 +49,9 @@ pub struct Ctx {
     pub parts: http::request::Parts,
     /// Decoded query parameters, in order.
     pub pairs: Vec<(String, String)>,
-    /// The operation, for access decisions (`access.rs`).
-    pub endpoint: crate::http::endpoint::Endpoint,
+    /// The IAM action the request is (`Endpoint::action`), for access
+    /// decisions (`access.rs`).
+    pub action: &'static str,
     /// The object key the request names, if any.
     pub object_key: Option<String>,
     /// Set once the bucket the request names was found (by `access`): only
@@ -64,26 +65,6 @@ impl Ctx {
             .iter()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
-    }
-
-    /// The `versionId` query parameter: `None` when absent (the current
-    /// version), `Some(None)` for S3's `null` version.
-    pub fn version_param(&self) -> S3Result<Option<Option<String>>> {
-        match self.query("versionId") {
-            None => Ok(None),
-            Some("null") => Ok(Some(None)),
-            Some(v)
-                if !v.is_empty()
-                    && v.len() <= 64
-                    && v.bytes().all(|b| b.is_ascii_alphanumeric()) =>
-            {
-                Ok(Some(Some(v.to_owned())))
-            }
-            Some(_) => Err(
-                S3Error::msg(Code::InvalidArgument, "Invalid version id specified")
-                    .with("ArgumentName", "versionId"),
-            ),
-        }
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {

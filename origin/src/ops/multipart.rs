@@ -32,24 +32,15 @@ use cairn_shared::names::ObjectKey;
 
 /// Every part but the last must be at least this large (S3's rule).
 pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
-const MAX_PART_NUMBER: u32 = 10_000;
 const MAX_COMPLETE_BODY: u64 = 4 * 1024 * 1024;
 
-fn part_number(ctx: &Ctx) -> S3Result<u32> {
-    ctx.query("partNumber")
-        .and_then(|p| p.parse::<u32>().ok())
-        .filter(|p| (1..=MAX_PART_NUMBER).contains(p))
-        .ok_or_else(|| {
-            S3Error::msg(
-                Code::InvalidArgument,
-                "Part number must be an integer between 1 and 10000, inclusive",
-            )
-            .with("ArgumentName", "partNumber")
-        })
-}
-
-fn upload_id(ctx: &Ctx) -> &str {
-    ctx.query("uploadId").unwrap_or_default()
+/// The upload a request names (`uploadId`), and the bucket and key the
+/// request addresses, which the upload must belong to.
+#[derive(Debug, Clone, Copy)]
+pub struct Upload<'a> {
+    pub id: &'a str,
+    pub bucket: &'a str,
+    pub key: &'a str,
 }
 
 fn no_such_upload(id: &str) -> S3Error {
@@ -57,13 +48,13 @@ fn no_such_upload(id: &str) -> S3Error {
 }
 
 /// Loads an upload and checks that it belongs to this bucket and key.
-async fn load_upload(ctx: &Ctx, bucket: &str, key: &str) -> S3Result<UploadRow> {
-    ctx.owned_bucket(bucket).await?;
-    let id = upload_id(ctx).to_owned();
+async fn load_upload(ctx: &Ctx, upload: Upload<'_>) -> S3Result<UploadRow> {
+    ctx.owned_bucket(upload.bucket).await?;
+    let id = upload.id.to_owned();
     let row = ctx.state.meta.read(move |c| uploads::get(c, &id)).await?;
     match row {
-        Some(u) if u.bucket == bucket && u.key == key => Ok(u),
-        _ => Err(no_such_upload(upload_id(ctx))),
+        Some(u) if u.bucket == upload.bucket && u.key == upload.key => Ok(u),
+        _ => Err(no_such_upload(upload.id)),
     }
 }
 
@@ -186,9 +177,13 @@ async fn commit_part(
         .await
 }
 
-pub async fn upload_part(ctx: &Ctx, bucket: &str, key: &str, body: Body) -> S3Result<Response> {
-    let number = part_number(ctx)?;
-    let upload = load_upload(ctx, bucket, key).await?;
+pub async fn upload_part(
+    ctx: &Ctx,
+    upload: Upload<'_>,
+    number: u32,
+    body: Body,
+) -> S3Result<Response> {
+    let upload = load_upload(ctx, upload).await?;
     let algo = upload
         .checksum_algo
         .as_deref()
@@ -226,9 +221,8 @@ pub async fn upload_part(ctx: &Ctx, bucket: &str, key: &str, body: Body) -> S3Re
 
 /// UploadPartCopy: a whole single-blob source is shared, not copied; a
 /// range (or a multipart source) is read and written as a new blob.
-pub async fn upload_part_copy(ctx: &Ctx, bucket: &str, key: &str) -> S3Result<Response> {
-    let number = part_number(ctx)?;
-    let upload = load_upload(ctx, bucket, key).await?;
+pub async fn upload_part_copy(ctx: &Ctx, upload: Upload<'_>, number: u32) -> S3Result<Response> {
+    let upload = load_upload(ctx, upload).await?;
     let src = super::copy::parse_source(ctx.header("x-amz-copy-source").unwrap_or(""))?;
     let s = src.clone();
     let (src_row, found) = ctx
@@ -422,12 +416,11 @@ async fn whole_hash(
     .map_err(S3Error::from)
 }
 
-pub async fn complete(ctx: &Ctx, bucket: &str, key: &str, body: Body) -> S3Result<Response> {
-    let upload = match load_upload(ctx, bucket, key).await {
+pub async fn complete(ctx: &Ctx, named: Upload<'_>, body: Body) -> S3Result<Response> {
+    let Upload { bucket, key, .. } = named;
+    let upload = match load_upload(ctx, named).await {
         Ok(u) => u,
-        Err(e) if e.code == Code::NoSuchUpload => {
-            return completed_again(ctx, bucket, key, e).await
-        }
+        Err(e) if e.code == Code::NoSuchUpload => return completed_again(ctx, named, e).await,
         Err(e) => return Err(e),
     };
     let conditions = WriteConditions::from_headers(&ctx.parts.headers)?;
@@ -610,13 +603,9 @@ fn result_head(bucket: &str, key: &str, etag_value: &str) -> XmlWriter {
 /// A CompleteMultipartUpload for an upload that is gone: if it was
 /// completed (lately, to this very key), the client retried after losing
 /// the answer, and S3 answers it again; otherwise NoSuchUpload.
-async fn completed_again(
-    ctx: &Ctx,
-    bucket: &str,
-    key: &str,
-    missing: S3Error,
-) -> S3Result<Response> {
-    let id = upload_id(ctx).to_owned();
+async fn completed_again(ctx: &Ctx, named: Upload<'_>, missing: S3Error) -> S3Result<Response> {
+    let Upload { id, bucket, key } = named;
+    let id = id.to_owned();
     let done = ctx
         .state
         .meta
@@ -647,8 +636,8 @@ fn composite_checksum(upload: &UploadRow, parts: &[PartRow]) -> Option<(String, 
     ))
 }
 
-pub async fn abort(ctx: &Ctx, bucket: &str, key: &str) -> S3Result<Response> {
-    let upload = load_upload(ctx, bucket, key).await?;
+pub async fn abort(ctx: &Ctx, named: Upload<'_>) -> S3Result<Response> {
+    let upload = load_upload(ctx, named).await?;
     let (id, blobs) = (upload.upload_id, ctx.state.blobs.clone());
     ctx.state
         .meta
@@ -662,8 +651,9 @@ pub async fn abort(ctx: &Ctx, bucket: &str, key: &str) -> S3Result<Response> {
     Ok(empty(StatusCode::NO_CONTENT))
 }
 
-pub async fn list_parts(ctx: &Ctx, bucket: &str, key: &str) -> S3Result<Response> {
-    let upload = load_upload(ctx, bucket, key).await?;
+pub async fn list_parts(ctx: &Ctx, named: Upload<'_>) -> S3Result<Response> {
+    let Upload { bucket, key, .. } = named;
+    let upload = load_upload(ctx, named).await?;
     let marker: u32 = ctx
         .query("part-number-marker")
         .and_then(|m| m.parse().ok())

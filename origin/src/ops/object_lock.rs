@@ -13,6 +13,7 @@ use serde::Deserialize;
 
 use super::{empty, iso8601, now_ms, parse_iso8601, xml_response, Ctx};
 use crate::error::{Code, S3Error, S3Result};
+use crate::http::endpoint::VersionId;
 use crate::store::meta::buckets::{self, BucketRow};
 use crate::store::meta::locks::{self, DefaultRetention, Mode, ObjectLock};
 use crate::store::meta::versions;
@@ -193,13 +194,13 @@ async fn update(
     ctx: &Ctx,
     bucket: &str,
     key: &str,
+    version: VersionId,
     change: impl FnOnce(&mut ObjectLock) -> S3Result<()> + Send + 'static,
 ) -> S3Result<Response> {
     let row = ctx.owned_bucket(bucket).await?;
     if !row.lock_enabled {
         return Err(no_lock(bucket));
     }
-    let version = ctx.version_param()?;
     let (b, k) = (bucket.to_owned(), key.to_owned());
     let vid = ctx
         .state
@@ -218,7 +219,13 @@ async fn update(
     Ok(resp)
 }
 
-pub async fn put_retention(ctx: &Ctx, bucket: &str, key: &str, raw: Body) -> S3Result<Response> {
+pub async fn put_retention(
+    ctx: &Ctx,
+    bucket: &str,
+    key: &str,
+    version: VersionId,
+    raw: Body,
+) -> S3Result<Response> {
     let bytes = super::settings::body(ctx, raw).await?;
     let doc: RetentionDoc = xml::parse(&bytes)?;
     let mode = doc
@@ -232,7 +239,7 @@ pub async fn put_retention(ctx: &Ctx, bucket: &str, key: &str, raw: Body) -> S3R
         .and_then(parse_iso8601)
         .ok_or_else(|| S3Error::new(Code::MalformedXML))?;
     let bypass = super::delete::bypass_governance(ctx);
-    update(ctx, bucket, key, move |lock| {
+    update(ctx, bucket, key, version, move |lock| {
         lock.check_retention_change(mode, until, now_ms(), bypass)?;
         lock.mode = Some(mode);
         lock.until_ms = Some(until);
@@ -241,7 +248,13 @@ pub async fn put_retention(ctx: &Ctx, bucket: &str, key: &str, raw: Body) -> S3R
     .await
 }
 
-pub async fn put_legal_hold(ctx: &Ctx, bucket: &str, key: &str, raw: Body) -> S3Result<Response> {
+pub async fn put_legal_hold(
+    ctx: &Ctx,
+    bucket: &str,
+    key: &str,
+    version: VersionId,
+    raw: Body,
+) -> S3Result<Response> {
     let bytes = super::settings::body(ctx, raw).await?;
     let doc: LegalHoldDoc = xml::parse(&bytes)?;
     let on = match doc.status.as_deref() {
@@ -249,19 +262,18 @@ pub async fn put_legal_hold(ctx: &Ctx, bucket: &str, key: &str, raw: Body) -> S3
         Some("OFF") => false,
         _ => return Err(S3Error::new(Code::MalformedXML)),
     };
-    update(ctx, bucket, key, move |lock| {
+    update(ctx, bucket, key, version, move |lock| {
         lock.legal_hold = on;
         Ok(())
     })
     .await
 }
 
-async fn read(ctx: &Ctx, bucket: &str, key: &str) -> S3Result<ObjectLock> {
+async fn read(ctx: &Ctx, bucket: &str, key: &str, version: VersionId) -> S3Result<ObjectLock> {
     let row = ctx.owned_bucket(bucket).await?;
     if !row.lock_enabled {
         return Err(no_lock(bucket));
     }
-    let version = ctx.version_param()?;
     let (b, k) = (bucket.to_owned(), key.to_owned());
     Ok(ctx
         .state
@@ -271,8 +283,13 @@ async fn read(ctx: &Ctx, bucket: &str, key: &str) -> S3Result<ObjectLock> {
         .lock)
 }
 
-pub async fn get_retention(ctx: &Ctx, bucket: &str, key: &str) -> S3Result<Response> {
-    let lock = read(ctx, bucket, key).await?;
+pub async fn get_retention(
+    ctx: &Ctx,
+    bucket: &str,
+    key: &str,
+    version: VersionId,
+) -> S3Result<Response> {
+    let lock = read(ctx, bucket, key, version).await?;
     let (Some(mode), Some(until)) = (lock.mode, lock.until_ms) else {
         return Err(S3Error::new(Code::NoSuchObjectLockConfiguration));
     };
@@ -284,8 +301,13 @@ pub async fn get_retention(ctx: &Ctx, bucket: &str, key: &str) -> S3Result<Respo
     Ok(xml_response(w.finish()))
 }
 
-pub async fn get_legal_hold(ctx: &Ctx, bucket: &str, key: &str) -> S3Result<Response> {
-    let lock = read(ctx, bucket, key).await?;
+pub async fn get_legal_hold(
+    ctx: &Ctx,
+    bucket: &str,
+    key: &str,
+    version: VersionId,
+) -> S3Result<Response> {
+    let lock = read(ctx, bucket, key, version).await?;
     let mut w = XmlWriter::new();
     w.root("LegalHold");
     w.elem("Status", if lock.legal_hold { "ON" } else { "OFF" });

@@ -10,6 +10,7 @@ use super::body::BodyReader;
 use super::{empty, owner_id, xml_response, Ctx};
 use crate::acl::{Acl, Grantee};
 use crate::error::{Code, S3Error, S3Result};
+use crate::http::endpoint::VersionId;
 use crate::store::meta::buckets::{self, BucketRow, Setting};
 use crate::store::meta::objects::ObjectRow;
 use crate::xml::XmlWriter;
@@ -170,9 +171,14 @@ pub async fn put_acl(ctx: &Ctx, bucket: &str, raw: Body) -> S3Result<Response> {
 }
 
 /// PutObjectAcl: the same forms as a bucket's, for one version.
-pub async fn put_object_acl(ctx: &Ctx, bucket: &str, key: &str, raw: Body) -> S3Result<Response> {
+pub async fn put_object_acl(
+    ctx: &Ctx,
+    bucket: &str,
+    key: &str,
+    version: VersionId,
+    raw: Body,
+) -> S3Result<Response> {
     let row = ctx.owned_bucket(bucket).await?;
-    let version = ctx.version_param()?;
     let (b, k, v) = (bucket.to_owned(), key.to_owned(), version.clone());
     let object = ctx
         .state
@@ -212,12 +218,15 @@ async fn requested_acl(ctx: &Ctx, row: &BucketRow, owners: &Owners, raw: Body) -
 }
 
 /// GetBucketAcl and GetObjectAcl: the owner, and the grants.
-pub async fn get_acl(ctx: &Ctx, bucket: &str, key: Option<&str>) -> S3Result<Response> {
+pub async fn get_acl(
+    ctx: &Ctx,
+    bucket: &str,
+    object: Option<(&str, VersionId)>,
+) -> S3Result<Response> {
     let row = ctx.owned_bucket(bucket).await?;
-    let (acl, owner) = match key {
+    let (acl, owner) = match object {
         None => (bucket_acl(&row), owner_id(&row.owner)),
-        Some(key) => {
-            let version = ctx.version_param()?;
+        Some((key, version)) => {
             let (b, k) = (bucket.to_owned(), key.to_owned());
             let object = ctx
                 .state

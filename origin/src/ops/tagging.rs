@@ -16,6 +16,7 @@ use serde::Deserialize;
 use super::{empty, xml_response, Ctx};
 use crate::auth::encode;
 use crate::error::{Code, S3Error, S3Result};
+use crate::http::endpoint::VersionId;
 use crate::store::meta::versions;
 use crate::xml::{self, XmlWriter};
 use cairn_shared::names::ObjectKey;
@@ -126,9 +127,8 @@ pub fn document(stored: Option<&str>) -> Vec<u8> {
     w.finish()
 }
 
-pub async fn get(ctx: &Ctx, bucket: &str, key: &str) -> S3Result<Response> {
+pub async fn get(ctx: &Ctx, bucket: &str, key: &str, version: VersionId) -> S3Result<Response> {
     ctx.owned_bucket(bucket).await?;
-    let version = ctx.version_param()?;
     let (b, k) = (bucket.to_owned(), key.to_owned());
     let row = ctx
         .state
@@ -140,27 +140,33 @@ pub async fn get(ctx: &Ctx, bucket: &str, key: &str) -> S3Result<Response> {
     Ok(resp)
 }
 
-pub async fn put(ctx: &Ctx, bucket: &str, key: &str, raw: Body) -> S3Result<Response> {
+pub async fn put(
+    ctx: &Ctx,
+    bucket: &str,
+    key: &str,
+    version: VersionId,
+    raw: Body,
+) -> S3Result<Response> {
     ctx.owned_bucket(bucket).await?;
     let key = ObjectKey::parse(key)?;
     let bytes = super::settings::body(ctx, raw).await?;
     let tags = parse_document(&bytes)?;
-    set(ctx, bucket, key.as_str(), tags, StatusCode::OK).await
+    set(ctx, bucket, key.as_str(), version, tags, StatusCode::OK).await
 }
 
-pub async fn delete(ctx: &Ctx, bucket: &str, key: &str) -> S3Result<Response> {
+pub async fn delete(ctx: &Ctx, bucket: &str, key: &str, version: VersionId) -> S3Result<Response> {
     ctx.owned_bucket(bucket).await?;
-    set(ctx, bucket, key, None, StatusCode::NO_CONTENT).await
+    set(ctx, bucket, key, version, None, StatusCode::NO_CONTENT).await
 }
 
 async fn set(
     ctx: &Ctx,
     bucket: &str,
     key: &str,
+    version: VersionId,
     tags: Option<String>,
     status: StatusCode,
 ) -> S3Result<Response> {
-    let version = ctx.version_param()?;
     let (b, k) = (bucket.to_owned(), key.to_owned());
     let vid = ctx
         .state
