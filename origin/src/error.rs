@@ -235,3 +235,113 @@ impl From<cairn_shared::website::Invalid> for S3Error {
         }
     }
 }
+
+/// The one place a store failure becomes an S3 error.
+impl From<crate::store::error::StoreError> for S3Error {
+    fn from(e: crate::store::error::StoreError) -> Self {
+        use crate::store::error::StoreError::*;
+        match e {
+            NoSuchBucket(b) => S3Error::new(Code::NoSuchBucket).with("BucketName", b),
+            BucketExists { name, by_you } => {
+                let code = match by_you {
+                    true => Code::BucketAlreadyOwnedByYou,
+                    false => Code::BucketAlreadyExists,
+                };
+                S3Error::new(code).with("BucketName", name)
+            }
+            BucketNotEmpty(b) => S3Error::new(Code::BucketNotEmpty).with("BucketName", b),
+            BucketState(m) => S3Error::msg(Code::InvalidBucketState, m),
+            NoSuchKey(k) => S3Error::new(Code::NoSuchKey).with("Key", k),
+            NoSuchVersion { key, version } => S3Error::new(Code::NoSuchVersion)
+                .with("Key", key)
+                .with("VersionId", version.as_deref().unwrap_or("null")),
+            DeleteMarker { version } => {
+                S3Error::delete_marker(Code::MethodNotAllowed, version.as_deref().unwrap_or("null"))
+            }
+            Locked(m) => S3Error::msg(Code::AccessDenied, m),
+            QuotaExceeded { bucket, what } => S3Error::msg(
+                Code::QuotaExceeded,
+                format!("The bucket's quota of {what} would be exceeded by this write."),
+            )
+            .with("BucketName", bucket),
+            UnknownAccessKey(k) => S3Error::new(Code::InvalidAccessKeyId).with("AWSAccessKeyId", k),
+            Db(e) if is_db_full(&e) => {
+                tracing::error!(error = %e, "disk full (metadata)");
+                S3Error::new(Code::InsufficientStorage)
+            }
+            Db(e) => S3Error::internal(e),
+            Io(e) => e.into(),
+            Internal(m) => S3Error::internal(m),
+        }
+    }
+}
+
+/// SQLite's SQLITE_FULL: the database could not grow on a full disk.
+fn is_db_full(e: &rusqlite::Error) -> bool {
+    matches!(
+        e,
+        rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::DiskFull
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::error::StoreError;
+
+    #[test]
+    fn each_store_failure_is_the_s3_error_s3_gives() {
+        let full = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_FULL),
+            None,
+        );
+        let cases: Vec<(StoreError, Code)> = vec![
+            (StoreError::NoSuchBucket("b".into()), Code::NoSuchBucket),
+            (
+                StoreError::BucketExists {
+                    name: "b".into(),
+                    by_you: true,
+                },
+                Code::BucketAlreadyOwnedByYou,
+            ),
+            (
+                StoreError::BucketExists {
+                    name: "b".into(),
+                    by_you: false,
+                },
+                Code::BucketAlreadyExists,
+            ),
+            (StoreError::BucketNotEmpty("b".into()), Code::BucketNotEmpty),
+            (StoreError::BucketState("no"), Code::InvalidBucketState),
+            (StoreError::Locked("held"), Code::AccessDenied),
+            (
+                StoreError::QuotaExceeded {
+                    bucket: "b".into(),
+                    what: "bytes",
+                },
+                Code::QuotaExceeded,
+            ),
+            (StoreError::UnknownAccessKey("k".into()), Code::InvalidAccessKeyId),
+            (StoreError::Db(full), Code::InsufficientStorage),
+            (
+                StoreError::Db(rusqlite::Error::QueryReturnedNoRows),
+                Code::InternalError,
+            ),
+            (StoreError::internal("broken"), Code::InternalError),
+        ];
+        for (store, code) in cases {
+            let shown = store.to_string();
+            assert_eq!(S3Error::from(store).code, code, "{shown}");
+        }
+        let marker = S3Error::from(StoreError::DeleteMarker {
+            version: Some("v1".into()),
+        });
+        assert_eq!(marker.code, Code::MethodNotAllowed);
+        assert!(marker.headers.contains(&("x-amz-version-id", "v1".into())));
+        let missing = S3Error::from(StoreError::NoSuchVersion {
+            key: "k".into(),
+            version: None,
+        });
+        assert!(missing.extra.contains(&("VersionId", "null".into())));
+    }
+}

@@ -172,7 +172,7 @@ pub async fn store_key(state: &AppState, key: AccessKey) -> anyhow::Result<()> {
         .meta
         .write(move |c, _| keys::insert(c, &key, ops::now_ms()))
         .await
-        .map_err(|e| anyhow::anyhow!("cannot store key: {}", e.message))
+        .map_err(|e| anyhow::anyhow!("cannot store key: {}", e))
 }
 
 /// The router: every path goes to the S3 handler.
@@ -200,7 +200,7 @@ async fn sweep_uploads(state: AppState) {
             Err(e) => tracing::warn!(error = %e.message, "upload sweep failed"),
         }
         if let Err(e) = state.meta.write(|c, _| store::meta::changes::trim(c)).await {
-            tracing::warn!(error = %e.message, "change feed trim failed");
+            tracing::warn!(error = %e, "change feed trim failed");
         }
     }
 }
@@ -245,7 +245,7 @@ async fn record_edges(state: AppState) {
             match forgotten {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(edges = n, "forgot edges not seen for {forget:?}"),
-                Err(e) => tracing::warn!(error = %e.message, "cannot forget old edges"),
+                Err(e) => tracing::warn!(error = %e, "cannot forget old edges"),
             }
         }
         let rows: Vec<_> = state
@@ -280,7 +280,7 @@ async fn record_edges(state: AppState) {
             .await;
         match result {
             Ok(()) => written = key,
-            Err(e) => tracing::warn!(error = %e.message, "cannot record feed followers"),
+            Err(e) => tracing::warn!(error = %e, "cannot record feed followers"),
         }
     }
 }

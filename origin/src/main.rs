@@ -308,10 +308,7 @@ async fn real_main() -> anyhow::Result<()> {
             let path = match edge_key {
                 Some(edge_key) => {
                     let k = edge_key.clone();
-                    let found = state
-                        .meta
-                        .read_now(|c| keys::get(c, &k))
-                        .map_err(meta_err)?;
+                    let found = state.meta.read_now(|c| keys::get(c, &k))?;
                     let Some(found) = found.filter(|f| f.role == keys::Role::Edge) else {
                         anyhow::bail!(
                             "{edge_key} is not an edge key (cairn-origin key create NAME --edge)"
@@ -390,10 +387,7 @@ async fn ensure_env_keys(state: &AppState) -> anyhow::Result<()> {
     if let Some(key) = env_key("ROOT", "root", keys::Role::Admin) {
         return cairn_origin::store_key(state, key).await;
     }
-    let existing = state
-        .meta
-        .read_now(|c| keys::find_by_name(c, "root"))
-        .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+    let existing = state.meta.read_now(|c| keys::find_by_name(c, "root"))?;
     if existing.is_none() {
         let key = cairn_origin::generate_key("root", keys::Role::Admin);
         println!("Generated root credentials (shown once):");
@@ -590,8 +584,7 @@ async fn url_key_command(state: &AppState, command: UrlKeyCommand) -> anyhow::Re
         UrlKeyCommand::List => {
             let rows = state
                 .meta
-                .read_now(cairn_origin::store::meta::url_keys::list)
-                .map_err(meta_err)?;
+                .read_now(cairn_origin::store::meta::url_keys::list)?;
             if rows.is_empty() {
                 println!("no URL keys yet (the first signed URL makes one)");
             }

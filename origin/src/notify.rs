@@ -416,7 +416,7 @@ pub fn spawn_workers(state: &AppState) {
             .write(move |c, _| store::keep_cursors(c, &names))
             .await
         {
-            tracing::warn!(error = %e.message, "cannot forget old notification cursors");
+            tracing::warn!(error = %e, "cannot forget old notification cursors");
         }
         for target in s.config.webhooks.clone() {
             tokio::spawn(deliver(s.clone(), target));
@@ -446,7 +446,7 @@ async fn deliver(state: AppState, target: Target) {
     {
         Ok(c) => c,
         Err(e) => {
-            tracing::error!(target = target.name, error = %e.message, "cannot read the notification cursor");
+            tracing::error!(target = target.name, error = %e, "cannot read the notification cursor");
             return;
         }
     };
@@ -461,7 +461,7 @@ async fn deliver(state: AppState, target: Target) {
         {
             Ok(b) => b,
             Err(e) => {
-                tracing::warn!(error = %e.message, "notification worker cannot read the feed");
+                tracing::warn!(error = %e, "notification worker cannot read the feed");
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 continue;
             }
@@ -541,7 +541,7 @@ async fn save_cursor(state: &AppState, target: &str, seq: i64) {
         .write(move |c, _| store::set_cursor(c, &name, seq))
         .await
     {
-        tracing::warn!(error = %e.message, "cannot save the notification cursor");
+        tracing::warn!(error = %e, "cannot save the notification cursor");
     }
 }
 

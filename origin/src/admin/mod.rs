@@ -253,7 +253,7 @@ pub async fn bucket_info(state: &AppState, name: &str) -> S3Result<BucketInfo> {
     let n = name.to_owned();
     let (row, grants, usage, site) = state
         .meta
-        .read(move |c| {
+        .read(move |c| -> S3Result<_> {
             Ok((
                 buckets::get(c, &n)?,
                 grants::list(c, &n)?,
@@ -330,7 +330,7 @@ pub async fn create_bucket(state: &AppState, name: &str, owner: &str) -> S3Resul
             if keys::get(c, &o)?.is_none() {
                 return Err(no_such_key(&o));
             }
-            buckets::create(c, &n, &o, "private", false, now_ms())
+            Ok(buckets::create(c, &n, &o, "private", false, now_ms())?)
         })
         .await
 }
@@ -385,13 +385,14 @@ pub async fn set_quota(state: &AppState, bucket: &str, quota: Quota) -> S3Result
     state
         .meta
         .write(move |c, _| usage::set_quota(c, &b, objects, bytes))
-        .await
+        .await?;
+    Ok(())
 }
 
 pub async fn list_edges(state: &AppState) -> S3Result<Vec<EdgeInfo>> {
     let (rows, head) = state
         .meta
-        .read(|c| Ok((edges::list(c)?, changes::bounds(c)?.1)))
+        .read(|c| -> S3Result<_> { Ok((edges::list(c)?, changes::bounds(c)?.1)) })
         .await?;
     let now = now_ms();
     Ok(rows
@@ -424,7 +425,7 @@ pub async fn notifications(state: &AppState) -> S3Result<Vec<NotifyInfo>> {
     use std::sync::atomic::Ordering::Relaxed;
     let (cursors, head) = state
         .meta
-        .read(|c| {
+        .read(|c| -> S3Result<_> {
             Ok((
                 crate::store::meta::notify::cursors(c)?,
                 changes::bounds(c)?.1,
@@ -484,7 +485,7 @@ pub async fn set_website(state: &AppState, bucket: &str, spec: Option<SiteSpec>)
             if buckets::get(c, &b)?.is_none() {
                 return Err(S3Error::new(Code::NoSuchBucket).with("BucketName", b.as_str()));
             }
-            buckets::set_website(c, &b, site.as_ref(), now_ms())
+            Ok(buckets::set_website(c, &b, site.as_ref(), now_ms())?)
         })
         .await
 }

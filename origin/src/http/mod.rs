@@ -161,7 +161,7 @@ async fn metrics(state: &AppState) -> Response {
     let cap = state.config.metrics_buckets;
     let stored = state
         .meta
-        .read(move |c| {
+        .read(move |c| -> S3Result<_> {
             Ok((
                 crate::store::meta::audit::totals(c)?,
                 crate::store::meta::changes::bounds(c)?.1,

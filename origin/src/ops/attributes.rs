@@ -50,7 +50,7 @@ pub async fn get(ctx: &Ctx, bucket: &str, key: &str, version: VersionId) -> S3Re
     let (row, parts) = ctx
         .state
         .meta
-        .read(move |c| {
+        .read(move |c| -> S3Result<_> {
             let row = versions::object(c, &b, &k, version.as_ref())?;
             let parts = if row.parts > 0 {
                 objects::parts(c, &b, &k, row.version_id.as_deref())?

@@ -8,6 +8,7 @@ use serde::Deserialize;
 use super::body::BodyReader;
 use super::{empty, iso8601, now_ms, write_owner, xml_response, Ctx};
 use crate::error::{Code, S3Error, S3Result};
+use crate::store::error::StoreError;
 use crate::store::meta::buckets;
 use crate::xml::{self, XmlWriter};
 use cairn_shared::names::BucketName;
@@ -84,7 +85,7 @@ pub async fn create(ctx: &Ctx, name: &str, body: Body) -> S3Result<Response> {
         })
         .await;
     match created {
-        Err(e) if e.code == Code::BucketAlreadyOwnedByYou && legacy_region => {}
+        Err(StoreError::BucketExists { by_you: true, .. }) if legacy_region => {}
         other => other?,
     }
     let mut resp = empty(StatusCode::OK);

@@ -127,7 +127,7 @@ pub async fn copy_object(ctx: &Ctx, bucket: &str, key: &str) -> S3Result<Respons
     let (src_bucket_row, found) = ctx
         .state
         .meta
-        .read(move |c| Ok((buckets::get(c, &src.bucket)?, src.read(c)?)))
+        .read(move |c| -> S3Result<_> { Ok((buckets::get(c, &src.bucket)?, src.read(c)?)) })
         .await?;
     ctx.authorize_source(
         &source.bucket,

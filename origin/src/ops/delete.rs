@@ -147,10 +147,10 @@ fn delete_one(
             condition.check(row)?;
         }
     }
-    match version {
-        None => objects::delete(c, blobs, bucket, key, after),
-        Some(v) => versions::delete(c, blobs, bucket, key, v.as_deref(), bypass, after),
-    }
+    Ok(match version {
+        None => objects::delete(c, blobs, bucket, key, after)?,
+        Some(v) => versions::delete(c, blobs, bucket, key, v.as_deref(), bypass, after)?,
+    })
 }
 
 #[derive(Deserialize)]

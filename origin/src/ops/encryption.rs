@@ -156,7 +156,7 @@ pub async fn rotate_master(state: &crate::state::AppState) -> S3Result<(String, 
         }
         count += state
             .meta
-            .write(move |c, _| {
+            .write(move |c, _| -> S3Result<_> {
                 let mut n = 0;
                 for (old, new) in &updates {
                     n += encryption::replace(c, old, new)?;

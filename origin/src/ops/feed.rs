@@ -76,7 +76,7 @@ pub async fn follow(ctx: &Ctx) -> S3Result<Response> {
         let (page, (oldest, newest), key, tag) = ctx
             .state
             .meta
-            .read(move |c| {
+            .read(move |c| -> S3Result<_> {
                 Ok((
                     changes::after(c, after, PAGE)?,
                     changes::bounds(c)?,

@@ -78,7 +78,7 @@ pub async fn get_object(ctx: &Ctx, bucket: &str, key: &str, read: Read) -> S3Res
     // blocking pool (two thread switches; 20% more GETs per second without
     // it). The bytes are read before the caller is authorized or
     // preconditions are checked, and dropped unless both pass.
-    let (bucket_row, found, small) = ctx.state.meta.read_now(|c| {
+    let (bucket_row, found, small) = ctx.state.meta.read_now(|c| -> S3Result<_> {
         let found = match &version {
             None => match objects::get(c, bucket, key)? {
                 Some(r) => Some(Version::Object(r)),

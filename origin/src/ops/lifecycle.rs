@@ -17,6 +17,7 @@ use super::{empty, http_date, now_ms, xml_response, Ctx};
 use crate::error::{Code, S3Error, S3Result};
 use crate::lifecycle::{self, Rule};
 use crate::state::AppState;
+use crate::store::error::StoreError;
 use crate::store::meta::buckets::{self, BucketRow, Setting};
 use crate::store::meta::objects::{self, ObjectRow};
 use crate::store::meta::uploads;
@@ -124,7 +125,7 @@ async fn expire_current(state: &AppState, bucket: &str, rule: &Rule, day: i64) -
             let (b, blobs, rule) = (bucket.to_owned(), state.blobs.clone(), rule.clone());
             let done = state
                 .meta
-                .write(move |c, after| {
+                .write(move |c, after| -> S3Result<_> {
                     // Only the version that was due: a newer write is not.
                     match objects::get(c, &b, &row.key)? {
                         Some(now_row)
@@ -166,7 +167,7 @@ async fn expire_noncurrent(
         let (b, a, r) = (bucket.to_owned(), after.clone(), rule.clone());
         let (next, due) = state
             .meta
-            .read(move |c| {
+            .read(move |c| -> S3Result<_> {
                 let rows = versions::scan(c, &b, &r.filter.prefix, (&a.0, a.1), BATCH)?;
                 let next = rows
                     .last()
@@ -186,7 +187,7 @@ async fn expire_noncurrent(
             let (b, blobs, rule) = (bucket.to_owned(), state.blobs.clone(), rule.clone());
             let done = state
                 .meta
-                .write(move |c, after| {
+                .write(move |c, after| -> S3Result<_> {
                     // Still due now, inside the write.
                     if !is_due_noncurrent(c, &b, &rule, seq, &version, day)? {
                         return Ok(false);
@@ -195,8 +196,8 @@ async fn expire_noncurrent(
                     match versions::delete(c, &blobs, &b, version.key(), vid, false, after) {
                         Ok(_) => Ok(true),
                         // A locked version stays; the next pass looks again.
-                        Err(e) if e.code == Code::AccessDenied => Ok(false),
-                        Err(e) => Err(e),
+                        Err(StoreError::Locked(_)) => Ok(false),
+                        Err(e) => Err(e.into()),
                     }
                 })
                 .await?;

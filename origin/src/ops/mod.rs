@@ -174,12 +174,7 @@ pub fn write_owner(w: &mut XmlWriter, tag: &str, principal: &Principal) {
     }
 }
 
-pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or(Duration::ZERO)
-        .as_millis() as i64
-}
+pub use crate::store::now_ms;
 
 pub fn system_time(ms: i64) -> SystemTime {
     UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64)

@@ -172,7 +172,7 @@ async fn commit_part(
                     usage::deduplicated(c, &upload.bucket, part.size)?;
                 }
             }
-            uploads::put_part(c, &blobs, &id, &part, after)
+            Ok(uploads::put_part(c, &blobs, &id, &part, after)?)
         })
         .await
 }
@@ -228,7 +228,7 @@ pub async fn upload_part_copy(ctx: &Ctx, upload: Upload<'_>, number: u32) -> S3R
     let (src_row, found) = ctx
         .state
         .meta
-        .read(move |c| Ok((buckets::get(c, &s.bucket)?, s.read(c)?)))
+        .read(move |c| -> S3Result<_> { Ok((buckets::get(c, &s.bucket)?, s.read(c)?)) })
         .await?;
     ctx.authorize_source(
         &src.bucket,
@@ -645,7 +645,7 @@ pub async fn abort(ctx: &Ctx, named: Upload<'_>) -> S3Result<Response> {
             if uploads::get(c, &id)?.is_none() {
                 return Err(no_such_upload(&id));
             }
-            uploads::finish(c, &blobs, &id, &[], after)
+            Ok(uploads::finish(c, &blobs, &id, &[], after)?)
         })
         .await?;
     Ok(empty(StatusCode::NO_CONTENT))
@@ -802,7 +802,7 @@ pub async fn sweep_abandoned(meta: &Meta, blobs: &BlobStore, max_age_ms: i64) ->
     let ids = meta.read(move |c| uploads::older_than(c, cutoff)).await?;
     let n = ids.len();
     let blobs = blobs.clone();
-    meta.write(move |c, after| {
+    meta.write(move |c, after| -> S3Result<_> {
         for id in &ids {
             uploads::finish(c, &blobs, id, &[], after)?;
         }

@@ -205,7 +205,7 @@ async fn update(
     let vid = ctx
         .state
         .meta
-        .write(move |c, _| {
+        .write(move |c, _| -> S3Result<_> {
             let obj = versions::object(c, &b, &k, version.as_ref())?;
             let current = versions::is_current(c, &b, &obj)?;
             let mut lock = obj.lock;

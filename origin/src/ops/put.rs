@@ -289,7 +289,15 @@ pub async fn commit(
             // nothing behind.
             objects::check_quota(c, &bucket_row, current.as_ref(), row.size)?;
             objects::acquire_blob(c, &blobs, &bucket, temp)?;
-            objects::upsert(c, &blobs, &bucket_row, current, &mut row, &[], after)
+            Ok(objects::upsert(
+                c,
+                &blobs,
+                &bucket_row,
+                current,
+                &mut row,
+                &[],
+                after,
+            )?)
         })
         .await
 }

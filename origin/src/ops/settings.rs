@@ -158,7 +158,8 @@ pub(super) async fn set(
     ctx.state
         .meta
         .write(move |c, _| buckets::set(c, &b, setting, value.as_deref()))
-        .await
+        .await?;
+    Ok(())
 }
 
 pub async fn put_acl(ctx: &Ctx, bucket: &str, raw: Body) -> S3Result<Response> {

@@ -34,7 +34,7 @@ pub fn tag(conn: &rusqlite::Connection) -> S3Result<String> {
 /// The key that signs, made on first use.
 pub async fn signer(state: &AppState) -> S3Result<UrlKey> {
     if let Some(row) = state.meta.read(url_keys::signer).await? {
-        return row.key();
+        return Ok(row.key()?);
     }
     let now = super::now_ms();
     let row = state
@@ -47,22 +47,26 @@ pub async fn signer(state: &AppState) -> S3Result<UrlKey> {
             url_keys::signer(c)
         })
         .await?;
-    row.ok_or_else(|| crate::error::S3Error::internal("no URL key"))?
-        .key()
+    Ok(row
+        .ok_or_else(|| crate::error::S3Error::internal("no URL key"))?
+        .key()?)
 }
 
 /// Adds a key that signs from now on; the previous ones keep verifying
 /// until retired. Returns the new key's id.
 pub async fn rotate(state: &AppState) -> S3Result<String> {
     let now = super::now_ms();
-    state.meta.write(move |c, _| url_keys::create(c, now)).await
+    Ok(state
+        .meta
+        .write(move |c, _| url_keys::create(c, now))
+        .await?)
 }
 
 /// Retires `id`; returns whether it was in use.
 pub async fn retire(state: &AppState, id: &str) -> S3Result<bool> {
     let (id, now) = (id.to_owned(), super::now_ms());
-    state
+    Ok(state
         .meta
         .write(move |c, _| url_keys::retire(c, &id, now))
-        .await
+        .await?)
 }

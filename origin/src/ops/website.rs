@@ -31,7 +31,7 @@ pub async fn get(ctx: &Ctx, bucket: &str) -> S3Result<Response> {
         let (row, site) = ctx
             .state
             .meta
-            .read(move |c| Ok((buckets::get(c, &b)?, buckets::website(c, &b)?)))
+            .read(move |c| -> S3Result<_> { Ok((buckets::get(c, &b)?, buckets::website(c, &b)?)) })
             .await?;
         row.ok_or_else(|| S3Error::new(Code::NoSuchBucket).with("BucketName", bucket))?;
         site

@@ -25,8 +25,7 @@ pub async fn run(
     blobs: &BlobStore,
     mut progress: impl FnMut(u64, u64) + Send + 'static,
 ) -> anyhow::Result<Report> {
-    let err = |e: crate::error::S3Error| anyhow::anyhow!("{}", e.message);
-    let rows = meta.read(audit::blob_rows).await.map_err(err)?;
+    let rows = meta.read(audit::blob_rows).await?;
     let store = blobs.clone();
     let files: HashSet<_> = tokio::task::spawn_blocking(move || store.all())
         .await??
@@ -77,11 +76,7 @@ pub async fn run(
     for row in missing {
         // Freed by a running server since the rows were read?
         let hash = row.hash;
-        if meta
-            .read(move |c| objects::blob_exists(c, &hash))
-            .await
-            .map_err(err)?
-        {
+        if meta.read(move |c| objects::blob_exists(c, &hash)).await? {
             report.damage.push(format!(
                 "blob {} ({} bytes, {} references) is missing",
                 row.hash.to_hex(),
@@ -90,13 +85,13 @@ pub async fn run(
             ));
         }
     }
-    for (hash, stored, counted) in meta.read(audit::refcount_mismatches).await.map_err(err)? {
+    for (hash, stored, counted) in meta.read(audit::refcount_mismatches).await? {
         report.damage.push(format!(
             "blob {} counts {stored} references but {counted} rows hold one",
             hash.to_hex()
         ));
     }
-    for (hash, n) in meta.read(audit::dangling_refs).await.map_err(err)? {
+    for (hash, n) in meta.read(audit::dangling_refs).await? {
         report.damage.push(format!(
             "{n} rows refer to blob {} which has no row (bytes unaccounted for)",
             hash.to_hex()

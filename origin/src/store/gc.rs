@@ -39,7 +39,7 @@ pub async fn collect(
         let chunk: Vec<BlobHash> = chunk.to_vec();
         let store = blobs.clone();
         let (n, bytes) = meta
-            .write(move |c, _| {
+            .write(move |c, _| -> crate::store::error::Result<_> {
                 let (mut n, mut bytes) = (0, 0);
                 for hash in &chunk {
                     if objects::blob_exists(c, hash)? {
@@ -58,8 +58,7 @@ pub async fn collect(
                 }
                 Ok((n, bytes))
             })
-            .await
-            .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+            .await?;
         freed.scanned += len;
         freed.blobs += n;
         freed.bytes += bytes;

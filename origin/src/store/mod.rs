@@ -7,5 +7,15 @@
 
 pub mod blob;
 pub mod check;
+pub mod error;
 pub mod gc;
 pub mod meta;
+
+/// Now, in ms since the Unix epoch: what rows are stamped with.
+pub fn now_ms() -> i64 {
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+        .as_millis() as i64
+}

@@ -4,8 +4,8 @@
 
 use rusqlite::Connection;
 
-use crate::error::S3Result;
 use crate::store::blob::BlobHash;
+use crate::store::error::Result;
 
 /// Every row that holds a blob reference: single-blob objects (current or
 /// older versions), parts of
@@ -24,7 +24,7 @@ pub struct BlobRow {
     pub refcount: i64,
 }
 
-pub fn blob_rows(conn: &Connection) -> S3Result<Vec<BlobRow>> {
+pub fn blob_rows(conn: &Connection) -> Result<Vec<BlobRow>> {
     let mut stmt = conn.prepare("SELECT hash, size, refcount FROM blobs")?;
     let rows = stmt.query_map([], |r| {
         Ok(BlobRow {
@@ -38,7 +38,7 @@ pub fn blob_rows(conn: &Connection) -> S3Result<Vec<BlobRow>> {
 
 /// Blob rows whose count differs from the references rows hold:
 /// (hash, stored count, counted references).
-pub fn refcount_mismatches(conn: &Connection) -> S3Result<Vec<(BlobHash, i64, i64)>> {
+pub fn refcount_mismatches(conn: &Connection) -> Result<Vec<(BlobHash, i64, i64)>> {
     let sql = format!(
         "{REFS}, counted(hash, n) AS (SELECT hash, count(*) FROM refs GROUP BY hash)
          SELECT b.hash, b.refcount, coalesce(c.n, 0) FROM blobs b
@@ -58,7 +58,7 @@ pub fn refcount_mismatches(conn: &Connection) -> S3Result<Vec<(BlobHash, i64, i6
 
 /// References to blobs that have no row (their bytes are unaccounted for):
 /// (hash, how many rows refer to it).
-pub fn dangling_refs(conn: &Connection) -> S3Result<Vec<(BlobHash, i64)>> {
+pub fn dangling_refs(conn: &Connection) -> Result<Vec<(BlobHash, i64)>> {
     let sql = format!(
         "{REFS} SELECT r.hash, count(*) FROM refs r
          LEFT JOIN blobs b ON b.hash = r.hash
@@ -77,7 +77,7 @@ pub fn dangling_refs(conn: &Connection) -> S3Result<Vec<(BlobHash, i64)>> {
 /// Objects and the bytes they hold, and the bytes stored once for them
 /// (for `/metrics`): (objects, logical bytes, blobs, blob bytes, blob
 /// references).
-pub fn totals(conn: &Connection) -> S3Result<(u64, u64, u64, u64, u64)> {
+pub fn totals(conn: &Connection) -> Result<(u64, u64, u64, u64, u64)> {
     let (objects, logical): (i64, i64) = conn.query_row(
         "SELECT count(*), coalesce(sum(size), 0) FROM objects",
         [],

@@ -4,8 +4,8 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use super::locks::DefaultRetention;
 use super::AfterCommit;
-use crate::error::{Code, S3Error, S3Result};
 use crate::store::blob::BlobStore;
+use crate::store::error::{Result, StoreError};
 
 #[derive(Debug, Clone)]
 pub struct BucketRow {
@@ -148,7 +148,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<BucketRow> {
     })
 }
 
-pub fn get(conn: &Connection, name: &str) -> S3Result<Option<BucketRow>> {
+pub fn get(conn: &Connection, name: &str) -> Result<Option<BucketRow>> {
     Ok(conn
         .prepare_cached(&format!("SELECT {COLUMNS} FROM buckets WHERE name = ?1"))?
         .query_row([name], row)
@@ -156,7 +156,7 @@ pub fn get(conn: &Connection, name: &str) -> S3Result<Option<BucketRow>> {
 }
 
 /// The bucket's versioning state (`Unversioned` for a missing bucket).
-pub fn versioning(conn: &Connection, name: &str) -> S3Result<Versioning> {
+pub fn versioning(conn: &Connection, name: &str) -> Result<Versioning> {
     let v: Option<Option<String>> = conn
         .prepare_cached("SELECT versioning FROM buckets WHERE name = ?1")?
         .query_row([name], |r| r.get(0))
@@ -166,7 +166,7 @@ pub fn versioning(conn: &Connection, name: &str) -> S3Result<Versioning> {
 
 /// Turns versioning on or suspends it. A lock-enabled bucket cannot
 /// suspend it (every version must stay).
-pub fn set_versioning(conn: &Connection, name: &str, state: Versioning) -> S3Result<()> {
+pub fn set_versioning(conn: &Connection, name: &str, state: Versioning) -> Result<()> {
     let locked: Option<bool> = conn
         .query_row(
             "SELECT lock_enabled FROM buckets WHERE name = ?1",
@@ -175,17 +175,14 @@ pub fn set_versioning(conn: &Connection, name: &str, state: Versioning) -> S3Res
         )
         .optional()?;
     if locked == Some(true) && state != Versioning::Enabled {
-        return Err(S3Error::msg(
-            Code::InvalidBucketState,
-            "An Object Lock configuration is present on this bucket, so the versioning state cannot be changed.",
-        ));
+        return Err(StoreError::BucketState("An Object Lock configuration is present on this bucket, so the versioning state cannot be changed."));
     }
     let n = conn.execute(
         "UPDATE buckets SET versioning = ?2 WHERE name = ?1",
         params![name, state.status()],
     )?;
     if n == 0 {
-        return Err(S3Error::new(Code::NoSuchBucket).with("BucketName", name));
+        return Err(StoreError::NoSuchBucket(name.to_owned()));
     }
     Ok(())
 }
@@ -200,14 +197,12 @@ pub fn create(
     acl: &str,
     lock: bool,
     now_ms: i64,
-) -> S3Result<()> {
+) -> Result<()> {
     if let Some(existing) = get(conn, name)? {
-        let code = if existing.owner == owner {
-            Code::BucketAlreadyOwnedByYou
-        } else {
-            Code::BucketAlreadyExists
-        };
-        return Err(S3Error::new(code).with("BucketName", name));
+        return Err(StoreError::BucketExists {
+            name: name.to_owned(),
+            by_you: existing.owner == owner,
+        });
     }
     conn.execute(
         "INSERT INTO buckets (name, owner, created_ms, acl, lock_enabled, versioning)
@@ -230,7 +225,7 @@ pub fn list_owned(
     after: &str,
     prefix: &str,
     limit: usize,
-) -> S3Result<Vec<BucketRow>> {
+) -> Result<Vec<BucketRow>> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM buckets
          WHERE (owner = ?1 OR name IN (SELECT bucket FROM bucket_grants WHERE access_key = ?1))
@@ -243,13 +238,12 @@ pub fn list_owned(
 
 /// Turns Object Lock on (versioning must be enabled) and sets or clears
 /// the default retention.
-pub fn set_lock(conn: &Connection, name: &str, default: Option<DefaultRetention>) -> S3Result<()> {
+pub fn set_lock(conn: &Connection, name: &str, default: Option<DefaultRetention>) -> Result<()> {
     let Some(row) = get(conn, name)? else {
-        return Err(S3Error::new(Code::NoSuchBucket).with("BucketName", name));
+        return Err(StoreError::NoSuchBucket(name.to_owned()));
     };
     if row.versioning != Versioning::Enabled {
-        return Err(S3Error::msg(
-            Code::InvalidBucketState,
+        return Err(StoreError::BucketState(
             "Versioning must be 'Enabled' on the bucket to apply a Object Lock configuration",
         ));
     }
@@ -268,7 +262,7 @@ pub fn delete(
     store: &BlobStore,
     name: &str,
     after: &mut Vec<AfterCommit>,
-) -> S3Result<()> {
+) -> Result<()> {
     let has_objects: bool = conn
         .query_row(
             "SELECT 1 FROM objects WHERE bucket = ?1 LIMIT 1",
@@ -278,7 +272,7 @@ pub fn delete(
         .optional()?
         .unwrap_or(false);
     if has_objects || super::versions::any(conn, name)? {
-        return Err(S3Error::new(Code::BucketNotEmpty).with("BucketName", name));
+        return Err(StoreError::BucketNotEmpty(name.to_owned()));
     }
     for upload in super::uploads::in_bucket(conn, name)? {
         super::uploads::finish(conn, store, &upload, &[], after)?;
@@ -288,7 +282,7 @@ pub fn delete(
     super::notify::remove(conn, name)?;
     conn.execute("DELETE FROM bucket_websites WHERE bucket = ?1", [name])?;
     if conn.execute("DELETE FROM buckets WHERE name = ?1", [name])? == 0 {
-        return Err(S3Error::new(Code::NoSuchBucket).with("BucketName", name));
+        return Err(StoreError::NoSuchBucket(name.to_owned()));
     }
     Ok(())
 }
@@ -307,7 +301,7 @@ pub enum Setting {
 }
 
 /// Sets (or with `None`, clears) one setting of a bucket.
-pub fn set(conn: &Connection, name: &str, setting: Setting, value: Option<&str>) -> S3Result<()> {
+pub fn set(conn: &Connection, name: &str, setting: Setting, value: Option<&str>) -> Result<()> {
     let sql = match setting {
         Setting::Acl => "UPDATE buckets SET acl = coalesce(?2, 'private') WHERE name = ?1",
         Setting::Policy => "UPDATE buckets SET policy = ?2 WHERE name = ?1",
@@ -319,7 +313,7 @@ pub fn set(conn: &Connection, name: &str, setting: Setting, value: Option<&str>)
         Setting::Encryption => "UPDATE buckets SET encryption = ?2 WHERE name = ?1",
     };
     if conn.execute(sql, params![name, value])? == 0 {
-        return Err(S3Error::new(Code::NoSuchBucket).with("BucketName", name));
+        return Err(StoreError::NoSuchBucket(name.to_owned()));
     }
     // Who may read (or from where) changed: edges drop the whole bucket.
     if !matches!(
@@ -332,7 +326,7 @@ pub fn set(conn: &Connection, name: &str, setting: Setting, value: Option<&str>)
 }
 
 /// Buckets that have lifecycle rules: (name, rules as JSON).
-pub fn with_lifecycle(conn: &Connection) -> S3Result<Vec<(String, String)>> {
+pub fn with_lifecycle(conn: &Connection) -> Result<Vec<(String, String)>> {
     let mut stmt =
         conn.prepare_cached("SELECT name, lifecycle FROM buckets WHERE lifecycle IS NOT NULL")?;
     let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
@@ -340,14 +334,14 @@ pub fn with_lifecycle(conn: &Connection) -> S3Result<Vec<(String, String)>> {
 }
 
 /// Every bucket's name, in order.
-pub fn all_names(conn: &Connection) -> S3Result<Vec<String>> {
+pub fn all_names(conn: &Connection) -> Result<Vec<String>> {
     let mut stmt = conn.prepare("SELECT name FROM buckets ORDER BY name")?;
     let rows = stmt.query_map([], |r| r.get(0))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
 /// A bucket's website configuration, if it has one.
-pub fn website(conn: &Connection, name: &str) -> S3Result<Option<cairn_shared::website::Website>> {
+pub fn website(conn: &Connection, name: &str) -> Result<Option<cairn_shared::website::Website>> {
     let text: Option<String> = conn
         .prepare_cached("SELECT config FROM bucket_websites WHERE bucket = ?1")?
         .query_row([name], |r| r.get(0))
@@ -363,10 +357,10 @@ pub fn set_website(
     name: &str,
     site: Option<&cairn_shared::website::Website>,
     now_ms: i64,
-) -> S3Result<()> {
+) -> Result<()> {
     match site {
         Some(w) => {
-            let text = serde_json::to_string(w).map_err(S3Error::internal)?;
+            let text = serde_json::to_string(w).map_err(StoreError::internal)?;
             conn.execute(
                 "INSERT INTO bucket_websites (bucket, config) VALUES (?1, ?2)
                  ON CONFLICT (bucket) DO UPDATE SET config = excluded.config",

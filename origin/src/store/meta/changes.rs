@@ -5,7 +5,7 @@
 
 use rusqlite::{params, Connection};
 
-use crate::error::S3Result;
+use crate::store::error::Result;
 
 /// One change, as edges receive it.
 #[derive(Debug, Clone)]
@@ -41,7 +41,7 @@ pub fn record(
     key: Option<&str>,
     written: Option<Written<'_>>,
     now_ms: i64,
-) -> S3Result<()> {
+) -> Result<()> {
     let (etag, version, size) = match &written {
         Some(w) => (Some(w.etag), Some(w.version), i64::try_from(w.size).ok()),
         None => (None, None, None),
@@ -61,7 +61,7 @@ pub fn record(
 }
 
 /// Changes after `after`, oldest first, at most `limit`.
-pub fn after(conn: &Connection, after: i64, limit: usize) -> S3Result<Vec<Change>> {
+pub fn after(conn: &Connection, after: i64, limit: usize) -> Result<Vec<Change>> {
     let mut stmt = conn.prepare_cached(
         "SELECT seq, bucket, key, etag, version, size FROM changes WHERE seq > ?1 ORDER BY seq LIMIT ?2",
     )?;
@@ -80,7 +80,7 @@ pub fn after(conn: &Connection, after: i64, limit: usize) -> S3Result<Vec<Change
 }
 
 /// The oldest and newest sequence numbers still held (0, 0 when empty).
-pub fn bounds(conn: &Connection) -> S3Result<(i64, i64)> {
+pub fn bounds(conn: &Connection) -> Result<(i64, i64)> {
     Ok(conn.query_row(
         "SELECT coalesce(min(seq), 0), coalesce(max(seq), 0) FROM changes",
         [],
@@ -90,7 +90,7 @@ pub fn bounds(conn: &Connection) -> S3Result<(i64, i64)> {
 
 /// Drops all but the newest `RETAIN` changes, keeping those a webhook
 /// target has yet to be sent (up to `notify::MAX_BACKLOG` behind).
-pub fn trim(conn: &Connection) -> S3Result<()> {
+pub fn trim(conn: &Connection) -> Result<()> {
     let head = bounds(conn)?.1;
     let mut cutoff = head - RETAIN;
     if let Some(cursor) = super::notify::min_cursor(conn)? {

@@ -4,7 +4,7 @@
 
 use rusqlite::{params, Connection};
 
-use crate::error::S3Result;
+use crate::store::error::Result;
 
 #[derive(Debug, Clone)]
 pub struct EdgeRow {
@@ -17,7 +17,7 @@ pub struct EdgeRow {
     pub revoked: bool,
 }
 
-pub fn upsert(conn: &Connection, e: &EdgeRow) -> S3Result<()> {
+pub fn upsert(conn: &Connection, e: &EdgeRow) -> Result<()> {
     conn.prepare_cached(
         "INSERT INTO edges (access_key, name, region, position, seen_ms) VALUES (?1, ?2, ?3, ?4, ?5)
          ON CONFLICT (access_key, region) DO UPDATE SET name = ?2, position = ?4, seen_ms = ?5",
@@ -26,7 +26,7 @@ pub fn upsert(conn: &Connection, e: &EdgeRow) -> S3Result<()> {
     Ok(())
 }
 
-pub fn list(conn: &Connection) -> S3Result<Vec<EdgeRow>> {
+pub fn list(conn: &Connection) -> Result<Vec<EdgeRow>> {
     let mut stmt = conn.prepare(
         "SELECT e.access_key, e.name, e.region, e.position, e.seen_ms, k.access_key IS NULL
          FROM edges e LEFT JOIN access_keys k ON k.access_key = e.access_key
@@ -46,6 +46,6 @@ pub fn list(conn: &Connection) -> S3Result<Vec<EdgeRow>> {
 }
 
 /// Forgets edges last seen before `before_ms`; returns how many.
-pub fn forget(conn: &Connection, before_ms: i64) -> S3Result<usize> {
+pub fn forget(conn: &Connection, before_ms: i64) -> Result<usize> {
     Ok(conn.execute("DELETE FROM edges WHERE seen_ms < ?1", [before_ms])?)
 }

@@ -4,15 +4,15 @@
 
 use rusqlite::{params, Connection};
 
-use crate::error::S3Result;
 use crate::sse::Encryption;
+use crate::store::error::Result;
 
 /// Every table whose rows carry an `sse` column.
 const TABLES: &[&str] = &["objects", "versions", "uploads"];
 
 /// The distinct encryption records of up to `limit` rows whose record
 /// mentions `needle` (a key id), after `after` (a record, for paging).
-pub fn find(conn: &Connection, needle: &str, after: &str, limit: usize) -> S3Result<Vec<String>> {
+pub fn find(conn: &Connection, needle: &str, after: &str, limit: usize) -> Result<Vec<String>> {
     let mut out = Vec::new();
     for table in TABLES {
         let mut stmt = conn.prepare_cached(&format!(
@@ -32,7 +32,7 @@ pub fn find(conn: &Connection, needle: &str, after: &str, limit: usize) -> S3Res
 /// Replaces one encryption record with another wherever it appears (a
 /// record holds its own random wrapped key, so it names one version or
 /// upload). Returns how many rows changed.
-pub fn replace(conn: &Connection, old: &str, new: &Encryption) -> S3Result<usize> {
+pub fn replace(conn: &Connection, old: &str, new: &Encryption) -> Result<usize> {
     let new = new.to_json();
     let mut n = 0;
     for table in TABLES {

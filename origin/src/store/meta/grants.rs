@@ -4,7 +4,7 @@
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use crate::error::{Code, S3Error, S3Result};
+use crate::store::error::{Result, StoreError};
 
 /// What one key may do on one bucket.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -24,7 +24,7 @@ impl Grant {
 }
 
 /// A key's grant on a bucket (empty when it has none).
-pub fn get(conn: &Connection, bucket: &str, access_key: &str) -> S3Result<Grant> {
+pub fn get(conn: &Connection, bucket: &str, access_key: &str) -> Result<Grant> {
     Ok(conn
         .prepare_cached(
             "SELECT read, write, owner FROM bucket_grants WHERE bucket = ?1 AND access_key = ?2",
@@ -41,7 +41,7 @@ pub fn get(conn: &Connection, bucket: &str, access_key: &str) -> S3Result<Grant>
 }
 
 /// Every grant on a bucket, by access key.
-pub fn list(conn: &Connection, bucket: &str) -> S3Result<Vec<(String, Grant)>> {
+pub fn list(conn: &Connection, bucket: &str) -> Result<Vec<(String, Grant)>> {
     let mut stmt = conn.prepare_cached(
         "SELECT access_key, read, write, owner FROM bucket_grants WHERE bucket = ?1 ORDER BY access_key",
     )?;
@@ -66,12 +66,12 @@ pub fn change(
     access_key: &str,
     change: Grant,
     allow: bool,
-) -> S3Result<Grant> {
+) -> Result<Grant> {
     if super::buckets::get(conn, bucket)?.is_none() {
-        return Err(S3Error::new(Code::NoSuchBucket).with("BucketName", bucket));
+        return Err(StoreError::NoSuchBucket(bucket.to_owned()));
     }
     if super::keys::get(conn, access_key)?.is_none() {
-        return Err(S3Error::new(Code::InvalidAccessKeyId).with("AWSAccessKeyId", access_key));
+        return Err(StoreError::UnknownAccessKey(access_key.to_owned()));
     }
     let old = get(conn, bucket, access_key)?;
     let new = if allow {

@@ -3,7 +3,7 @@
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
-use crate::error::S3Result;
+use crate::store::error::Result;
 
 /// What a key is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,7 +78,7 @@ fn row(r: &Row<'_>) -> rusqlite::Result<AccessKey> {
     })
 }
 
-pub fn insert(conn: &Connection, key: &AccessKey, now_ms: i64) -> S3Result<()> {
+pub fn insert(conn: &Connection, key: &AccessKey, now_ms: i64) -> Result<()> {
     conn.execute(
         "INSERT INTO access_keys (access_key, secret_key, name, created_ms, role, read_only, expires_ms)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
@@ -97,7 +97,7 @@ pub fn insert(conn: &Connection, key: &AccessKey, now_ms: i64) -> S3Result<()> {
     Ok(())
 }
 
-pub fn get(conn: &Connection, access_key: &str) -> S3Result<Option<AccessKey>> {
+pub fn get(conn: &Connection, access_key: &str) -> Result<Option<AccessKey>> {
     Ok(conn
         .prepare_cached(&format!(
             "SELECT {COLUMNS} FROM access_keys WHERE access_key = ?1"
@@ -106,7 +106,7 @@ pub fn get(conn: &Connection, access_key: &str) -> S3Result<Option<AccessKey>> {
         .optional()?)
 }
 
-pub fn find_by_name(conn: &Connection, name: &str) -> S3Result<Option<AccessKey>> {
+pub fn find_by_name(conn: &Connection, name: &str) -> Result<Option<AccessKey>> {
     Ok(conn
         .query_row(
             &format!(
@@ -118,7 +118,7 @@ pub fn find_by_name(conn: &Connection, name: &str) -> S3Result<Option<AccessKey>
         .optional()?)
 }
 
-pub fn list(conn: &Connection) -> S3Result<Vec<AccessKey>> {
+pub fn list(conn: &Connection) -> Result<Vec<AccessKey>> {
     let mut stmt = conn.prepare(&format!(
         "SELECT {COLUMNS} FROM access_keys ORDER BY created_ms"
     ))?;
@@ -133,7 +133,7 @@ pub fn update(
     access_key: &str,
     read_only: Option<bool>,
     expires_ms: Option<Option<i64>>,
-) -> S3Result<bool> {
+) -> Result<bool> {
     let mut changed = false;
     if let Some(ro) = read_only {
         changed |= conn.execute(
@@ -151,7 +151,7 @@ pub fn update(
 }
 
 /// Deletes a key and its bucket grants (the buckets it owns stay).
-pub fn delete(conn: &Connection, access_key: &str) -> S3Result<bool> {
+pub fn delete(conn: &Connection, access_key: &str) -> Result<bool> {
     conn.execute(
         "DELETE FROM bucket_grants WHERE access_key = ?1",
         [access_key],

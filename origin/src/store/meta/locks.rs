@@ -11,7 +11,7 @@
 
 use rusqlite::{params, Connection};
 
-use crate::error::{Code, S3Error, S3Result};
+use crate::store::error::{Result, StoreError};
 
 /// A retention mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,7 +55,7 @@ impl ObjectLock {
     }
 
     /// Whether the version may be removed now; AccessDenied if not.
-    pub fn check_removal(&self, now_ms: i64, bypass_governance: bool) -> S3Result<()> {
+    pub fn check_removal(&self, now_ms: i64, bypass_governance: bool) -> Result<()> {
         if self.legal_hold {
             return Err(denied("The object is under a legal hold."));
         }
@@ -77,7 +77,7 @@ impl ObjectLock {
         until_ms: i64,
         now_ms: i64,
         bypass_governance: bool,
-    ) -> S3Result<()> {
+    ) -> Result<()> {
         let Some(current) = self.active(now_ms) else {
             return Ok(());
         };
@@ -93,8 +93,8 @@ impl ObjectLock {
     }
 }
 
-fn denied(msg: &'static str) -> S3Error {
-    S3Error::msg(Code::AccessDenied, msg)
+fn denied(msg: &'static str) -> StoreError {
+    StoreError::Locked(msg)
 }
 
 /// A bucket's default retention, applied to new versions that name none.
@@ -156,7 +156,7 @@ pub fn set(
     version_id: Option<&str>,
     current: bool,
     lock: &ObjectLock,
-) -> S3Result<()> {
+) -> Result<()> {
     let table = if current { "objects" } else { "versions" };
     let sql = format!(
         "UPDATE {table} SET lock_mode = ?4, lock_until_ms = ?5, legal_hold = ?6

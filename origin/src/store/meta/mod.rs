@@ -34,7 +34,7 @@ use std::sync::{mpsc, Arc, Mutex};
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::oneshot;
 
-use crate::error::{S3Error, S3Result};
+use crate::store::error::{Result, StoreError};
 
 /// Work the writer thread runs after a batch commits (deleting blob files
 /// that lost their last reference). It runs on the writer thread, so it is
@@ -42,7 +42,7 @@ use crate::error::{S3Error, S3Result};
 pub type AfterCommit = Box<dyn FnOnce(&Connection) + Send>;
 
 /// Tells a waiting caller how its write ended, once the batch committed.
-type Reply = Box<dyn FnOnce(S3Result<()>) + Send>;
+type Reply = Box<dyn FnOnce(&rusqlite::Result<()>) + Send>;
 
 /// One write: runs inside its savepoint, says whether it succeeded (so the
 /// savepoint is kept or rolled back) and hands back its reply.
@@ -91,22 +91,28 @@ impl Meta {
 
     /// Runs `f` inside a write transaction and returns its result once the
     /// transaction is durably committed. If `f` fails, its changes are
-    /// rolled back and nothing it queued in `after` runs.
-    pub async fn write<R, F>(&self, f: F) -> S3Result<R>
+    /// rolled back and nothing it queued in `after` runs. `f` fails with
+    /// the store's error or with any error a store error turns into (the
+    /// caller's own, an `S3Error` for an API handler).
+    pub async fn write<R, E, F>(&self, f: F) -> Result<R, E>
     where
         R: Send + 'static,
-        F: FnOnce(&Connection, &mut Vec<AfterCommit>) -> S3Result<R> + Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: FnOnce(&Connection, &mut Vec<AfterCommit>) -> Result<R, E> + Send + 'static,
     {
         let (tx, rx) = oneshot::channel();
         let job: Job = Box::new(move |conn, after| {
             let result = f(conn, after);
             let ok = result.is_ok();
-            let reply: Reply = Box::new(move |commit: S3Result<()>| {
-                let _ = tx.send(commit.and(result));
+            let reply: Reply = Box::new(move |commit: &rusqlite::Result<()>| {
+                let _ = tx.send(match commit {
+                    Ok(()) => result,
+                    Err(e) => Err(E::from(failed_commit(e))),
+                });
             });
             (ok, reply)
         });
-        let stopped = || S3Error::internal("metadata writer stopped");
+        let stopped = || E::from(StoreError::internal("metadata writer stopped"));
         // The channel is bounded: when the writer is saturated, wait for
         // room off the async threads.
         match self.jobs.try_send(job) {
@@ -115,20 +121,21 @@ impl Meta {
                 let jobs = self.jobs.clone();
                 tokio::task::spawn_blocking(move || jobs.send(job))
                     .await
-                    .map_err(S3Error::internal)?
+                    .map_err(|e| E::from(StoreError::internal(e)))?
                     .map_err(|_| stopped())?
             }
             Err(mpsc::TrySendError::Disconnected(_)) => return Err(stopped()),
         }
         rx.await
-            .map_err(|_| S3Error::internal("metadata writer dropped a job"))?
+            .map_err(|_| E::from(StoreError::internal("metadata writer dropped a job")))?
     }
 
     /// Runs `f` with a read-only connection on the blocking pool.
-    pub async fn read<R, F>(&self, f: F) -> S3Result<R>
+    pub async fn read<R, E, F>(&self, f: F) -> Result<R, E>
     where
         R: Send + 'static,
-        F: FnOnce(&Connection) -> S3Result<R> + Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<R, E> + Send + 'static,
     {
         let pool = self.readers.clone();
         tokio::task::spawn_blocking(move || {
@@ -138,14 +145,17 @@ impl Meta {
             result
         })
         .await
-        .map_err(S3Error::internal)?
+        .map_err(|e| E::from(StoreError::internal(e)))?
     }
 
     /// Runs `f` with a read-only connection on the calling thread: for
     /// command-line tools and start-up, and for the hot path's lookups by
     /// key (a GET's rows and small body), which take less time than the two
     /// thread switches of [`Self::read`]. Anything that scans belongs there.
-    pub fn read_now<R>(&self, f: impl FnOnce(&Connection) -> S3Result<R>) -> S3Result<R> {
+    pub fn read_now<R, E: From<StoreError>>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<R, E>,
+    ) -> Result<R, E> {
         let conn = self.readers.take()?;
         let result = f(&conn);
         self.readers.give(conn);
@@ -153,9 +163,20 @@ impl Meta {
     }
 }
 
+/// The error every job of a batch gets when the batch did not commit (a
+/// full disk, most likely): SQLite's own code, for each of them.
+fn failed_commit(e: &rusqlite::Error) -> StoreError {
+    match e {
+        rusqlite::Error::SqliteFailure(code, msg) => {
+            StoreError::Db(rusqlite::Error::SqliteFailure(*code, msg.clone()))
+        }
+        other => StoreError::internal(other),
+    }
+}
+
 impl ReaderPool {
-    fn take(&self) -> S3Result<Connection> {
-        if let Some(c) = self.idle.lock().map_err(S3Error::internal)?.pop() {
+    fn take(&self) -> Result<Connection> {
+        if let Some(c) = self.idle.lock().map_err(StoreError::internal)?.pop() {
             return Ok(c);
         }
         let conn = Connection::open_with_flags(
@@ -221,13 +242,13 @@ fn run_batch(conn: &mut Connection, batch: Vec<Job>) {
         // A savepoint not committed rolls back when dropped.
         replies.push(reply);
     }
-    let committed = txn.commit().map_err(S3Error::from);
+    let committed = txn.commit();
     if committed.is_ok() {
         for f in after {
             f(conn);
         }
     }
     for reply in replies {
-        reply(committed.clone());
+        reply(&committed);
     }
 }

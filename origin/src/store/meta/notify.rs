@@ -4,8 +4,8 @@
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use crate::error::{S3Error, S3Result};
 use crate::notify::Rule;
+use crate::store::error::{Result, StoreError};
 
 /// A change as a notification needs it.
 #[derive(Debug, Clone)]
@@ -21,7 +21,7 @@ pub struct FeedChange {
 }
 
 /// Changes after `after`, oldest first, at most `limit`.
-pub fn feed_after(conn: &Connection, after: i64, limit: usize) -> S3Result<Vec<FeedChange>> {
+pub fn feed_after(conn: &Connection, after: i64, limit: usize) -> Result<Vec<FeedChange>> {
     let mut stmt = conn.prepare_cached(
         "SELECT seq, bucket, key, etag, version, size, created_ms FROM changes
          WHERE seq > ?1 ORDER BY seq LIMIT ?2",
@@ -43,7 +43,7 @@ pub fn feed_after(conn: &Connection, after: i64, limit: usize) -> S3Result<Vec<F
 }
 
 /// A bucket's rules (none when it has no configuration).
-pub fn rules(conn: &Connection, bucket: &str) -> S3Result<Vec<Rule>> {
+pub fn rules(conn: &Connection, bucket: &str) -> Result<Vec<Rule>> {
     let text: Option<String> = conn
         .prepare_cached("SELECT rules FROM bucket_notifications WHERE bucket = ?1")?
         .query_row([bucket], |r| r.get(0))
@@ -57,7 +57,7 @@ pub fn rules(conn: &Connection, bucket: &str) -> S3Result<Vec<Rule>> {
 }
 
 /// Replaces a bucket's rules (an empty list removes them).
-pub fn set_rules(conn: &Connection, bucket: &str, rules: &[Rule]) -> S3Result<()> {
+pub fn set_rules(conn: &Connection, bucket: &str, rules: &[Rule]) -> Result<()> {
     if rules.is_empty() {
         conn.execute(
             "DELETE FROM bucket_notifications WHERE bucket = ?1",
@@ -65,7 +65,7 @@ pub fn set_rules(conn: &Connection, bucket: &str, rules: &[Rule]) -> S3Result<()
         )?;
         return Ok(());
     }
-    let text = serde_json::to_string(rules).map_err(S3Error::internal)?;
+    let text = serde_json::to_string(rules).map_err(StoreError::internal)?;
     conn.execute(
         "INSERT INTO bucket_notifications (bucket, rules) VALUES (?1, ?2)
          ON CONFLICT (bucket) DO UPDATE SET rules = excluded.rules",
@@ -76,7 +76,7 @@ pub fn set_rules(conn: &Connection, bucket: &str, rules: &[Rule]) -> S3Result<()
 
 /// A target's cursor; a new target starts at the feed's head (it is sent
 /// what changes from now on).
-pub fn cursor_or_head(conn: &Connection, target: &str) -> S3Result<i64> {
+pub fn cursor_or_head(conn: &Connection, target: &str) -> Result<i64> {
     if let Some(seq) = cursor(conn, target)? {
         return Ok(seq);
     }
@@ -86,7 +86,7 @@ pub fn cursor_or_head(conn: &Connection, target: &str) -> S3Result<i64> {
 }
 
 /// A target's cursor, if it has one.
-pub fn cursor(conn: &Connection, target: &str) -> S3Result<Option<i64>> {
+pub fn cursor(conn: &Connection, target: &str) -> Result<Option<i64>> {
     Ok(conn
         .query_row(
             "SELECT seq FROM notify_cursors WHERE target = ?1",
@@ -96,7 +96,7 @@ pub fn cursor(conn: &Connection, target: &str) -> S3Result<Option<i64>> {
         .optional()?)
 }
 
-pub fn set_cursor(conn: &Connection, target: &str, seq: i64) -> S3Result<()> {
+pub fn set_cursor(conn: &Connection, target: &str, seq: i64) -> Result<()> {
     conn.prepare_cached(
         "INSERT INTO notify_cursors (target, seq) VALUES (?1, ?2)
          ON CONFLICT (target) DO UPDATE SET seq = excluded.seq",
@@ -107,7 +107,7 @@ pub fn set_cursor(conn: &Connection, target: &str, seq: i64) -> S3Result<()> {
 
 /// Forgets the cursors of targets no longer configured (so they hold no
 /// changes back from trimming).
-pub fn keep_cursors(conn: &Connection, targets: &[String]) -> S3Result<()> {
+pub fn keep_cursors(conn: &Connection, targets: &[String]) -> Result<()> {
     let known: Vec<String> = {
         let mut stmt = conn.prepare("SELECT target FROM notify_cursors")?;
         let rows = stmt.query_map([], |r| r.get(0))?;
@@ -120,19 +120,19 @@ pub fn keep_cursors(conn: &Connection, targets: &[String]) -> S3Result<()> {
 }
 
 /// Every target's cursor, by name.
-pub fn cursors(conn: &Connection) -> S3Result<Vec<(String, i64)>> {
+pub fn cursors(conn: &Connection) -> Result<Vec<(String, i64)>> {
     let mut stmt = conn.prepare("SELECT target, seq FROM notify_cursors ORDER BY target")?;
     let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
 /// The lowest cursor of any target, if there is one.
-pub fn min_cursor(conn: &Connection) -> S3Result<Option<i64>> {
+pub fn min_cursor(conn: &Connection) -> Result<Option<i64>> {
     Ok(conn.query_row("SELECT min(seq) FROM notify_cursors", [], |r| r.get(0))?)
 }
 
 /// Forgets a deleted bucket's rules.
-pub fn remove(conn: &Connection, bucket: &str) -> S3Result<()> {
+pub fn remove(conn: &Connection, bucket: &str) -> Result<()> {
     conn.execute(
         "DELETE FROM bucket_notifications WHERE bucket = ?1",
         [bucket],

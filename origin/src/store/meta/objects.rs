@@ -8,8 +8,8 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use super::buckets::Versioning;
 use super::AfterCommit;
-use crate::error::S3Result;
 use crate::store::blob::{BlobHash, BlobStore, TempBlob};
+use crate::store::error::Result;
 
 /// An object as stored: where its bytes are and what to answer about it.
 #[derive(Debug, Clone)]
@@ -154,7 +154,7 @@ pub(super) fn object_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ObjectRow> {
 
 /// The current version of `key`, if it has one (a key whose newest version
 /// is a delete marker has none).
-pub fn get(conn: &Connection, bucket: &str, key: &str) -> S3Result<Option<ObjectRow>> {
+pub fn get(conn: &Connection, bucket: &str, key: &str) -> Result<Option<ObjectRow>> {
     Ok(conn
         .prepare_cached(&format!(
             "SELECT {ROW_COLUMNS} FROM objects WHERE bucket = ?1 AND key = ?2"
@@ -171,7 +171,7 @@ pub fn acquire_blob(
     store: &BlobStore,
     bucket: &str,
     temp: TempBlob,
-) -> S3Result<BlobHash> {
+) -> Result<BlobHash> {
     let (hash, size) = (temp.hash(), temp.stored_len());
     let updated = conn
         .prepare_cached("UPDATE blobs SET refcount = refcount + 1 WHERE hash = ?1")?
@@ -188,7 +188,7 @@ pub fn acquire_blob(
 }
 
 /// Takes one more reference on a blob that already has a row (copies).
-pub fn add_ref(conn: &Connection, hash: &BlobHash) -> S3Result<()> {
+pub fn add_ref(conn: &Connection, hash: &BlobHash) -> Result<()> {
     conn.prepare_cached("UPDATE blobs SET refcount = refcount + 1 WHERE hash = ?1")?
         .execute([hash.as_bytes()])?;
     Ok(())
@@ -201,7 +201,7 @@ pub fn release_blob(
     store: &BlobStore,
     hash: BlobHash,
     after: &mut Vec<AfterCommit>,
-) -> S3Result<()> {
+) -> Result<()> {
     conn.prepare_cached("UPDATE blobs SET refcount = refcount - 1 WHERE hash = ?1")?
         .execute([hash.as_bytes()])?;
     let gone = conn
@@ -246,7 +246,7 @@ pub fn upsert(
     row: &mut ObjectRow,
     parts: &[PartRef],
     after: &mut Vec<AfterCommit>,
-) -> S3Result<Option<String>> {
+) -> Result<Option<String>> {
     let bucket = bucket_row.name.as_str();
     let state = bucket_row.versioning;
     if bucket_row.lock_enabled && row.lock.mode.is_none() {
@@ -301,7 +301,7 @@ pub fn check_quota(
     bucket_row: &super::buckets::BucketRow,
     current: Option<&ObjectRow>,
     size: u64,
-) -> S3Result<()> {
+) -> Result<()> {
     let size = i64::try_from(size).unwrap_or(i64::MAX);
     let objects = i64::from(current.is_none());
     let freed = match current {
@@ -320,7 +320,7 @@ pub(super) fn write_current(
     bucket: &str,
     row: &ObjectRow,
     parts: &[PartRef],
-) -> S3Result<()> {
+) -> Result<()> {
     let (algo, sum) = match &row.checksum {
         Some((a, s)) => (Some(a.as_str()), Some(s.as_str())),
         None => (None, None),
@@ -362,7 +362,7 @@ pub(super) fn release_row(
     bucket: &str,
     old: &ObjectRow,
     after: &mut Vec<AfterCommit>,
-) -> S3Result<()> {
+) -> Result<()> {
     if old.parts == 0 {
         return release_blob(conn, store, old.blob, after);
     }
@@ -381,7 +381,7 @@ pub fn parts(
     bucket: &str,
     key: &str,
     version_id: Option<&str>,
-) -> S3Result<Vec<PartRef>> {
+) -> Result<Vec<PartRef>> {
     let mut stmt = conn.prepare_cached(
         "SELECT blob, size, checksum FROM object_parts WHERE bucket = ?1 AND key = ?2 AND vid = ?3 ORDER BY part_number",
     )?;
@@ -404,7 +404,7 @@ fn insert_parts(
     key: &str,
     version_id: Option<&str>,
     parts: &[PartRef],
-) -> S3Result<()> {
+) -> Result<()> {
     let mut stmt = conn.prepare_cached("INSERT INTO object_parts (bucket, key, vid, part_number, blob, size, checksum) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")?;
     for (i, p) in parts.iter().enumerate() {
         stmt.execute(params![
@@ -441,7 +441,7 @@ pub fn delete(
     bucket: &str,
     key: &str,
     after: &mut Vec<AfterCommit>,
-) -> S3Result<Deleted> {
+) -> Result<Deleted> {
     let state = super::buckets::versioning(conn, bucket)?;
     let old = get(conn, bucket, key)?;
     if state == Versioning::Unversioned {
@@ -463,7 +463,7 @@ pub fn delete(
             super::versions::push(conn, bucket, &old)?;
         }
     }
-    let now = crate::ops::now_ms();
+    let now = crate::store::now_ms();
     super::versions::push_marker(conn, bucket, key, marker_id.as_deref(), now)?;
     super::changes::record(conn, bucket, Some(key), None, now)?;
     Ok(Deleted {
@@ -479,7 +479,7 @@ pub(super) fn remove_current(
     bucket: &str,
     old: &ObjectRow,
     after: &mut Vec<AfterCommit>,
-) -> S3Result<()> {
+) -> Result<()> {
     conn.prepare_cached("DELETE FROM objects WHERE bucket = ?1 AND key = ?2")?
         .execute(params![bucket, old.key.as_bytes()])?;
     super::changes::record(conn, bucket, Some(&old.key), None, old.modified_ms)?;
@@ -504,7 +504,7 @@ pub fn scan(
     from: &From,
     upper: Option<&[u8]>,
     limit: usize,
-) -> S3Result<Vec<ListRow>> {
+) -> Result<Vec<ListRow>> {
     let (op, start) = match from {
         From::Inclusive(s) => (">=", s),
         From::Exclusive(s) => (">", s),
@@ -534,7 +534,7 @@ pub fn scan(
 }
 
 /// Whether a blob row exists (the start-up orphan sweep asks).
-pub fn blob_exists(conn: &Connection, hash: &BlobHash) -> S3Result<bool> {
+pub fn blob_exists(conn: &Connection, hash: &BlobHash) -> Result<bool> {
     Ok(conn
         .prepare_cached("SELECT 1 FROM blobs WHERE hash = ?1")?
         .query_row([hash.as_bytes()], |_| Ok(()))
@@ -551,7 +551,7 @@ pub fn scan_rows(
     prefix: &str,
     after: &[u8],
     limit: usize,
-) -> S3Result<Vec<ObjectRow>> {
+) -> Result<Vec<ObjectRow>> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {ROW_COLUMNS} FROM objects
          WHERE bucket = ?1 AND key > ?2 AND substr(key, 1, length(?3)) = ?3

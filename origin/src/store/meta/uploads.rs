@@ -8,8 +8,8 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use super::objects::{encode_headers, release_blob};
 use super::AfterCommit;
-use crate::error::S3Result;
 use crate::store::blob::{BlobHash, BlobStore};
+use crate::store::error::Result;
 
 #[derive(Debug, Clone)]
 pub struct UploadRow {
@@ -74,7 +74,7 @@ fn upload_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<UploadRow> {
 
 const UPLOAD_COLUMNS: &str = "upload_id, bucket, key, created_ms, headers, checksum_algo, tags, acl, lock_mode, lock_until_ms, legal_hold, full_object_checksum, sse, owner";
 
-pub fn create(conn: &Connection, u: &UploadRow, headers: &[(String, Vec<u8>)]) -> S3Result<()> {
+pub fn create(conn: &Connection, u: &UploadRow, headers: &[(String, Vec<u8>)]) -> Result<()> {
     conn.execute(
         "INSERT INTO uploads (upload_id, bucket, key, created_ms, headers, checksum_algo, tags, acl, lock_mode, lock_until_ms, legal_hold, full_object_checksum, sse, owner)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
@@ -98,7 +98,7 @@ pub fn create(conn: &Connection, u: &UploadRow, headers: &[(String, Vec<u8>)]) -
     Ok(())
 }
 
-pub fn get(conn: &Connection, upload_id: &str) -> S3Result<Option<UploadRow>> {
+pub fn get(conn: &Connection, upload_id: &str) -> Result<Option<UploadRow>> {
     Ok(conn
         .prepare_cached(&format!(
             "SELECT {UPLOAD_COLUMNS} FROM uploads WHERE upload_id = ?1"
@@ -115,7 +115,7 @@ pub fn put_part(
     upload_id: &str,
     part: &PartRow,
     after: &mut Vec<AfterCommit>,
-) -> S3Result<()> {
+) -> Result<()> {
     let old: Option<Vec<u8>> = conn
         .prepare_cached("SELECT blob FROM upload_parts WHERE upload_id = ?1 AND part_number = ?2")?
         .query_row(params![upload_id, part.part_number], |r| r.get(0))
@@ -147,7 +147,7 @@ pub fn parts(
     upload_id: &str,
     after_part: u32,
     limit: usize,
-) -> S3Result<Vec<PartRow>> {
+) -> Result<Vec<PartRow>> {
     let mut stmt = conn.prepare_cached(
         "SELECT part_number, blob, size, etag, checksum, modified_ms FROM upload_parts
          WHERE upload_id = ?1 AND part_number > ?2 ORDER BY part_number LIMIT ?3",
@@ -174,7 +174,7 @@ pub fn finish(
     upload_id: &str,
     kept: &[u32],
     after: &mut Vec<AfterCommit>,
-) -> S3Result<()> {
+) -> Result<()> {
     for part in parts(conn, upload_id, 0, 10_000)? {
         if !kept.contains(&part.part_number) {
             release_blob(conn, store, part.blob, after)?;
@@ -195,7 +195,7 @@ pub fn list(
     key_marker: &str,
     upload_marker: &str,
     limit: usize,
-) -> S3Result<Vec<UploadRow>> {
+) -> Result<Vec<UploadRow>> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {UPLOAD_COLUMNS} FROM uploads
          WHERE bucket = ?1 AND substr(key, 1, length(?2)) = ?2 AND (key > ?3 OR (key = ?3 AND upload_id > ?4))
@@ -215,7 +215,7 @@ pub fn list(
 }
 
 /// Uploads started before `cutoff_ms`: abandoned, to be swept.
-pub fn older_than(conn: &Connection, cutoff_ms: i64) -> S3Result<Vec<String>> {
+pub fn older_than(conn: &Connection, cutoff_ms: i64) -> Result<Vec<String>> {
     let mut stmt =
         conn.prepare_cached("SELECT upload_id FROM uploads WHERE created_ms < ?1 LIMIT 1000")?;
     let rows = stmt.query_map([cutoff_ms], |r| r.get(0))?;
@@ -224,7 +224,7 @@ pub fn older_than(conn: &Connection, cutoff_ms: i64) -> S3Result<Vec<String>> {
 
 /// Every upload in progress in a bucket (DeleteBucket discards them, as
 /// S3 does).
-pub fn in_bucket(conn: &Connection, bucket: &str) -> S3Result<Vec<String>> {
+pub fn in_bucket(conn: &Connection, bucket: &str) -> Result<Vec<String>> {
     let mut stmt = conn.prepare_cached("SELECT upload_id FROM uploads WHERE bucket = ?1")?;
     let rows = stmt.query_map([bucket], |r| r.get(0))?;
     Ok(rows.collect::<Result<_, _>>()?)
@@ -246,7 +246,7 @@ pub fn record_completed(
     upload_id: &str,
     done: &Completed,
     now_ms: i64,
-) -> S3Result<()> {
+) -> Result<()> {
     conn.prepare_cached(
         "INSERT OR REPLACE INTO completed_uploads (upload_id, bucket, key, etag, version_id, completed_ms)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -262,7 +262,7 @@ pub fn record_completed(
     Ok(())
 }
 
-pub fn completed(conn: &Connection, upload_id: &str) -> S3Result<Option<Completed>> {
+pub fn completed(conn: &Connection, upload_id: &str) -> Result<Option<Completed>> {
     Ok(conn
         .prepare_cached(
             "SELECT bucket, key, etag, version_id FROM completed_uploads WHERE upload_id = ?1",
@@ -279,7 +279,7 @@ pub fn completed(conn: &Connection, upload_id: &str) -> S3Result<Option<Complete
 }
 
 /// Forgets completions older than `cutoff_ms`.
-pub fn forget_completed(conn: &Connection, cutoff_ms: i64) -> S3Result<usize> {
+pub fn forget_completed(conn: &Connection, cutoff_ms: i64) -> Result<usize> {
     Ok(conn
         .prepare_cached("DELETE FROM completed_uploads WHERE completed_ms < ?1")?
         .execute([cutoff_ms])?)

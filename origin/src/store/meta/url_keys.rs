@@ -6,7 +6,7 @@
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use crate::error::{S3Error, S3Result};
+use crate::store::error::{Result, StoreError};
 use cairn_shared::signed_url::UrlKey;
 
 #[derive(Debug, Clone)]
@@ -18,15 +18,16 @@ pub struct UrlKeyRow {
 }
 
 impl UrlKeyRow {
-    pub fn key(&self) -> S3Result<UrlKey> {
+    pub fn key(&self) -> Result<UrlKey> {
         UrlKey::from_pkcs8(&self.id, &self.pkcs8)
-            .map_err(|e| S3Error::internal(format!("URL key {}: {e}", self.id)))
+            .map_err(|e| StoreError::internal(format!("URL key {}: {e}", self.id)))
     }
 }
 
 /// Adds a key, which signs from now on; returns its id.
-pub fn create(conn: &Connection, now_ms: i64) -> S3Result<String> {
-    let pkcs8 = UrlKey::generate().map_err(|_| S3Error::internal("cannot generate a URL key"))?;
+pub fn create(conn: &Connection, now_ms: i64) -> Result<String> {
+    let pkcs8 =
+        UrlKey::generate().map_err(|_| StoreError::internal("cannot generate a URL key"))?;
     let n: i64 = conn.query_row("SELECT COUNT(*) FROM url_keys", [], |r| r.get(0))?;
     // Short ids keep URLs short; the count makes them unique and ordered.
     let id = format!("k{}", n + 1);
@@ -38,7 +39,7 @@ pub fn create(conn: &Connection, now_ms: i64) -> S3Result<String> {
 }
 
 /// The key that signs: the newest not retired.
-pub fn signer(conn: &Connection) -> S3Result<Option<UrlKeyRow>> {
+pub fn signer(conn: &Connection) -> Result<Option<UrlKeyRow>> {
     Ok(conn
         .prepare_cached(
             "SELECT id, pkcs8, created_ms, retired_ms FROM url_keys
@@ -49,7 +50,7 @@ pub fn signer(conn: &Connection) -> S3Result<Option<UrlKeyRow>> {
 }
 
 /// Every key, newest first.
-pub fn list(conn: &Connection) -> S3Result<Vec<UrlKeyRow>> {
+pub fn list(conn: &Connection) -> Result<Vec<UrlKeyRow>> {
     let mut stmt = conn.prepare_cached(
         "SELECT id, pkcs8, created_ms, retired_ms FROM url_keys ORDER BY created_ms DESC, rowid DESC",
     )?;
@@ -59,7 +60,7 @@ pub fn list(conn: &Connection) -> S3Result<Vec<UrlKeyRow>> {
 
 /// Retires `id`: URLs it signed stop working at every edge. Returns
 /// whether such a key was in use.
-pub fn retire(conn: &Connection, id: &str, now_ms: i64) -> S3Result<bool> {
+pub fn retire(conn: &Connection, id: &str, now_ms: i64) -> Result<bool> {
     Ok(conn.execute(
         "UPDATE url_keys SET retired_ms = ?2 WHERE id = ?1 AND retired_ms IS NULL",
         params![id, now_ms],

@@ -6,7 +6,7 @@
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::buckets::BucketRow;
-use crate::error::{Code, S3Error, S3Result};
+use crate::store::error::{Result, StoreError};
 
 /// A bucket's usage and limits.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
@@ -31,7 +31,7 @@ impl Usage {
     }
 }
 
-pub fn get(conn: &Connection, bucket: &str) -> S3Result<Usage> {
+pub fn get(conn: &Connection, bucket: &str) -> Result<Usage> {
     Ok(conn
         .prepare_cached(
             "SELECT objects, bytes, versions, version_bytes, dedup_bytes
@@ -56,9 +56,9 @@ pub fn set_quota(
     bucket: &str,
     max_objects: Option<i64>,
     max_bytes: Option<i64>,
-) -> S3Result<()> {
+) -> Result<()> {
     if super::buckets::get(conn, bucket)?.is_none() {
-        return Err(S3Error::new(Code::NoSuchBucket).with("BucketName", bucket));
+        return Err(StoreError::NoSuchBucket(bucket.to_owned()));
     }
     conn.execute(
         "UPDATE buckets SET max_objects = ?2, max_bytes = ?3 WHERE name = ?1",
@@ -68,7 +68,7 @@ pub fn set_quota(
 }
 
 /// Counts `bytes` written to `bucket` that were already stored.
-pub fn deduplicated(conn: &Connection, bucket: &str, bytes: u64) -> S3Result<()> {
+pub fn deduplicated(conn: &Connection, bucket: &str, bytes: u64) -> Result<()> {
     conn.prepare_cached("INSERT OR IGNORE INTO bucket_usage (bucket) VALUES (?1)")?
         .execute([bucket])?;
     conn.prepare_cached(
@@ -82,7 +82,7 @@ pub fn deduplicated(conn: &Connection, bucket: &str, bytes: u64) -> S3Result<()>
 /// and `bytes` are what the write adds (negative when it frees). Checked
 /// inside the write, before any byte or row of it is committed; a bucket
 /// without quotas costs nothing here.
-pub fn check(conn: &Connection, row: &BucketRow, objects: i64, bytes: i64) -> S3Result<()> {
+pub fn check(conn: &Connection, row: &BucketRow, objects: i64, bytes: i64) -> Result<()> {
     if row.max_objects.is_none() && row.max_bytes.is_none() {
         return Ok(());
     }
@@ -95,24 +95,23 @@ pub fn check(conn: &Connection, row: &BucketRow, objects: i64, bytes: i64) -> S3
         .is_some_and(|max| bytes > 0 && u.stored_bytes().saturating_add(bytes) > max);
     if over_objects || over_bytes {
         let what = if over_objects { "objects" } else { "bytes" };
-        return Err(S3Error::msg(
-            Code::QuotaExceeded,
-            format!("The bucket's quota of {what} would be exceeded by this write."),
-        )
-        .with("BucketName", row.name.as_str()));
+        return Err(StoreError::QuotaExceeded {
+            bucket: row.name.clone(),
+            what,
+        });
     }
     Ok(())
 }
 
 /// Forgets a deleted bucket's usage and quotas.
-pub fn remove(conn: &Connection, bucket: &str) -> S3Result<()> {
+pub fn remove(conn: &Connection, bucket: &str) -> Result<()> {
     conn.execute("DELETE FROM bucket_usage WHERE bucket = ?1", [bucket])?;
     Ok(())
 }
 
 /// The `limit` buckets storing the most bytes with their usage, and the
 /// rest summed (for `/metrics`, whose series per bucket are capped).
-pub fn top(conn: &Connection, limit: usize) -> S3Result<(Vec<(String, Usage)>, Usage)> {
+pub fn top(conn: &Connection, limit: usize) -> Result<(Vec<(String, Usage)>, Usage)> {
     let mut stmt = conn.prepare_cached(
         "SELECT bucket, objects, bytes, versions, version_bytes, dedup_bytes
          FROM bucket_usage ORDER BY bytes + version_bytes DESC, bucket",

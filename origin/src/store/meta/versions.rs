@@ -18,8 +18,8 @@ use super::objects::{
     ROW_COLUMNS,
 };
 use super::AfterCommit;
-use crate::error::{Code, S3Error, S3Result};
 use crate::store::blob::{BlobHash, BlobStore};
+use crate::store::error::{Result, StoreError};
 
 /// A new version id: 32 characters, URL- and XML-safe, never `null`.
 pub fn new_id() -> String {
@@ -64,7 +64,7 @@ impl Version {
 /// `version_id IS ?` matches NULL to NULL: the `null` version.
 const MATCH_ID: &str = "version_id IS ?3";
 
-fn next_seq(conn: &Connection, bucket: &str, key: &str) -> S3Result<i64> {
+fn next_seq(conn: &Connection, bucket: &str, key: &str) -> Result<i64> {
     Ok(conn
         .prepare_cached(
             "SELECT coalesce(max(seq), 0) + 1 FROM versions WHERE bucket = ?1 AND key = ?2",
@@ -74,7 +74,7 @@ fn next_seq(conn: &Connection, bucket: &str, key: &str) -> S3Result<i64> {
 
 /// Makes `row` (the key's current version until now) the newest
 /// noncurrent one. Its references and parts move with it.
-pub fn push(conn: &Connection, bucket: &str, row: &ObjectRow) -> S3Result<()> {
+pub fn push(conn: &Connection, bucket: &str, row: &ObjectRow) -> Result<()> {
     let seq = next_seq(conn, bucket, &row.key)?;
     let (algo, sum) = match &row.checksum {
         Some((a, s)) => (Some(a.as_str()), Some(s.as_str())),
@@ -115,7 +115,7 @@ pub fn push_marker(
     key: &str,
     version_id: Option<&str>,
     modified_ms: i64,
-) -> S3Result<()> {
+) -> Result<()> {
     let seq = next_seq(conn, bucket, key)?;
     conn.prepare_cached(
         "INSERT INTO versions (bucket, key, seq, version_id, marker, blob, size, etag, modified_ms, headers, parts)
@@ -158,7 +158,7 @@ pub fn older(
     key: &str,
     below: Option<i64>,
     limit: usize,
-) -> S3Result<Vec<(i64, Version)>> {
+) -> Result<Vec<(i64, Version)>> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {ROW_COLUMNS}, seq, marker FROM versions
          WHERE bucket = ?1 AND key = ?2 AND seq < ?3 ORDER BY seq DESC LIMIT ?4"
@@ -181,7 +181,7 @@ pub fn find_noncurrent(
     bucket: &str,
     key: &str,
     version_id: Option<&str>,
-) -> S3Result<Option<(i64, Version)>> {
+) -> Result<Option<(i64, Version)>> {
     Ok(conn
         .prepare_cached(&format!(
             "SELECT {ROW_COLUMNS}, seq, marker FROM versions
@@ -197,7 +197,7 @@ pub fn find(
     bucket: &str,
     key: &str,
     version_id: Option<&str>,
-) -> S3Result<Option<Version>> {
+) -> Result<Option<Version>> {
     if let Some(cur) = super::objects::get(conn, bucket, key)? {
         if cur.version_id.as_deref() == version_id {
             return Ok(Some(Version::Object(cur)));
@@ -208,7 +208,7 @@ pub fn find(
 
 /// The newest noncurrent version of a key without a current one: a delete
 /// marker, when GET should say so.
-pub fn newest_marker(conn: &Connection, bucket: &str, key: &str) -> S3Result<Option<Marker>> {
+pub fn newest_marker(conn: &Connection, bucket: &str, key: &str) -> Result<Option<Marker>> {
     Ok(older(conn, bucket, key, None, 1)?
         .into_iter()
         .find_map(|(_, v)| match v {
@@ -225,7 +225,7 @@ fn remove_noncurrent(
     seq: i64,
     version: &Version,
     after: &mut Vec<AfterCommit>,
-) -> S3Result<()> {
+) -> Result<()> {
     conn.prepare_cached("DELETE FROM versions WHERE bucket = ?1 AND key = ?2 AND seq = ?3")?
         .execute(params![bucket, version.key().as_bytes(), seq])?;
     if let Version::Object(row) = version {
@@ -242,10 +242,10 @@ pub fn remove_null(
     bucket: &str,
     key: &str,
     after: &mut Vec<AfterCommit>,
-) -> S3Result<()> {
+) -> Result<()> {
     if let Some((seq, v)) = find_noncurrent(conn, bucket, key, None)? {
         if let Version::Object(row) = &v {
-            row.lock.check_removal(crate::ops::now_ms(), false)?;
+            row.lock.check_removal(crate::store::now_ms(), false)?;
         }
         remove_noncurrent(conn, store, bucket, seq, &v, after)?;
     }
@@ -265,9 +265,9 @@ pub fn delete(
     version_id: Option<&str>,
     bypass_governance: bool,
     after: &mut Vec<AfterCommit>,
-) -> S3Result<Deleted> {
+) -> Result<Deleted> {
     let label = Some(version_id.unwrap_or("null").to_owned());
-    let now = crate::ops::now_ms();
+    let now = crate::store::now_ms();
     if let Some(cur) = super::objects::get(conn, bucket, key)? {
         if cur.version_id.as_deref() == version_id {
             cur.lock.check_removal(now, bypass_governance)?;
@@ -304,7 +304,7 @@ pub fn delete(
 }
 
 /// Makes the newest noncurrent version current, unless it is a marker.
-fn promote(conn: &Connection, bucket: &str, key: &str) -> S3Result<()> {
+fn promote(conn: &Connection, bucket: &str, key: &str) -> Result<()> {
     let Some((seq, Version::Object(row))) = older(conn, bucket, key, None, 1)?.pop() else {
         return Ok(());
     };
@@ -335,8 +335,8 @@ pub fn keys(
     from: &super::objects::From,
     upper: Option<&[u8]>,
     limit: usize,
-) -> S3Result<Vec<String>> {
-    let next = |table: &str, op: &str, after: &[u8]| -> S3Result<Option<Vec<u8>>> {
+) -> Result<Vec<String>> {
+    let next = |table: &str, op: &str, after: &[u8]| -> Result<Option<Vec<u8>>> {
         let sql = format!(
             "SELECT key FROM {table} WHERE bucket = ?1 AND key {op} ?2 ORDER BY key LIMIT 1"
         );
@@ -367,7 +367,7 @@ pub fn keys(
 
 /// Whether the bucket holds any noncurrent version or marker (a bucket
 /// with one is not empty).
-pub fn any(conn: &Connection, bucket: &str) -> S3Result<bool> {
+pub fn any(conn: &Connection, bucket: &str) -> Result<bool> {
     Ok(conn
         .prepare_cached("SELECT 1 FROM versions WHERE bucket = ?1 LIMIT 1")?
         .query_row([bucket], |_| Ok(()))
@@ -384,28 +384,28 @@ pub fn object(
     bucket: &str,
     key: &str,
     version: Option<&Option<String>>,
-) -> S3Result<ObjectRow> {
+) -> Result<ObjectRow> {
     let found = match version {
         None => super::objects::get(conn, bucket, key)?.map(Version::Object),
         Some(v) => find(conn, bucket, key, v.as_deref())?,
     };
     match found {
         Some(Version::Object(row)) => Ok(row),
-        Some(Version::Marker(m)) => Err(S3Error::delete_marker(
-            Code::MethodNotAllowed,
-            m.version_id.as_deref().unwrap_or("null"),
-        )),
+        Some(Version::Marker(m)) => Err(StoreError::DeleteMarker {
+            version: m.version_id,
+        }),
         None => Err(match version {
-            Some(v) => S3Error::new(Code::NoSuchVersion)
-                .with("Key", key)
-                .with("VersionId", v.as_deref().unwrap_or("null")),
-            None => S3Error::new(Code::NoSuchKey).with("Key", key),
+            Some(v) => StoreError::NoSuchVersion {
+                key: key.to_owned(),
+                version: v.clone(),
+            },
+            None => StoreError::NoSuchKey(key.to_owned()),
         }),
     }
 }
 
 /// Whether `row` is its key's current version (else it is in `versions`).
-pub fn is_current(conn: &Connection, bucket: &str, row: &ObjectRow) -> S3Result<bool> {
+pub fn is_current(conn: &Connection, bucket: &str, row: &ObjectRow) -> Result<bool> {
     Ok(
         super::objects::get(conn, bucket, &row.key)?
             .is_some_and(|c| c.version_id == row.version_id),
@@ -430,7 +430,7 @@ pub fn set_attribute(
     key: &str,
     version: Option<&Option<String>>,
     attribute: Attribute<'_>,
-) -> S3Result<Option<String>> {
+) -> Result<Option<String>> {
     let row = object(conn, bucket, key, version)?;
     let current = is_current(conn, bucket, &row)?;
     let table = if current { "objects" } else { "versions" };
@@ -458,7 +458,7 @@ pub fn scan(
     prefix: &str,
     after: (&[u8], i64),
     limit: usize,
-) -> S3Result<Vec<(i64, Version)>> {
+) -> Result<Vec<(i64, Version)>> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {ROW_COLUMNS}, seq, marker FROM versions
          WHERE bucket = ?1 AND (key, seq) > (?2, ?3) AND substr(key, 1, length(?4)) = ?4
@@ -473,12 +473,7 @@ pub fn scan(
 
 /// When the version at `seq` became noncurrent: when the next newer
 /// version (noncurrent or current) was written.
-pub fn superseded_ms(
-    conn: &Connection,
-    bucket: &str,
-    key: &str,
-    seq: i64,
-) -> S3Result<Option<i64>> {
+pub fn superseded_ms(conn: &Connection, bucket: &str, key: &str, seq: i64) -> Result<Option<i64>> {
     let newer: Option<i64> = conn
         .prepare_cached(
             "SELECT modified_ms FROM versions WHERE bucket = ?1 AND key = ?2 AND seq > ?3
@@ -494,7 +489,7 @@ pub fn superseded_ms(
 
 /// Whether `key` is a lone delete marker: no current version and no other
 /// version behind the marker.
-pub fn lone_marker(conn: &Connection, bucket: &str, key: &str) -> S3Result<Option<Marker>> {
+pub fn lone_marker(conn: &Connection, bucket: &str, key: &str) -> Result<Option<Marker>> {
     if super::objects::get(conn, bucket, key)?.is_some() {
         return Ok(None);
     }
