@@ -12,7 +12,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use cairn_edge::cache::{Cache, Entry};
+use cairn_edge::cache::Cache;
+use cairn_edge::object::Entry;
 
 fn entry(hash: &str, size: u64) -> Entry {
     Entry {

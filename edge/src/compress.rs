@@ -20,7 +20,8 @@ use std::sync::Arc;
 use axum::response::Response;
 use http::HeaderValue;
 
-use crate::cache::entry::{Entry, SLICES};
+use crate::cache::keys::SLICES;
+use crate::object::Entry;
 use crate::EdgeState;
 
 /// Smaller bodies gain too little to pay for the header and the work.

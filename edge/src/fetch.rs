@@ -10,10 +10,9 @@ use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use tokio::io::AsyncWriteExt;
 
-use crate::cache::entry::{now_ms, REPLAYED};
-use crate::cache::{Entry, MEMORY_OBJECT_MAX};
 use crate::flight::{Head, Lead, Streaming, PREFIX};
 use crate::metrics::add;
+use crate::object::{now_ms, Entry, REPLAYED};
 use crate::upstream::Fetch;
 use crate::EdgeState;
 use cairn_shared::freshness;
@@ -255,7 +254,7 @@ async fn receive(
     let mut hasher = blake3::Hasher::new();
     // Small bodies are held whole (they become the memory tier's copy),
     // larger ones only their first bytes; see `flight::Buffered`.
-    let whole = declared.is_some_and(|d| d <= MEMORY_OBJECT_MAX);
+    let whole = declared.is_some_and(|d| state.cache.fits_memory(d));
     let (mut written, mut paused) = (0u64, false);
     let mut stream = resp.bytes_stream();
     let gap = state.upstream.timeout();

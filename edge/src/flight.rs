@@ -16,7 +16,7 @@ use futures_util::Stream;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio::sync::{watch, Notify};
 
-use crate::cache::Entry;
+use crate::object::Entry;
 
 /// What the upstream answered, known once its headers arrived.
 #[derive(Debug)]

@@ -20,6 +20,7 @@ pub mod flight;
 pub mod follow;
 pub mod metrics;
 pub mod miss;
+pub mod object;
 pub mod purge;
 pub mod serve;
 pub mod signed;

@@ -16,10 +16,11 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio_util::io::ReaderStream;
 
 use crate::answer::{passed_on, query_pairs, Code, EdgeError};
-use crate::cache::{Entry, Freshness, MEMORY_OBJECT_MAX};
+use crate::cache::MEMORY_OBJECT_MAX;
 use crate::flight::{self, Head, Progress};
 use crate::metrics::add;
 use crate::miss::start_or_join;
+use crate::object::{Entry, Freshness};
 use crate::upstream::Fetch;
 use crate::EdgeState;
 use cairn_shared::conditional::{Outcome, Preconditions};

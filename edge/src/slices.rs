@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http::{HeaderValue, StatusCode};
 
-use crate::cache::entry::slice_key;
+use crate::cache::keys::slice_key;
 use crate::flight;
 use crate::miss::start_or_join;
 use crate::upstream::Fetch;
@@ -24,7 +24,7 @@ use cairn_shared::range;
 /// What fetching one slice came to.
 enum Slice {
     /// Its entry, its bytes and whether it was already cached.
-    Got(Arc<crate::cache::Entry>, Bytes, bool),
+    Got(Arc<crate::object::Entry>, Bytes, bool),
     /// The slice starts past the object's end (the upstream said 416).
     Unsatisfiable,
     /// The upstream will not serve it as a slice: fetch the whole object.
@@ -43,7 +43,7 @@ async fn slice(
     let sk = slice_key(ck, index);
     for round in 0..2 {
         if let Some(e) = state.cache.get(&sk) {
-            if e.freshness() == crate::cache::Freshness::Fresh && e.status == 200 {
+            if e.freshness() == crate::object::Freshness::Fresh && e.status == 200 {
                 let (st, sk2, e2) = (state.clone(), sk.clone(), e.clone());
                 if let Ok(Ok(Some(bytes))) =
                     tokio::task::spawn_blocking(move || st.cache.read_small(&sk2, &e2)).await

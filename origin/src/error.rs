@@ -321,7 +321,10 @@ mod tests {
                 },
                 Code::QuotaExceeded,
             ),
-            (StoreError::UnknownAccessKey("k".into()), Code::InvalidAccessKeyId),
+            (
+                StoreError::UnknownAccessKey("k".into()),
+                Code::InvalidAccessKeyId,
+            ),
             (StoreError::Db(full), Code::InsufficientStorage),
             (
                 StoreError::Db(rusqlite::Error::QueryReturnedNoRows),

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::entry::Entry;
+use crate::object::Entry;
 
 #[derive(Serialize, Deserialize)]
 struct Stored {

@@ -16,7 +16,7 @@
 //! writer thread, in order, so no request waits for an fsync.
 
 pub mod disk;
-pub mod entry;
+pub mod keys;
 mod writer;
 
 use std::collections::{HashMap, HashSet};
@@ -28,7 +28,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use bytes::Bytes;
 use lru::LruCache;
 
-pub use entry::{Entry, Freshness};
+use crate::object::Entry;
 
 /// Bodies up to this size are kept in (and served from) memory.
 pub const MEMORY_OBJECT_MAX: u64 = 8 << 20;
@@ -64,7 +64,7 @@ impl Cache {
         // an object key can spell: forget them (and, to be sure, any object
         // key with NUL), costing at worst a refetch.
         loaded.retain(|(k, _)| {
-            let keep = k.starts_with(entry::SLICES) || !k.contains('\0');
+            let keep = k.starts_with(keys::SLICES) || !k.contains('\0');
             if !keep {
                 disk.remove_entry(k);
             }
@@ -232,7 +232,7 @@ impl Cache {
     pub fn remove_object_unless(&self, key: &str, written: Option<&str>) -> bool {
         let stale = |e: &Entry| !cairn_shared::feed::still_current(e.version.as_deref(), written);
         let mut any = self.remove_if(key, stale);
-        for k in self.keys_with_prefix(&entry::slice_prefix(key)) {
+        for k in self.keys_with_prefix(&keys::slice_prefix(key)) {
             any |= self.remove_if(&k, stale);
         }
         any
@@ -264,7 +264,7 @@ impl Cache {
     /// `bucket/dir/` for a folder) and every slice of one; returns how many
     /// objects (not slices) were dropped.
     pub fn remove_prefix(&self, prefix: &str) -> usize {
-        let slices = format!("{}{prefix}", entry::SLICES);
+        let slices = format!("{}{prefix}", keys::SLICES);
         let mut objects = 0;
         for k in self.keys_with_prefix(prefix) {
             objects += usize::from(self.remove(&k));
@@ -436,6 +436,12 @@ impl Cache {
             self.remove(key);
         }
         ok
+    }
+
+    /// Whether a body of `size` bytes fits the memory tier (a fetch then
+    /// holds it whole, to hand it to [`Self::remember`]).
+    pub fn fits_memory(&self, size: u64) -> bool {
+        size <= MEMORY_OBJECT_MAX
     }
 
     /// Offers a small body to the memory tier.

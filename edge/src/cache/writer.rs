@@ -11,7 +11,8 @@ use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
 
 use super::disk::Layout;
-use super::{Entry, Index};
+use super::Index;
+use crate::object::Entry;
 
 /// Changes queued before callers wait for the thread (a disk far behind).
 const QUEUE: usize = 65_536;

@@ -1,5 +1,9 @@
-//! One cached response: what to replay and how fresh it is. Persisted as
-//! JSON beside the body so a restarted edge serves its disk cache at once.
+//! What the edge knows of one object response: the headers it replays,
+//! its size and BLAKE3, and how fresh it is. A flight announces one to its
+//! waiters as the body arrives; the cache stores it (as JSON beside the
+//! body, so a restarted edge serves its disk cache at once). It is a leaf:
+//! the cache, the flights and the router all name it, and it names none of
+//! them.
 
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -71,24 +75,6 @@ pub fn now_ms() -> i64 {
         .unwrap_or(Duration::ZERO)
         .as_millis() as i64
 }
-
-/// The cache key of slice `index` of `key` (`bucket/object`). Object
-/// keys start with their bucket's name, which starts with a letter or
-/// digit; slice keys start with NUL, so no object key (an S3 key may hold
-/// NUL) can ever name a slice.
-pub fn slice_key(key: &str, index: u64) -> String {
-    format!("{SLICES}{key}\0{index}")
-}
-
-/// The prefix every slice key of `key` starts with (it may also cover
-/// slices of keys that extend `key` with NUL: dropping those too is
-/// harmless).
-pub fn slice_prefix(key: &str) -> String {
-    format!("{SLICES}{key}\0")
-}
-
-/// What every slice key starts with.
-pub const SLICES: &str = "\0";
 
 /// Where an entry stands right now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
