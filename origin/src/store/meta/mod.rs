@@ -48,6 +48,9 @@ type Reply = Box<dyn FnOnce(&rusqlite::Result<()>) + Send>;
 /// savepoint is kept or rolled back) and hands back its reply.
 type Job = Box<dyn FnOnce(&Connection, &mut Vec<AfterCommit>) -> (bool, Reply) + Send>;
 
+/// The writer connection's page cache, in KiB.
+const WRITER_CACHE_KIB: i64 = 32 * 1024;
+
 /// Most jobs folded into one transaction.
 const MAX_BATCH: usize = 256;
 
@@ -72,6 +75,10 @@ impl Meta {
     pub fn open(path: &Path) -> anyhow::Result<Self> {
         let mut conn = Connection::open(path)?;
         schema::configure(&conn)?;
+        // The writer touches the hot pages of every table on each batch:
+        // a larger page cache than SQLite's 2 MB default keeps them in
+        // memory instead of re-reading them from the file.
+        conn.pragma_update(None, "cache_size", -WRITER_CACHE_KIB)?;
         schema::migrate(&mut conn).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         let (tx, rx) = mpsc::sync_channel::<Job>(4096);
         let committed = Arc::new(tokio::sync::Notify::new());
