@@ -404,7 +404,7 @@ impl Cache {
     /// memory tier keeps it only if small); `None` if it was corrupt and
     /// has been dropped.
     pub fn read_whole(&self, key: &str, entry: &Entry) -> io::Result<Option<Bytes>> {
-        if entry.size <= MEMORY_OBJECT_MAX {
+        if self.fits_memory(entry.size) {
             return self.read_small(key, entry);
         }
         let Some(hash) = &entry.blake3 else {
@@ -446,7 +446,7 @@ impl Cache {
 
     /// Offers a small body to the memory tier.
     pub fn remember(&self, hash: &str, body: Bytes) {
-        if (body.len() as u64) <= MEMORY_OBJECT_MAX {
+        if self.fits_memory(body.len() as u64) {
             self.memory.insert(hash.to_owned(), body);
         }
     }

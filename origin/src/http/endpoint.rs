@@ -288,6 +288,22 @@ impl Endpoint {
         }
     }
 
+    /// The bucket the operation acts on (none for service operations).
+    pub fn bucket(&self) -> Option<&str> {
+        match self {
+            Endpoint::Bucket { bucket, .. } | Endpoint::Object { bucket, .. } => Some(bucket),
+            Endpoint::Service(_) => None,
+        }
+    }
+
+    /// The object key the operation acts on, if it acts on one.
+    pub fn key(&self) -> Option<&str> {
+        match self {
+            Endpoint::Object { key, .. } => Some(key),
+            _ => None,
+        }
+    }
+
     /// The IAM action a bucket policy names this operation by.
     pub fn action(&self) -> &'static str {
         match self {

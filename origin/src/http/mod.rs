@@ -247,23 +247,16 @@ async fn serve(
         parts.extensions.get().copied(),
         state.config.sse_c_over_http,
     )?;
-    let object_key = match &endpoint {
-        Endpoint::Object { key, .. } => Some(key.clone()),
-        _ => None,
-    };
     let ctx = Ctx {
         state: state.clone(),
         verified,
         parts,
         pairs,
         action: endpoint.action(),
-        object_key,
+        object_key: endpoint.key().map(str::to_owned),
         bucket_found: Default::default(),
     };
-    let bucket = match &endpoint {
-        Endpoint::Bucket { bucket, .. } | Endpoint::Object { bucket, .. } => Some(bucket.clone()),
-        Endpoint::Service(_) => None,
-    };
+    let bucket = endpoint.bucket().map(str::to_owned);
     let result = dispatch(&ctx, endpoint, body).await;
     if ctx.bucket_found.load(Ordering::Relaxed) {
         *bucket_found = bucket;
@@ -341,6 +334,8 @@ async fn object_op(
 ) -> S3Result<Response> {
     use ops::{multipart, object_lock, settings, tagging};
     use ObjectOp::*;
+    // The upload a multipart request names, on this very bucket and key.
+    let named = |id| multipart::Upload { id, bucket, key };
     match op {
         PutObject => ops::put::put_object(ctx, bucket, key, body).await,
         CopyObject => ops::copy::copy_object(ctx, bucket, key).await,
@@ -381,44 +376,15 @@ async fn object_op(
         }
         CreateMultipartUpload => multipart::create(ctx, bucket, key).await,
         UploadPart { upload_id, part } => {
-            let upload = multipart::Upload {
-                id: &upload_id,
-                bucket,
-                key,
-            };
-            multipart::upload_part(ctx, upload, part, body).await
+            multipart::upload_part(ctx, named(&upload_id), part, body).await
         }
         UploadPartCopy { upload_id, part } => {
-            let upload = multipart::Upload {
-                id: &upload_id,
-                bucket,
-                key,
-            };
-            multipart::upload_part_copy(ctx, upload, part).await
+            multipart::upload_part_copy(ctx, named(&upload_id), part).await
         }
         CompleteMultipartUpload { upload_id } => {
-            let upload = multipart::Upload {
-                id: &upload_id,
-                bucket,
-                key,
-            };
-            multipart::complete(ctx, upload, body).await
+            multipart::complete(ctx, named(&upload_id), body).await
         }
-        AbortMultipartUpload { upload_id } => {
-            let upload = multipart::Upload {
-                id: &upload_id,
-                bucket,
-                key,
-            };
-            multipart::abort(ctx, upload).await
-        }
-        ListParts { upload_id } => {
-            let upload = multipart::Upload {
-                id: &upload_id,
-                bucket,
-                key,
-            };
-            multipart::list_parts(ctx, upload).await
-        }
+        AbortMultipartUpload { upload_id } => multipart::abort(ctx, named(&upload_id)).await,
+        ListParts { upload_id } => multipart::list_parts(ctx, named(&upload_id)).await,
     }
 }
